@@ -1,0 +1,113 @@
+"""docchat entry point: settings → services → HTTP API + Gradio UI on one port → serve.
+
+    python app.py [--port 7860] [--data-dir dbcache] [--model auto] ...
+
+Every flag mirrors a field of ``settings.Settings`` (and the env var ``DOCCHAT_<NAME>``);
+flags win over the environment, which wins over ``.env`` and the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Sequence, get_args, get_origin
+
+from settings import Settings
+
+log = logging.getLogger("docchat")
+
+
+def _flag_type(annotation: Any) -> Any:
+    """The argparse ``type`` for a settings field annotation (Optional unwrapped)."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    base = args[0] if get_origin(annotation) is not None and args else annotation
+    return base if base in (int, float, str, Path) else str
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One CLI flag per settings field, generated so the two can never drift apart."""
+    parser = argparse.ArgumentParser(
+        prog="app.py", description="docchat: private multi-turn chat over your PDFs."
+    )
+    for name, field in Settings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        help_text = f"{field.description} (env DOCCHAT_{name.upper()}; default {field.default!r})"
+        annotation = field.annotation
+        if annotation is bool:
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif get_origin(annotation) is list:
+            parser.add_argument(flag, dest=name, action="append", default=None, help=help_text)
+        else:
+            parser.add_argument(flag, dest=name, type=_flag_type(annotation), default=None, help=help_text)
+    parser.add_argument("--log-level", default="INFO", help="Logging level (DEBUG, INFO, WARNING).")
+    return parser
+
+
+def settings_from_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Namespace]:
+    args = build_parser().parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
+    return Settings(**overrides), args
+
+
+def create_server_app(services: Any) -> Any:
+    """The FastAPI app: API routes first, the Gradio UI mounted at "/"."""
+    import gradio as gr
+
+    from api.server import create_app
+    from ui.auth import auth_callable
+    from ui.blocks import build_ui, launch_options
+
+    app = create_app(services)
+    blocks = build_ui(services)
+    return gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        auth=auth_callable(services.settings),
+        max_file_size=f"{services.settings.max_upload_mb}mb",
+        show_error=False,
+        **launch_options(),
+    )
+
+
+def start_share_tunnel(host: str, port: int) -> None:
+    """Ask Gradio's share server for a public link; on a closed network say so once."""
+
+    def _run() -> None:
+        try:
+            from gradio import networking
+
+            url = networking.setup_tunnel(host, port, secrets.token_urlsafe(32), None, None)
+            log.info("public share link: %s", url)
+        except Exception as exc:  # noqa: BLE001 — any failure means "no link", never a crash
+            log.warning("could not create a share link (%s); serving locally only", exc.__class__.__name__)
+
+    threading.Thread(target=_run, name="share-tunnel", daemon=True).start()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings, args = settings_from_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    import uvicorn
+
+    from services import build_services
+
+    log.info("starting docchat; data dir %s", settings.data_dir.resolve())
+    services = build_services(settings)
+    app = create_server_app(services)
+    if settings.share:
+        start_share_tunnel(settings.host, settings.port)
+    log.info("docchat ready at http://%s:%d", settings.host, settings.port)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=3)
+    services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

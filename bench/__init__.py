@@ -1,0 +1,1 @@
+"""Reproducible benchmarks: retrieval quality, answer quality, speed. Run with `make bench`."""

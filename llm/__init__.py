@@ -1,0 +1,1 @@
+"""Chat model backends, chat templates, token counting and the history window."""

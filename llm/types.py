@@ -1,0 +1,104 @@
+"""Domain types shared by every chat backend.
+
+A backend is anything with the small ``ChatBackend`` protocol below; the pipeline, the
+UI and the HTTP API only ever see this protocol, so a local transformers model and a
+remote vLLM server are interchangeable.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol, TypedDict
+
+
+class Message(TypedDict):
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling parameters (seed 002 semantics: top_p and top_k are exclusive)."""
+
+    max_new_tokens: int = 512
+    temperature: float = 0.3
+    top_p: float = 0.95
+    top_k: int = 0
+    repetition_penalty: float = 1.0
+    stop: tuple[str, ...] = ()
+
+    @property
+    def greedy(self) -> bool:
+        """Temperature ~0 means deterministic decoding."""
+        return self.temperature < 1e-3
+
+
+@dataclass
+class Usage:
+    """Token accounting of one generation (seed 001's generated_tokens_count)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"  # "stop" | "length" | "cancelled"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Completion:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+
+
+class TextStream(Iterator[str]):
+    """Iterator of text deltas whose ``usage`` is complete once it is exhausted."""
+
+    def __init__(self, deltas: Iterator[str], usage: Usage) -> None:
+        self._deltas = deltas
+        self.usage = usage
+
+    def __iter__(self) -> "TextStream":
+        return self
+
+    def __next__(self) -> str:
+        return next(self._deltas)
+
+
+class BackendBusy(RuntimeError):
+    """Too many requests are already waiting for the model; the caller should retry later."""
+
+
+class ChatBackend(Protocol):
+    """What the rest of docchat needs from a chat model."""
+
+    name: str
+    context_window: int
+    device: str
+
+    def stream(
+        self,
+        messages: list[Message],
+        params: GenerationParams,
+        cancel: threading.Event | None = None,
+    ) -> TextStream:
+        """Yield text deltas; setting ``cancel`` stops generation at once and frees the model."""
+        ...
+
+    def complete(self, messages: list[Message], params: GenerationParams) -> Completion: ...
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        """Tokens of ``messages`` rendered with the model's chat template."""
+        ...
+
+    def count_text_tokens(self, text: str) -> int: ...
+
+    def truncate_text(self, text: str, max_tokens: int) -> str:
+        """Cut ``text`` to at most ``max_tokens`` tokens (used for over-long single messages)."""
+        ...
+
+
+class PromptTooLong(ValueError):
+    """The prompt leaves no room for an answer in the model's context window."""

@@ -1,0 +1,1 @@
+"""PDF loading, splitting, embeddings, vector + keyword index, retrieval, condensing, the turn pipeline."""

@@ -1,0 +1,342 @@
+"""One conversational turn, end to end (DESIGN.md §1), and the seed-000 Python API.
+
+load conversation → condense (only with history) → hybrid retrieval → prompt with the
+newest turns that fit the token budget → stream from the chat model → persist.
+The UI, the HTTP API and Python callers all go through ``ConversationManager``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Iterator
+
+from llm.types import ChatBackend, GenerationParams, Message, Usage
+from llm.window import fit_history
+from rag.condense import condense_question, retrieval_queries
+from rag.prompting import build_system_prompt
+from rag.types import Source
+from settings import Settings
+
+if TYPE_CHECKING:  # imported lazily: building services loads models
+    from rag.knowledge_base import KnowledgeBase
+    from storage.history import HistoryManager
+
+log = logging.getLogger(__name__)
+
+PROMPT_NAMES = ("default", "rag", "chat")
+
+
+@dataclass
+class TurnRequest:
+    """Everything one turn may override; unset fields fall back to the settings."""
+
+    user_id: str
+    text: str
+    conversation_id: str | None = None
+    new_conversation: bool = False
+    params: GenerationParams | None = None
+    use_rag: bool = True
+    document_ids: list[str] | None = None
+    k: int | None = None
+    history: list[Message] | None = None  # replaces the stored history (seed 003)
+    history_len: int = -1  # take that many stored messages; -1 = all that fit
+    system_prompt: str | None = None
+    prompt_name: str | None = None  # "default" | "rag" | "chat"
+    history_token_budget: int | None = None
+    persist: bool = True  # False for stateless calls (/v1/chat/completions)
+    regenerate: bool = False  # replace the last answer of the conversation
+
+
+@dataclass
+class TurnResult:
+    text: str
+    message_id: str | None
+    conversation_id: str | None
+    standalone_query: str
+    sources: list[Source] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "message_id": self.message_id,
+            "conversation_id": self.conversation_id,
+            "standalone_query": self.standalone_query,
+            "sources": [s.to_dict() for s in self.sources],
+            "finish_reason": self.finish_reason,
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+                "total_tokens": self.usage.total_tokens,
+            },
+        }
+
+
+class TurnStream:
+    """Text deltas of one answer. Ids are known before the first delta; ``result`` and
+    ``sources`` once iteration ends (sources are known as soon as retrieval is done)."""
+
+    def __init__(self, run: "_Turn") -> None:
+        self._run = run
+        self._gen = run.execute()
+        self.conversation_id: str | None = run.conversation_id
+        self.message_id: str | None = run.message_id
+        self.result: TurnResult | None = None
+
+    @property
+    def sources(self) -> list[Source]:
+        return self._run.sources
+
+    @property
+    def standalone_query(self) -> str:
+        return self._run.standalone
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._gen)
+        except StopIteration:
+            self.result = self._run.result
+            raise
+
+
+class ConversationManager:
+    """The turn pipeline; seed 000's ``ConversationManager``.
+
+    ``ConversationManager()`` alone builds the default services (bundled models,
+    ``dbcache/``); the app passes the shared ones in.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        llm: ChatBackend | None = None,
+        knowledge_base: "KnowledgeBase | None" = None,
+        history: "HistoryManager | None" = None,
+    ) -> None:
+        if llm is None or knowledge_base is None or history is None:
+            from services import build_services
+
+            services = build_services(settings or Settings())
+            settings, llm = services.settings, services.llm
+            knowledge_base, history = services.knowledge_base, services.history
+        self.settings = settings or Settings()
+        self.llm = llm
+        self.knowledge_base = knowledge_base
+        self.history_manager = history
+
+    # --- seed 000 API ---------------------------------------------------------------
+    def handle_message(
+        self,
+        user_id: str,
+        text: str,
+        conversation_id: str | None = None,
+        new_conversation: bool = False,
+        **params: Any,
+    ) -> str:
+        """Answer ``text`` in the user's current conversation and return the reply."""
+        return self.run_turn(
+            TurnRequest(
+                user_id=user_id,
+                text=text,
+                conversation_id=conversation_id,
+                new_conversation=new_conversation,
+                params=self.default_params(**params) if params else None,
+            )
+        ).text
+
+    def stream_message(self, user_id: str, text: str, **kwargs: Any) -> TurnStream:
+        """Streaming twin of ``handle_message``."""
+        params = {k: kwargs.pop(k) for k in list(kwargs) if k in GenerationParams.__dataclass_fields__}
+        return self.stream_turn(
+            TurnRequest(user_id=user_id, text=text, params=self.default_params(**params), **kwargs)
+        )
+
+    # --- the turn ---------------------------------------------------------------------
+    def run_turn(self, req: TurnRequest, cancel: threading.Event | None = None) -> TurnResult:
+        stream = self.stream_turn(req, cancel)
+        for _ in stream:
+            pass
+        assert stream.result is not None
+        return stream.result
+
+    def stream_turn(self, req: TurnRequest, cancel: threading.Event | None = None) -> TurnStream:
+        """Prepare the turn (conversation, stored question) and return its stream.
+
+        Raises ``ConversationNotFound`` for a foreign or unknown conversation id and
+        ``ValueError`` for an empty question, before anything is stored.
+        """
+        return TurnStream(_Turn(self, req, cancel or threading.Event()))
+
+    def default_params(self, **overrides: Any) -> GenerationParams:
+        s = self.settings
+        base = GenerationParams(
+            max_new_tokens=s.max_new_tokens,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            top_k=s.top_k,
+            repetition_penalty=s.repetition_penalty,
+        )
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        if "stop" in overrides:
+            overrides["stop"] = tuple(overrides["stop"] or ())
+        return replace(base, **overrides)
+
+    def owner_for(self, user_id: str) -> str | None:
+        """Document scope: the user with --private-docs, else the shared collection."""
+        return user_id if self.settings.private_docs else None
+
+
+class _Turn:
+    """State of one turn; ``execute`` is the generator behind ``TurnStream``."""
+
+    def __init__(self, cm: ConversationManager, req: TurnRequest, cancel: threading.Event) -> None:
+        self.cm, self.req, self.cancel = cm, req, cancel
+        self.question = req.text.strip()
+        self.turns: list[Message] = []
+        self.conversation_id: str | None = None
+        self.message_id: str | None = None
+        self.sources: list[Source] = []
+        self.standalone = self.question
+        self.result: TurnResult | None = None
+        self._prepare()
+
+    def _prepare(self) -> None:
+        req, history = self.req, self.cm.history_manager
+        if req.persist:
+            conv = history.resolve_conversation(req.user_id, req.conversation_id, req.new_conversation)
+            self.conversation_id = conv.id
+            if req.regenerate:
+                user_msg = history.delete_last_answer(req.user_id, conv.id)
+                if user_msg is None:
+                    raise ValueError("nothing to regenerate in this conversation")
+                self.question = user_msg.content
+        if not self.question:
+            raise ValueError("the question is empty")
+        if req.history is not None:
+            self.turns = [m for m in req.history if m.get("role") in ("user", "assistant")]
+        elif req.persist:
+            stored = history.get_messages(req.user_id, self.conversation_id)
+            if req.regenerate and stored and stored[-1].role == "user":
+                stored = stored[:-1]  # the question being answered again
+            if req.history_len >= 0:
+                stored = stored[-req.history_len :] if req.history_len else []
+            self.turns = [{"role": m.role, "content": m.content} for m in stored]
+        if req.persist:
+            if not req.regenerate:
+                history.add_message(self.conversation_id, "user", self.question)
+            self.message_id = str(uuid.uuid4())
+
+    def _wants_rag(self) -> bool:
+        name = self.req.prompt_name or "default"
+        if name == "chat" or not self.req.use_rag:
+            return False
+        return self.cm.knowledge_base.has_documents(self.cm.owner_for(self.req.user_id))
+
+    def execute(self) -> Iterator[str]:
+        cm, req, s = self.cm, self.req, self.cm.settings
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        if self._wants_rag():
+            if self.turns and s.condense:
+                self.standalone = condense_question(cm.llm, self.turns, self.question)
+            timings["condense_s"] = time.perf_counter() - t0
+            queries = retrieval_queries(s.retrieval_strategy, self.question, self.standalone, self.turns)
+            t1 = time.perf_counter()
+            self.sources = cm.knowledge_base.search(
+                queries,
+                k=req.k or s.retrieval_k,
+                document_ids=req.document_ids,
+                owner=cm.owner_for(req.user_id),
+            )
+            timings["retrieve_s"] = time.perf_counter() - t1
+
+        params = req.params or cm.default_params()
+        system = build_system_prompt(req.system_prompt or s.system_prompt, self.question, self.sources)
+        window = fit_history(
+            system_prompt=system,
+            context="",
+            turns=self.turns,
+            question=self.question,
+            count_tokens=cm.llm.count_tokens,
+            budget=self._history_budget(system, params),
+            truncate=cm.llm.truncate_text,
+        )
+        timings["prepare_s"] = time.perf_counter() - t0
+
+        # A timer turns the generation time limit into the same cancel path as "stop".
+        timer = threading.Timer(s.generation_timeout_s, self.cancel.set)
+        timer.daemon = True
+        timer.start()
+        parts: list[str] = []
+        stream = cm.llm.stream(window.messages, params, self.cancel)
+        t2 = time.perf_counter()
+        try:
+            for delta in stream:
+                if not parts:
+                    timings["first_token_s"] = time.perf_counter() - t2
+                parts.append(delta)
+                yield delta
+        finally:
+            timer.cancel()
+            timings["generate_s"] = time.perf_counter() - t2
+            self._finish("".join(parts), stream.usage, window.prompt_tokens, params, timings)
+
+    def _history_budget(self, system: str, params: GenerationParams) -> int:
+        """Model context − answer room − system prompt (with context) − question."""
+        cm, req = self.cm, self.req
+        fixed = cm.llm.count_tokens(
+            [{"role": "system", "content": system}, {"role": "user", "content": self.question}]
+        )
+        room = cm.llm.context_window - params.max_new_tokens - fixed
+        budget = req.history_token_budget or cm.settings.history_token_budget
+        return max(0, min(budget, room))
+
+    def _finish(
+        self, text: str, usage: Usage, prompt_tokens: int, params: GenerationParams, timings: dict
+    ) -> None:
+        """Persist the answer; a stopped or interrupted answer is stored as 'partial'."""
+        finish = usage.finish_reason
+        if finish == "stop" and self.cancel.is_set():
+            finish = "cancelled"
+        if self.req.persist and self.conversation_id and (text or finish != "cancelled"):
+            self.cm.history_manager.add_message(
+                self.conversation_id,
+                "assistant",
+                text,
+                message_id=self.message_id,
+                standalone_query=self.standalone,
+                sources=[src.to_dict() for src in self.sources],
+                prompt_tokens=usage.prompt_tokens or prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                model=self.cm.llm.name,
+                params={
+                    "temperature": params.temperature,
+                    "top_p": params.top_p,
+                    "top_k": params.top_k,
+                    "max_new_tokens": params.max_new_tokens,
+                    "repetition_penalty": params.repetition_penalty,
+                },
+                status="partial" if finish == "cancelled" else "complete",
+            )
+        self.result = TurnResult(
+            text=text,
+            message_id=self.message_id,
+            conversation_id=self.conversation_id,
+            standalone_query=self.standalone,
+            sources=self.sources,
+            usage=usage,
+            finish_reason=finish,
+            prompt_tokens=usage.prompt_tokens or prompt_tokens,
+            timings=timings,
+        )

@@ -1,0 +1,80 @@
+"""Domain types of the knowledge base: pages, chunks, sources, ingestion results."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int  # 1-based
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of one document; ``page`` is where it starts, ``page_end`` where it ends."""
+
+    id: str  # f"{document_id}:{page}:{index}" — stable, so re-ingesting is idempotent
+    document_id: str
+    filename: str
+    page: int
+    page_end: int
+    index: int
+    text: str
+
+
+@dataclass
+class Source:
+    """A retrieved chunk as shown to users and API clients (DESIGN.md §5 search results)."""
+
+    document_id: str
+    filename: str
+    page: int
+    text: str
+    score: float
+    chunk_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class IngestResult:
+    """Outcome of adding one file; ``status`` is 'ready' | 'duplicate' | 'failed'."""
+
+    id: str | None
+    filename: str
+    status: str
+    pages: int = 0
+    chunks: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# progress(stage, done, total): stage is e.g. "reading pages", "OCR", "embedding".
+ProgressCallback = Callable[[str, int, int], None]
+
+
+class DocchatError(Exception):
+    """Base of the errors a user can act on; the message is shown as is."""
+
+
+class UnreadablePDF(DocchatError):
+    """The file is not a PDF we can read (broken, empty, not a PDF at all)."""
+
+
+class PasswordProtectedPDF(UnreadablePDF):
+    """The PDF needs a password we do not have."""
+
+
+class NoTextLayer(UnreadablePDF):
+    """A scanned PDF and no OCR engine installed."""
+
+
+class EmbeddingModelMismatch(DocchatError):
+    """The vector collection was built with another embedding model."""

@@ -1,0 +1,88 @@
+"""Build every long-lived part of docchat once and wire them together.
+
+Models, stores and the database are created here at start-up and shared by the UI, the
+HTTP API and Python callers; a turn never loads a model or scans the whole index.
+This is the only place that knows how the parts fit; ``app.py`` calls it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from settings import Settings
+
+if TYPE_CHECKING:
+    from llm.types import ChatBackend
+    from rag.embeddings import Embedder
+    from rag.knowledge_base import KnowledgeBase
+    from rag.pipeline import ConversationManager
+    from storage.db import Database
+    from storage.documents import DocumentRegistry
+    from storage.history import HistoryManager
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    llm: "ChatBackend"
+    embedder: "Embedder"
+    db: "Database"
+    history: "HistoryManager"
+    documents: "DocumentRegistry"
+    knowledge_base: "KnowledgeBase"
+    pipeline: "ConversationManager"
+
+    def model_info(self) -> dict[str, str]:
+        """What the UI's #model-info and /healthz report."""
+        return {
+            "chat_model": self.llm.name,
+            "embedding_model": self.embedder.name,
+            "device": getattr(self.llm, "device", "remote"),
+        }
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def quiet_third_party() -> None:
+    """Offline-friendly defaults for libraries that would otherwise phone home."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def build_services(
+    settings: Settings,
+    *,
+    llm: "ChatBackend | None" = None,
+    embedder: "Embedder | None" = None,
+) -> Services:
+    """Create the data dir, open storage, load models, recover interrupted indexing.
+
+    ``llm``/``embedder`` let tests and benchmarks share already-loaded models.
+    """
+    from llm.factory import make_backend
+    from rag.embeddings import make_embedder
+    from rag.knowledge_base import KnowledgeBase
+    from rag.pipeline import ConversationManager
+    from storage.db import Database
+    from storage.documents import DocumentRegistry
+    from storage.history import HistoryManager
+
+    quiet_third_party()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_path)
+    history = HistoryManager(db, idle_minutes=settings.idle_minutes)
+    documents = DocumentRegistry(db)
+    embedder = embedder or make_embedder(settings)
+    knowledge_base = KnowledgeBase(settings, documents, embedder)
+    knowledge_base.recover()
+    llm = llm or make_backend(settings)
+    pipeline = ConversationManager(settings, llm=llm, knowledge_base=knowledge_base, history=history)
+    log.info("chat model: %s on %s; embeddings: %s", llm.name, getattr(llm, "device", "remote"), embedder.name)
+    return Services(settings, llm, embedder, db, history, documents, knowledge_base, pipeline)

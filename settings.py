@@ -1,0 +1,93 @@
+"""The one settings object of docchat.
+
+Every knob lives here so that the env (prefix ``DOCCHAT_``), a ``.env`` file and the
+CLI flags of ``app.py`` all describe the same thing. The names of DESIGN.md §8 are a
+contract with outside scripts: add fields, never rename them.
+Importing this module does nothing: no folders are created, no model is touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are docchat, a helpful assistant that answers questions about the user's "
+    "documents. Answer in the language of the user's question. Be concise."
+)
+
+
+class Settings(BaseSettings):
+    """Configuration for one docchat instance (server, models, storage, limits)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DOCCHAT_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # --- server -----------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 exposes it on the network.")
+    port: int = Field(7860, description="Port of the UI and the HTTP API.")
+    share: bool = Field(False, description="Ask Gradio for a public share link.")
+    api_key: str | None = Field(None, description="When set, every API route needs 'Authorization: Bearer <key>'.")
+    auth: list[str] = Field(default_factory=list, description="UI logins as 'user:password' (repeatable flag).")
+    auth_file: Path | None = Field(None, description="File with one 'user:password' per line for the UI login.")
+    private_docs: bool = Field(False, description="Give every user their own document collection.")
+    max_upload_mb: int = Field(200, description="Largest accepted PDF upload, in MiB (larger → HTTP 413).")
+    max_queue: int = Field(16, description="Chat requests allowed to wait for the model before 'busy' is answered.")
+
+    # --- storage ----------------------------------------------------------------
+    data_dir: Path = Field(Path("dbcache"), description="Runtime data: SQLite, Chroma, BM25, uploaded files.")
+
+    # --- models -----------------------------------------------------------------
+    model: str = Field("auto", description="Chat model: 'auto', a HF id, a local dir or a .gguf file.")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible server (vLLM, llama.cpp, Ollama) to use instead of a local model.")
+    llm_api_key: str | None = Field(None, description="API key for --llm-base-url.")
+    llm_model_name: str | None = Field(None, description="Model name to request from --llm-base-url (default: its first model).")
+    embedding_model: str = Field("auto", description="Embedding model: 'auto', a HF id or a local dir.")
+    reranker_model: str | None = Field(None, description="Optional cross-encoder reranker (HF id or dir); off by default.")
+    device: str = Field("auto", description="'auto', 'cpu' or 'cuda' for the local models.")
+
+    # --- generation -------------------------------------------------------------
+    context_window: int | None = Field(None, description="Override the chat model's context length, in tokens.")
+    max_new_tokens: int = Field(512, description="Longest answer, in tokens.")
+    temperature: float = Field(0.3, ge=0.0, le=2.0, description="Sampling temperature; ~0 means greedy.")
+    top_p: float = Field(0.95, ge=0.0, le=1.0, description="Nucleus sampling; 0 or 1 disables it.")
+    top_k: int = Field(0, ge=0, description="Top-k sampling; 0 disables it (exclusive with top_p, seed 002).")
+    repetition_penalty: float = Field(1.1, ge=0.5, le=2.0, description="Penalty for repeated tokens; 1.0 disables it.")
+    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="System prompt for every answer.")
+    generation_timeout_s: float = Field(300.0, description="Longest a single answer may take.")
+
+    # --- conversation -----------------------------------------------------------
+    history_token_budget: int = Field(1536, description="Most tokens of earlier turns put into a prompt.")
+    idle_minutes: float = Field(30.0, description="Idle gap after which a new conversation starts.")
+    condense: bool = Field(True, description="Rewrite follow-up questions into standalone queries before retrieval.")
+    retrieval_strategy: str = Field(
+        "standalone+raw",
+        description="Queries fused for retrieval: 'standalone', 'raw', 'standalone+raw' or 'standalone+raw+prev' (see BENCHMARKS.md).",
+    )
+
+    # --- retrieval --------------------------------------------------------------
+    retrieval_k: int = Field(5, ge=1, le=50, description="Chunks retrieved per question.")
+    chunk_tokens: int = Field(200, description="Chunk size, in embedding-model tokens.")
+    chunk_overlap: int = Field(30, description="Overlap between chunks, in embedding-model tokens.")
+    ingest_timeout_s: float = Field(1800.0, description="Longest the indexing of one PDF may take.")
+
+    @property
+    def db_path(self) -> Path:
+        """SQLite file holding users, conversations, messages and the documents registry."""
+        return self.data_dir / "docchat.sqlite3"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def files_dir(self) -> Path:
+        """Original uploads, stored by content hash, never by the user's file name."""
+        return self.data_dir / "files"
+
+    @property
+    def bm25_dir(self) -> Path:
+        return self.data_dir / "bm25"

@@ -1,0 +1,1 @@
+"""SQLite storage: users, conversations, messages and the documents registry."""

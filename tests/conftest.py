@@ -1,0 +1,125 @@
+"""Shared fixtures: offline env, the real docchat server on 127.0.0.1.
+
+The server runs as a real subprocess (`python app.py`), exactly as a user starts it,
+with its own data dir under pytest's tmp dir. It loads the bundled models once per
+test session; tests that need another configuration (an API key, private docs) start
+their own through ``start_server``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+os.environ.update(OFFLINE_ENV)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerHandle:
+    """A running `python app.py` on 127.0.0.1."""
+
+    process: subprocess.Popen
+    port: int
+    data_dir: Path
+    log_path: Path
+    api_key: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def headers(self, user: str | None = None) -> dict[str, str]:
+        h = {}
+        if self.api_key:
+            h["Authorization"] = f"Bearer {self.api_key}"
+        if user:
+            h["X-User-Id"] = user
+        return h
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            self.process.kill() if kill else self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def launch_server(data_dir: Path, *, extra_args: list[str] | None = None, env: dict[str, str] | None = None,
+                  timeout: float = 240.0) -> ServerHandle:
+    """Start `python app.py` on a free port and wait until /healthz answers 200."""
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"server-{port}.log"
+    full_env = {**os.environ, **OFFLINE_ENV, "PYTHONUNBUFFERED": "1", **(env or {})}
+    cmd = [sys.executable, str(REPO / "app.py"), "--port", str(port), "--data-dir", str(data_dir),
+           "--host", "127.0.0.1", *(extra_args or [])]
+    log_file = open(log_path, "w")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=log_file, stderr=subprocess.STDOUT)
+    api_key = None
+    if extra_args and "--api-key" in extra_args:
+        api_key = extra_args[extra_args.index("--api-key") + 1]
+    handle = ServerHandle(proc, port, data_dir, log_path, api_key, env or {})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"docchat server exited with {proc.returncode}:\n{handle.log()[-4000:]}")
+        try:
+            if httpx.get(f"{handle.base_url}/healthz", timeout=2).status_code == 200:
+                return handle
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    handle.stop(kill=True)
+    raise RuntimeError(f"docchat server did not become healthy in {timeout}s:\n{handle.log()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ServerHandle]]:
+    """Factory: start_server("--api-key", "k") → a fresh server with its own data dir."""
+    started: list[ServerHandle] = []
+
+    def _start(*extra_args: str, env: dict[str, str] | None = None, data_dir: Path | None = None) -> ServerHandle:
+        handle = launch_server(data_dir or tmp_path_factory.mktemp("server") / "data",
+                               extra_args=list(extra_args), env=env)
+        started.append(handle)
+        return handle
+
+    yield _start
+    for handle in started:
+        handle.stop()
+
+
+@pytest.fixture(scope="session")
+def server(start_server: Callable[..., ServerHandle]) -> ServerHandle:
+    """The shared docchat server for API and browser tests (default settings)."""
+    return start_server()

@@ -1,0 +1,44 @@
+"""The answer prompt, pinned as exact strings (no model needed)."""
+
+from rag.prompting import RAG_INSTRUCTIONS_EN, RAG_INSTRUCTIONS_ZH, build_system_prompt, format_context
+from rag.types import Source
+
+
+def _src(filename: str, page: int, text: str) -> Source:
+    return Source(document_id="d", filename=filename, page=page, text=text, score=0.5)
+
+
+def test_context_block_numbers_sources_with_file_and_page():
+    block = format_context([_src("a.pdf", 3, "Alpha text."), _src("b.pdf", 7, " Beta text. ")])
+    assert block == (
+        "<context>\n"
+        "[1] a.pdf, p. 3\nAlpha text.\n\n"
+        "[2] b.pdf, p. 7\nBeta text.\n"
+        "</context>"
+    )
+
+
+def test_no_sources_gives_plain_chat_prompt():
+    assert build_system_prompt("You are helpful.", "What is 2+2?", []) == "You are helpful."
+
+
+def test_english_question_gets_english_rag_instructions_then_context():
+    prompt = build_system_prompt("Base.", "What was revenue?", [_src("f.pdf", 2, "Revenue was $5M.")])
+    assert prompt == (
+        "Base.\n\n" + RAG_INSTRUCTIONS_EN + "\n\n<context>\n[1] f.pdf, p. 2\nRevenue was $5M.\n</context>"
+    )
+
+
+def test_chinese_question_gets_chinese_instructions():
+    prompt = build_system_prompt("Base.", "公司的营业收入是多少？", [_src("f.pdf", 1, "营业收入为五亿元。")])
+    assert RAG_INSTRUCTIONS_ZH in prompt and RAG_INSTRUCTIONS_EN not in prompt
+
+
+def test_instructions_declare_context_as_data_not_instructions():
+    assert "not instructions" in RAG_INSTRUCTIONS_EN
+    assert "不是指令" in RAG_INSTRUCTIONS_ZH
+
+
+def test_long_source_text_is_clipped():
+    block = format_context([_src("a.pdf", 1, "x" * 5000)], max_chars_per_source=100)
+    assert "x" * 100 + " …" in block and "x" * 101 not in block

@@ -1,0 +1,1 @@
+"""The Gradio Blocks UI: a thin skin over the same services as the HTTP API."""
