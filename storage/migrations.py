@@ -1,0 +1,114 @@
+"""Schema versions of the SQLite file, in the style of simonw/llm's ``migrations.py``.
+
+Each migration is a named function that changes the schema once. ``migrate`` applies
+the ones not yet recorded in ``_migrations``, inside the caller's transaction, so a
+crash half-way leaves the file at the previous version, and two processes opening the
+same file at once cannot apply a step twice (``BEGIN IMMEDIATE`` makes the second wait).
+To change the schema, append a new function; never edit one that has shipped.
+Statements are run one by one with ``execute``: ``executescript`` would commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _run(conn: sqlite3.Connection, *statements: str) -> None:
+    for statement in statements:
+        conn.execute(statement)
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    """Users, conversations, messages and the documents registry."""
+    _run(
+        conn,
+        """
+        CREATE TABLE users (
+            id          TEXT PRIMARY KEY,
+            created_at  TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE conversations (
+            id          TEXT PRIMARY KEY,
+            user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            title       TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            updated_at  TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX idx_conversations_user_updated ON conversations(user_id, updated_at)",
+        # seq orders messages: timestamps can tie (or go backwards with the clock).
+        """
+        CREATE TABLE messages (
+            seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+            id                TEXT NOT NULL UNIQUE,
+            conversation_id   TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role              TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            content           TEXT NOT NULL,
+            created_at        TEXT NOT NULL,
+            standalone_query  TEXT,
+            sources           TEXT NOT NULL DEFAULT '[]',
+            prompt_tokens     INTEGER,
+            completion_tokens INTEGER,
+            model             TEXT,
+            params            TEXT NOT NULL DEFAULT '{}',
+            status            TEXT NOT NULL DEFAULT 'complete'
+                              CHECK (status IN ('complete', 'partial'))
+        )
+        """,
+        "CREATE INDEX idx_messages_conversation_seq ON messages(conversation_id, seq)",
+        """
+        CREATE TABLE documents (
+            id               TEXT NOT NULL,
+            owner            TEXT NOT NULL DEFAULT '',
+            filename         TEXT NOT NULL,
+            status           TEXT NOT NULL CHECK (status IN ('indexing', 'ready', 'failed')),
+            pages            INTEGER NOT NULL DEFAULT 0,
+            chunks           INTEGER NOT NULL DEFAULT 0,
+            error            TEXT,
+            embedding_model  TEXT NOT NULL DEFAULT '',
+            created_at       TEXT NOT NULL,
+            PRIMARY KEY (id, owner)
+        )
+        """,
+        "CREATE INDEX idx_documents_owner_created ON documents(owner, created_at)",
+        "CREATE INDEX idx_documents_status ON documents(status)",
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial]
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in this file, in the order they were applied."""
+    rows = conn.execute("SELECT name FROM _migrations ORDER BY rowid").fetchall()
+    return [row[0] for row in rows]
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None) -> list[str]:
+    """Apply the migrations not yet recorded; return the names applied now (often none).
+
+    Must run inside a transaction (``Database.transaction()``) so that each step and
+    its record commit together.
+    """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = set(applied_migrations(conn))
+    applied: list[str] = []
+    for migration in MIGRATIONS if migrations is None else migrations:
+        name = migration.__name__
+        if name in done:
+            continue
+        migration(conn)
+        conn.execute(
+            "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+            (name, datetime.now(timezone.utc).isoformat(timespec="microseconds")),
+        )
+        applied.append(name)
+    return applied
