@@ -1,0 +1,64 @@
+"""Combine ranked lists and remove repeats. Pure functions, tested as exact values."""
+
+from __future__ import annotations
+
+import re
+from typing import Hashable, Sequence, TypeVar
+
+from rag.types import Source
+
+T = TypeVar("T", bound=Hashable)
+
+RRF_K = 60
+_NON_WORD = re.compile(r"\W+")
+
+
+def reciprocal_rank_fusion(ranked_lists: Sequence[Sequence[T]], k: int = RRF_K) -> list[tuple[T, float]]:
+    """Reciprocal-rank fusion (Cormack et al. 2009): score(d) = Σ 1 / (k + rank), rank from 1.
+
+    Scores of different retrievers (cosine, BM25) are not comparable; ranks are. Ties
+    keep the order in which items were first seen.
+    """
+    scores: dict[T, float] = {}
+    for ranked in ranked_lists:
+        for rank, item in enumerate(ranked, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
+
+
+def _fingerprint(text: str) -> str:
+    return _NON_WORD.sub(" ", text.lower()).strip()
+
+
+def _near_identical(a: str, b: str, threshold: float) -> bool:
+    if a == b:
+        return True
+    shorter, longer = sorted((a, b), key=len)
+    if not shorter:
+        return False
+    if shorter in longer and len(shorter) >= threshold * len(longer):
+        return True
+    ta, tb = set(a.split()), set(b.split())
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= threshold
+
+
+def collapse_near_duplicates(sources: list[Source], threshold: float = 0.9) -> list[Source]:
+    """Keep the first (best) of sources sharing a chunk id or with near-identical text.
+
+    "Near-identical" ignores case and punctuation: the same boilerplate paragraph
+    repeated on several pages, or the same PDF uploaded under another name, is shown once.
+    """
+    kept: list[Source] = []
+    seen_ids: set[str] = set()
+    prints: list[str] = []
+    for source in sources:
+        if source.chunk_id and source.chunk_id in seen_ids:
+            continue
+        fingerprint = _fingerprint(source.text)
+        if any(_near_identical(fingerprint, other, threshold) for other in prints):
+            continue
+        kept.append(source)
+        prints.append(fingerprint)
+        if source.chunk_id:
+            seen_ids.add(source.chunk_id)
+    return kept

@@ -1,0 +1,84 @@
+"""Read a PDF into pages of text: decrypt, extract, OCR the pages that have no text layer.
+
+Bad files become our own exceptions with a message a user can act on; a single page
+that fails to extract is logged and left empty instead of losing the whole document.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rag import ocr
+from rag.types import NoTextLayer, Page, PasswordProtectedPDF, ProgressCallback, UnreadablePDF
+
+logger = logging.getLogger(__name__)
+
+# A page with fewer visible characters than this is treated as a scan (no text layer).
+MIN_TEXT_CHARS = 20
+
+
+def _open(path: Path):
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
+    if path.stat().st_size == 0:
+        raise UnreadablePDF(f"{path.name}: the file is empty")
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+    if b"%PDF-" not in head:
+        raise UnreadablePDF(f"{path.name}: not a PDF file")
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise PasswordProtectedPDF(f"{path.name}: the PDF is protected by a password; upload an unprotected copy")
+        n_pages = len(reader.pages)
+    except (PasswordProtectedPDF, UnreadablePDF):
+        raise
+    except FileNotDecryptedError as exc:
+        raise PasswordProtectedPDF(f"{path.name}: the PDF is protected by a password; upload an unprotected copy") from exc
+    except DependencyError as exc:
+        raise UnreadablePDF(f"{path.name}: encrypted with a method this install cannot read ({exc}); install pypdf[crypto]") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+        raise UnreadablePDF(f"{path.name}: broken or truncated PDF ({exc})") from exc
+    if n_pages == 0:
+        raise UnreadablePDF(f"{path.name}: the PDF has no pages")
+    return reader
+
+
+def _extract(reader, index: int, filename: str) -> str:
+    try:
+        return reader.pages[index].extract_text() or ""
+    except Exception as exc:  # pypdf raises many kinds on odd pages; one page must not kill the file
+        logger.warning("could not extract page %d of %s: %s", index + 1, filename, exc)
+        return ""
+
+
+def load_pages(path: Path | str, progress: ProgressCallback | None = None, use_ocr: bool = True) -> list[Page]:
+    """All pages of ``path`` (1-based numbers, raw text; cleaning is the caller's job).
+
+    Pages without a text layer are OCRed when Tesseract is installed. Raises
+    UnreadablePDF / PasswordProtectedPDF for bad files and NoTextLayer when no page has
+    text and OCR is not available.
+    """
+    path = Path(path)
+    reader = _open(path)
+    total = len(reader.pages)
+    texts: list[str] = []
+    for index in range(total):
+        texts.append(_extract(reader, index, path.name))
+        if progress:
+            progress("reading pages", index + 1, total)
+    scanned = [i + 1 for i, text in enumerate(texts) if len(text.strip()) < MIN_TEXT_CHARS]
+    if scanned and use_ocr and ocr.ocr_available():
+        logger.info("%s: OCR of %d page(s) without a text layer", path.name, len(scanned))
+        for number, text in ocr.ocr_pages(path, scanned, progress).items():
+            if len(text.strip()) > len(texts[number - 1].strip()):
+                texts[number - 1] = text
+    if not any(text.strip() for text in texts):
+        if scanned and not (use_ocr and ocr.ocr_available()):
+            raise NoTextLayer(f"{path.name}: {ocr.INSTALL_HINT}")
+        raise UnreadablePDF(f"{path.name}: no text found in the PDF")
+    if scanned and not (use_ocr and ocr.ocr_available()):
+        logger.warning("%s: %d page(s) without text were skipped (%s)", path.name, len(scanned), ocr.INSTALL_HINT)
+    return [Page(number=i + 1, text=text) for i, text in enumerate(texts)]

@@ -1,0 +1,156 @@
+"""Chroma collections of chunk vectors, one per owner scope, that remember their model.
+
+We embed ourselves (``embedding_function=None``) so ingestion and queries use the one
+shared Embedder. Each collection's metadata records the embedding model's name and
+dimension; opening it with another model raises ``EmbeddingModelMismatch`` instead of
+returning silently wrong neighbours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from rag.types import Chunk, EmbeddingModelMismatch
+
+logger = logging.getLogger(__name__)
+
+SHARED_COLLECTION = "docchat_shared"
+ADD_BATCH = 1000
+GET_PAGE = 2000
+
+
+def collection_name(owner: str | None) -> str:
+    """'docchat_shared' for shared documents, a hash-derived name per user (Chroma allows few characters)."""
+    if not owner:
+        return SHARED_COLLECTION
+    return "docchat_user_" + hashlib.sha256(owner.encode("utf-8")).hexdigest()[:24]
+
+
+def _client(chroma_dir: Path):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def _metadata(chunk: Chunk) -> dict:
+    return {"document_id": chunk.document_id, "filename": chunk.filename, "page": chunk.page,
+            "page_end": chunk.page_end, "index": chunk.index}
+
+
+def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
+    return Chunk(id=chunk_id, document_id=meta["document_id"], filename=meta["filename"],
+                 page=int(meta["page"]), page_end=int(meta.get("page_end", meta["page"])),
+                 index=int(meta.get("index", 0)), text=text or "")
+
+
+class ChromaStore:
+    """One Chroma collection (an owner scope) under ``chroma_dir``."""
+
+    def __init__(self, chroma_dir: Path, model_name: str, dimension: int, name: str = SHARED_COLLECTION) -> None:
+        self.name = name
+        self.model_name = model_name
+        self.dimension = dimension
+        self._client = _client(Path(chroma_dir))
+        self._collection = self._client.get_or_create_collection(
+            name,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedding_model": model_name, "embedding_dimension": dimension},
+            embedding_function=None,
+        )
+        self._check_model()
+
+    def _check_model(self) -> None:
+        meta = self._collection.metadata or {}
+        built_with, built_dim = meta.get("embedding_model"), meta.get("embedding_dimension")
+        if built_with == self.model_name and built_dim == self.dimension:
+            return
+        if self._collection.count() == 0:  # nothing to be wrong about: adopt the new model
+            self._collection.modify(metadata={"embedding_model": self.model_name,
+                                              "embedding_dimension": self.dimension})
+            return
+        raise EmbeddingModelMismatch(
+            f"The document index '{self.name}' was built with embedding model {built_with!r} "
+            f"(dimension {built_dim}), but the configured model is {self.model_name!r} "
+            f"(dimension {self.dimension}). Start with --embedding-model {built_with} to use it, "
+            f"or use another --data-dir (or delete its chroma/ and bm25/ folders) to re-index."
+        )
+
+    def add(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Upsert chunks with their vectors (same order), in batches Chroma accepts."""
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        batch = min(ADD_BATCH, self._client.get_max_batch_size())
+        for start in range(0, len(chunks), batch):
+            part = chunks[start : start + batch]
+            self._collection.upsert(
+                ids=[c.id for c in part],
+                embeddings=np.asarray(vectors[start : start + batch], dtype=np.float32),
+                documents=[c.text for c in part],
+                metadatas=[_metadata(c) for c in part],
+            )
+
+    def delete_document(self, document_id: str) -> None:
+        self._collection.delete(where={"document_id": document_id})
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def query(self, vector: np.ndarray, k: int, document_ids: list[str] | None = None) -> list[tuple[Chunk, float]]:
+        """The ``k`` nearest chunks with cosine similarity (1 - cosine distance), best first."""
+        if k <= 0 or self.count() == 0:
+            return []
+        where = None
+        if document_ids is not None:
+            if not document_ids:
+                return []
+            where = {"document_id": {"$in": list(document_ids)}}
+        result = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=min(k, self.count()),
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        ids, docs = result["ids"][0], result["documents"][0]
+        metas, distances = result["metadatas"][0], result["distances"][0]
+        return [(_chunk(i, d, m), 1.0 - float(dist)) for i, d, m, dist in zip(ids, docs, metas, distances)]
+
+    def get_chunks(self, chunk_ids: list[str]) -> list[Chunk]:
+        if not chunk_ids:
+            return []
+        got = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        by_id = {i: _chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        return [by_id[i] for i in chunk_ids if i in by_id]
+
+    def iter_chunks(self, document_id: str | None = None) -> Iterator[Chunk]:
+        """Every stored chunk (optionally of one document), page by page: for rebuilding BM25."""
+        where = {"document_id": document_id} if document_id else None
+        offset = 0
+        while True:
+            got = self._collection.get(where=where, include=["documents", "metadatas"], limit=GET_PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]):
+                yield _chunk(i, d, m)
+            offset += len(got["ids"])
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Chunks per document id (metadata only: cheap enough to run at every start)."""
+        counts: dict[str, int] = {}
+        offset = 0
+        while True:
+            got = self._collection.get(include=["metadatas"], limit=GET_PAGE, offset=offset)
+            if not got["ids"]:
+                return counts
+            for meta in got["metadatas"]:
+                counts[meta["document_id"]] = counts.get(meta["document_id"], 0) + 1
+            offset += len(got["ids"])
+
+    def document_ids(self) -> set[str]:
+        return set(self.chunk_counts())

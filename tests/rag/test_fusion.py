@@ -1,0 +1,46 @@
+import pytest
+
+from rag.fusion import collapse_near_duplicates, reciprocal_rank_fusion
+from rag.types import Source
+
+
+def test_rrf_sums_reciprocal_ranks():
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "d"]], k=60)
+    assert [item for item, _ in fused] == ["b", "a", "d", "c"]
+    scores = dict(fused)
+    assert scores["b"] == pytest.approx(1 / 62 + 1 / 61)
+    assert scores["a"] == pytest.approx(1 / 61)
+    assert scores["d"] == pytest.approx(1 / 62)
+    assert scores["c"] == pytest.approx(1 / 63)
+
+
+def test_rrf_ties_keep_first_seen_order():
+    assert [item for item, _ in reciprocal_rank_fusion([["x"], ["y"]])] == ["x", "y"]
+
+
+def test_rrf_of_nothing_is_empty():
+    assert reciprocal_rank_fusion([]) == []
+    assert reciprocal_rank_fusion([[], []]) == []
+
+
+def _source(chunk_id: str, text: str, score: float = 1.0) -> Source:
+    return Source(document_id="d", filename="f.pdf", page=1, text=text, score=score, chunk_id=chunk_id)
+
+
+def test_same_chunk_id_is_kept_once():
+    kept = collapse_near_duplicates([_source("c1", "alpha beta"), _source("c1", "different text")])
+    assert [s.chunk_id for s in kept] == ["c1"]
+
+
+def test_near_identical_text_is_kept_once_best_first():
+    sources = [
+        _source("c1", "Revenue grew 12% in fiscal 2022, driven by subscriptions."),
+        _source("c2", "revenue grew 12% in fiscal 2022 driven by subscriptions"),
+        _source("c3", "Operating margin declined to 34.6%."),
+    ]
+    assert [s.chunk_id for s in collapse_near_duplicates(sources)] == ["c1", "c3"]
+
+
+def test_different_texts_are_all_kept():
+    sources = [_source("c1", "green tea water temperature"), _source("c2", "bicycle chain oil")]
+    assert [s.chunk_id for s in collapse_near_duplicates(sources)] == ["c1", "c2"]

@@ -1,0 +1,159 @@
+"""The knowledge base end to end: real PDFs, real Chroma, real BM25 files, real SQLite."""
+
+import shutil
+
+import pytest
+
+from rag import ocr
+from rag.keyword_index import BM25Index
+from rag.knowledge_base import INTERRUPTED
+from rag.types import EmbeddingModelMismatch
+from rag.vector_store import SHARED_COLLECTION, ChromaStore
+from tests.pdfs import make_broken_pdfs, make_pdf
+
+
+def _top_page(kb, query, **kwargs):
+    [best, *_] = kb.search(query, k=3, **kwargs)
+    return best.filename, best.page
+
+
+def test_search_finds_the_right_page_in_english_and_chinese(make_kb, english_pdf, chinese_pdf):
+    kb = make_kb()
+    stages = []
+    english = kb.add_file(english_pdf, "household.pdf", progress=lambda s, d, t: stages.append(s))
+    chinese = kb.add_file(chinese_pdf, "文化.pdf")
+    assert (english.status, english.pages, chinese.status, chinese.pages) == ("ready", 3, "ready", 3)
+    assert {"reading pages", "embedding"} <= set(stages)
+    assert _top_page(kb, "how do I oil my bicycle chain?") == ("household.pdf", 2)
+    assert _top_page(kb, "熊猫吃什么？") == ("文化.pdf", 3)
+    assert _top_page(kb, "穿汉服的第二步是什么") == ("文化.pdf", 1)
+    assert kb.has_documents()
+
+
+def test_search_can_be_restricted_to_chosen_documents(make_kb, english_pdf, chinese_pdf):
+    kb = make_kb()
+    kb.add_file(english_pdf)
+    chinese = kb.add_file(chinese_pdf)
+    results = kb.search("bicycle chain", k=5, document_ids=[chinese.id])
+    assert results and {r.document_id for r in results} == {chinese.id}
+
+
+def test_delete_leaves_no_trace(make_kb, english_pdf, chinese_pdf):
+    kb = make_kb()
+    doc = kb.add_file(english_pdf)
+    kb.add_file(chinese_pdf)
+    settings = kb.settings
+    assert kb.delete(doc.id)
+    assert doc.id not in {d.id for d in kb.list()}
+    assert doc.id not in ChromaStore(settings.chroma_dir, kb.embedder.name, kb.embedder.dimension).document_ids()
+    assert doc.id not in BM25Index(settings.bm25_dir / SHARED_COLLECTION).document_ids()
+    assert not (settings.files_dir / f"{doc.id}.pdf").exists()
+    assert all(r.document_id != doc.id for r in kb.search("bicycle chain", k=5))
+    assert not kb.delete(doc.id)
+
+
+def test_same_bytes_again_is_a_duplicate(make_kb, english_pdf):
+    kb = make_kb()
+    first = kb.add_file(english_pdf, "household.pdf")
+    again = kb.add_bytes(english_pdf.read_bytes(), "renamed.pdf")
+    assert (again.status, again.id, again.chunks) == ("duplicate", first.id, first.chunks)
+    assert len(kb.list()) == 1
+    assert (kb.settings.files_dir / f"{first.id}.pdf").read_bytes() == english_pdf.read_bytes()
+
+
+def test_restart_keeps_everything(make_kb, english_pdf, tmp_path):
+    kb = make_kb()
+    doc = kb.add_file(english_pdf)
+    restarted = make_kb(tmp_path / "data")
+    restarted.recover()
+    assert [(d.id, d.status) for d in restarted.list()] == [(doc.id, "ready")]
+    assert _top_page(restarted, "tomatoes need sun") == ("household.pdf", 3)
+
+
+def test_aes_encrypted_pdf_with_empty_password_is_indexed(make_kb, tmp_path):
+    pdf = make_pdf(tmp_path / "filing.pdf", ["Annual report. Net revenue was 42 million dollars."], password="")
+    result = make_kb().add_file(pdf)
+    assert (result.status, result.error) == ("ready", None)
+
+
+def test_password_protected_pdf_fails_with_a_clear_error(make_kb, tmp_path):
+    pdf = make_pdf(tmp_path / "secret.pdf", ["top secret"], password="s3cret")
+    kb = make_kb()
+    result = kb.add_file(pdf)
+    assert result.status == "failed" and "password" in result.error
+    assert [(d.status, d.error) for d in kb.list()] == [("failed", result.error)]
+
+
+def test_broken_files_fail_alone(make_kb, tmp_path, english_pdf):
+    kb = make_kb()
+    results = [kb.add_file(path) for path in make_broken_pdfs(tmp_path / "broken").values()]
+    assert [r.status for r in results] == ["failed", "failed", "failed"]
+    assert all(r.error for r in results)
+    assert kb.add_file(english_pdf).status == "ready"
+
+
+def test_image_only_pdf_is_ocred(make_kb, tmp_path):
+    pdf = make_pdf(tmp_path / "scan.pdf", ["The warehouse in Rotterdam stores 900 pallets of coffee."],
+                   image_only=True)
+    kb = make_kb()
+    assert kb.add_file(pdf).status == "ready"
+    [best, *_] = kb.search("Rotterdam warehouse coffee pallets", k=1)
+    assert "Rotterdam" in best.text
+
+
+def test_image_only_pdf_without_ocr_fails_with_the_install_hint(make_kb, tmp_path, monkeypatch):
+    monkeypatch.setattr(ocr, "ocr_available", lambda: False)
+    pdf = make_pdf(tmp_path / "scan.pdf", ["The warehouse in Rotterdam"], image_only=True)
+    result = make_kb().add_file(pdf)
+    assert result.status == "failed"
+    assert "no text layer; install tesseract-ocr to read scanned PDFs" in result.error
+
+
+class _OtherModel:
+    """Stands in for a different embedding model; only its identity matters here."""
+
+    def __init__(self, embedder):
+        self.name, self.dimension = "some/other-model", 768
+        self.max_tokens, self.tokenizer = embedder.max_tokens, embedder.tokenizer
+
+
+def test_index_built_with_another_embedding_model_is_refused(make_kb, english_pdf, tmp_path, embedder):
+    make_kb().add_file(english_pdf)
+    with pytest.raises(EmbeddingModelMismatch, match="all-MiniLM-L6-v2"):
+        make_kb(tmp_path / "data", embedder_=_OtherModel(embedder))
+
+
+def test_bm25_is_rebuilt_from_chroma_when_its_files_are_lost(make_kb, english_pdf, tmp_path):
+    kb = make_kb()
+    doc = kb.add_file(english_pdf)
+    shutil.rmtree(kb.settings.bm25_dir)
+    restarted = make_kb(tmp_path / "data")
+    rebuilt = BM25Index(restarted.settings.bm25_dir / SHARED_COLLECTION)
+    assert rebuilt.document_ids() == {doc.id}
+    assert rebuilt.query("bicycle chain", 1)[0][0].startswith(f"{doc.id}:2:")
+
+
+def test_recover_fails_out_interrupted_documents_and_removes_orphans(make_kb, english_pdf, chinese_pdf, tmp_path):
+    kb = make_kb()
+    doc = kb.add_file(english_pdf)
+    orphan = kb.add_file(chinese_pdf)
+    # Simulate a crash mid-indexing for `doc` and a registry row lost for `orphan`.
+    kb.registry.delete(doc.id)
+    kb.registry.begin(doc.id, "household.pdf")
+    kb.registry.delete(orphan.id)
+    restarted = make_kb(tmp_path / "data")
+    restarted.recover()
+    assert [(d.id, d.status, d.error) for d in restarted.list()] == [(doc.id, "failed", INTERRUPTED)]
+    settings = restarted.settings
+    assert ChromaStore(settings.chroma_dir, kb.embedder.name, kb.embedder.dimension).document_ids() == set()
+    assert BM25Index(settings.bm25_dir / SHARED_COLLECTION).document_ids() == set()
+    assert restarted.search("bicycle", k=3) == []
+    assert restarted.add_file(english_pdf).status == "ready"
+
+
+def test_private_documents_are_separate_per_owner(make_kb, english_pdf):
+    kb = make_kb(private_docs=True)
+    kb.add_file(english_pdf, owner="alice")
+    assert kb.search("bicycle chain", k=3, owner="alice")
+    assert kb.search("bicycle chain", k=3, owner="bob") == []
+    assert [d.filename for d in kb.list(owner="bob")] == []

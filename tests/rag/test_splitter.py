@@ -1,0 +1,52 @@
+import pytest
+
+from rag.splitter import split_pages
+from rag.types import Page
+
+
+@pytest.fixture(scope="module")
+def tokenizer(embedder):
+    return embedder.tokenizer
+
+
+def test_short_pages_give_one_chunk_each_with_page_numbers_and_ids(tokenizer):
+    pages = [Page(1, "First page text."), Page(2, ""), Page(3, "Third page text.")]
+    chunks = split_pages(pages, "doc", "a.pdf", tokenizer, chunk_tokens=5, chunk_overlap=0)
+    assert [(c.id, c.page, c.page_end, c.index, c.text) for c in chunks] == [
+        ("doc:1:0", 1, 1, 0, "First page text."),
+        ("doc:3:1", 3, 3, 1, "Third page text."),
+    ]
+    assert {c.filename for c in chunks} == {"a.pdf"}
+
+
+def test_chunks_never_cross_a_page_break(tokenizer):
+    pages = [Page(1, "one two"), Page(2, "three four")]
+    chunks = split_pages(pages, "doc", "a.pdf", tokenizer, chunk_tokens=50, chunk_overlap=0)
+    assert [(c.page, c.page_end, c.text) for c in chunks] == [(1, 1, "one two"), (2, 2, "three four")]
+
+
+def test_chunks_respect_the_token_size(tokenizer):
+    text = " ".join(f"word{i} is here." for i in range(300))
+    chunks = split_pages([Page(1, text)], "doc", "a.pdf", tokenizer, chunk_tokens=40, chunk_overlap=5)
+    assert len(chunks) > 5
+    assert max(len(tokenizer.tokenize(c.text)) for c in chunks) <= 40
+    assert len({c.id for c in chunks}) == len(chunks)
+
+
+def test_chinese_is_split_at_sentence_ends(tokenizer):
+    sentence = "汉服是中国的传统服饰。"
+    chunks = split_pages([Page(1, sentence * 30)], "doc", "a.pdf", tokenizer, chunk_tokens=30, chunk_overlap=0)
+    assert len(chunks) > 1
+    assert all(c.text.endswith("。") for c in chunks)
+
+
+def test_later_chunks_start_on_later_pages(tokenizer):
+    pages = [Page(n, f"Page {n} says " + "lorem ipsum dolor. " * 40) for n in range(1, 4)]
+    chunks = split_pages(pages, "doc", "a.pdf", tokenizer, chunk_tokens=50, chunk_overlap=10)
+    assert [c.page for c in chunks] == sorted(c.page for c in chunks)
+    assert {c.page for c in chunks} == {1, 2, 3}
+    assert all(c.id == f"doc:{c.page}:{c.index}" for c in chunks)
+
+
+def test_no_text_gives_no_chunks(tokenizer):
+    assert split_pages([Page(1, "  "), Page(2, "")], "doc", "a.pdf", tokenizer) == []
