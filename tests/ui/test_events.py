@@ -1,0 +1,67 @@
+"""The pure parts of the UI events: what a click turns into, without a browser."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from rag.pipeline import ConversationManager
+from settings import Settings
+from ui import chat_events
+from ui.conversation_events import export_filename
+
+
+@pytest.fixture
+def services(tmp_path):
+    settings = Settings(data_dir=tmp_path, repetition_penalty=1.2)
+    # Only default_params is used: no model, index or storage is touched.
+    pipeline = ConversationManager(settings, llm=object(), knowledge_base=object(), history=object())
+    return SimpleNamespace(settings=settings, pipeline=pipeline)
+
+
+def controls(**overrides):
+    values = dict(
+        use_rag=True, document_ids=[], temperature=0.7, top_p=0.9, top_k=5.0, max_new_tokens=64.0,
+        retrieval_k=3.0, history_budget=512.0, system_prompt="  ",
+    )
+    values.update(overrides)
+    return list(values.values())
+
+
+def test_settings_accordion_becomes_the_turn_request(services):
+    req = chat_events.turn_request(services, "u1", "hi", "c1", False, *controls())
+    assert (req.user_id, req.text, req.conversation_id, req.new_conversation) == ("u1", "hi", "c1", False)
+    assert (req.params.temperature, req.params.top_p, req.params.top_k, req.params.max_new_tokens) == (0.7, 0.9, 5, 64)
+    assert req.params.repetition_penalty == 1.2  # not on screen: the server's setting
+    assert (req.k, req.history_token_budget) == (3, 512)
+    assert req.document_ids is None  # nothing ticked: all documents
+    assert req.system_prompt is None  # blank: the server's prompt
+
+
+def test_no_open_conversation_starts_a_new_one(services):
+    req = chat_events.turn_request(services, "u1", "hi", None, False, *controls(document_ids=["d1"]))
+    assert req.new_conversation and req.document_ids == ["d1"]
+
+
+def test_an_empty_question_is_not_sent():
+    chatbot, box, pending, send = chat_events.add_question("   ", [])
+    assert pending is None
+
+
+def test_a_question_is_shown_at_once_and_the_box_cleared():
+    chatbot, box, pending, send = chat_events.add_question(" hello ", [])
+    assert chatbot == [{"role": "user", "content": "hello"}] and box == ""
+    assert pending == (chat_events.ASK, "hello")
+
+
+def test_regenerate_drops_the_last_answer_from_the_screen():
+    history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    shown, pending, _ = chat_events.prepare_regenerate(history)
+    assert shown == [{"role": "user", "content": "q"}] and pending == (chat_events.REGENERATE, "")
+
+
+def test_export_file_name_is_safe_and_keeps_unicode():
+    assert export_filename("Notes on 汉服?", "md") == "Notes-on-汉服.md"
+    assert export_filename("../../etc/passwd", "json") == "etc-passwd.json"
+    assert export_filename("???", "md") == "conversation.md"

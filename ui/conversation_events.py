@@ -1,0 +1,145 @@
+"""The conversations panel: who is here, switch, new chat, rename, delete, export.
+
+The page load resolves the user (login name, else the browser id kept in
+localStorage) and reopens their most recent conversation, so a reload shows the same
+chat. Everything else is a thin call into ``services.history``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ui import errors, formatting, session
+from ui.layout import Layout
+
+log = logging.getLogger(__name__)
+
+
+def conversation_list(services: Any, user_id: str, selected: str | None) -> dict:
+    """#conversations update: the user's chats (newest first) with ``selected`` ticked."""
+    choices = formatting.conversation_choices(services.history.list_conversations(user_id))
+    ids = {conversation_id for _, conversation_id in choices}
+    return gr.update(choices=choices, value=selected if selected in ids else None)
+
+
+def open_conversation(services: Any, user_id: str, conversation_id: str | None) -> tuple:
+    """(conversation id, #chatbot, #sources, title box) for one conversation or an empty chat."""
+    if conversation_id is None:
+        return None, [], formatting.EMPTY_SOURCES, ""
+    messages = services.history.get_messages(user_id, conversation_id)
+    title = services.history.get_conversation(user_id, conversation_id).title
+    return (
+        conversation_id,
+        formatting.chat_messages(messages),
+        formatting.sources_markdown(formatting.last_answer_sources(messages)),
+        title,
+    )
+
+
+def make_handlers(services: Any) -> dict:
+    """Event handlers bound to the shared services (each returns component values)."""
+    history = services.history
+
+    def start_session(browser_id: str | None, request: gr.Request) -> tuple:
+        user_id, browser_id = session.resolve_user(browser_id, getattr(request, "username", None))
+        conversations = history.list_conversations(user_id)
+        latest = conversations[0].id if conversations else None
+        opened = open_conversation(services, user_id, latest)
+        log.debug("session for user %s, conversation %s", user_id, latest)
+        ready = gr.update(interactive=True)
+        return (browser_id, user_id, conversation_list(services, user_id, latest), ready, *opened)
+
+    def switch(user_id: str, conversation_id: str | None) -> tuple:
+        try:
+            return open_conversation(services, user_id, conversation_id)
+        except LookupError as exc:
+            errors.warn(exc, "opening a conversation")
+            return (None, [], formatting.EMPTY_SOURCES, "")
+
+    def new_chat(user_id: str) -> tuple:
+        return (conversation_list(services, user_id, None), *open_conversation(services, user_id, None))
+
+    def rename(user_id: str, conversation_id: str | None, title: str) -> dict:
+        if conversation_id is None:
+            gr.Warning("Ask something first: a new chat has nothing to rename yet.")
+            return gr.skip()
+        try:
+            history.rename_conversation(user_id, conversation_id, title)
+            gr.Info("Renamed.")
+        except (LookupError, ValueError) as exc:
+            errors.warn(exc, "renaming a conversation")
+        return conversation_list(services, user_id, conversation_id)
+
+    def delete(user_id: str, conversation_id: str | None) -> tuple:
+        if conversation_id is None:
+            return (gr.skip(), *open_conversation(services, user_id, None))
+        try:
+            history.delete_conversation(user_id, conversation_id)
+            gr.Info("Conversation deleted.")
+        except LookupError as exc:
+            errors.warn(exc, "deleting a conversation")
+        return new_chat(user_id)
+
+    def export(kind: str):
+        def _export(user_id: str, conversation_id: str | None) -> dict:
+            if conversation_id is None:
+                gr.Warning("Nothing to export yet: ask something first.")
+                return gr.update(visible=False)
+            try:
+                path = write_export(services, user_id, conversation_id, kind)
+            except LookupError as exc:
+                errors.warn(exc, "exporting a conversation")
+                return gr.update(visible=False)
+            return gr.update(value=str(path), visible=True)
+
+        return _export
+
+    return {
+        "start_session": start_session, "switch": switch, "new_chat": new_chat, "rename": rename,
+        "delete": delete, "export_md": export("md"), "export_json": export("json"),
+    }
+
+
+def export_filename(title: str, kind: str) -> str:
+    """A safe file name from the conversation title ('Notes on 汉服?' → 'Notes-on-汉服.md')."""
+    stem = re.sub(r"[^\w\-]+", "-", title, flags=re.UNICODE).strip("-")[:40].rstrip("-") or "conversation"
+    return f"{stem}.{kind}"
+
+
+def write_export(services: Any, user_id: str, conversation_id: str, kind: str) -> Path:
+    """Write the Markdown or JSON export to a fresh temp dir (Gradio serves it from there)."""
+    title = services.history.get_conversation(user_id, conversation_id).title
+    if kind == "md":
+        text = services.history.export_markdown(user_id, conversation_id)
+    else:
+        text = json.dumps(services.history.export_json(user_id, conversation_id), ensure_ascii=False, indent=2)
+    path = Path(tempfile.mkdtemp(prefix="docchat-export-")) / export_filename(title, kind)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def wire(ui: Layout, blocks: gr.Blocks, services: Any, after_load: list) -> None:
+    """Attach the conversation events; ``after_load`` are extra load steps (documents)."""
+    h = make_handlers(services)
+    opened = [ui.conversation_id, ui.chatbot, ui.sources, ui.title]
+    private = dict(api_visibility="private", show_progress="hidden")
+    load = blocks.load(
+        h["start_session"], [ui.browser_id],
+        [ui.browser_id, ui.user_id, ui.conversations, ui.chat_input, *opened], **private,
+    )
+    for fn, inputs, outputs in after_load:
+        load = load.then(fn, inputs, outputs, **private)
+    ui.conversations.input(h["switch"], [ui.user_id, ui.conversations], opened, **private)
+    ui.new_chat.click(h["new_chat"], [ui.user_id], [ui.conversations, *opened], **private)
+    ui.title.submit(h["rename"], [ui.user_id, ui.conversation_id, ui.title], [ui.conversations], **private)
+    ui.rename.click(h["rename"], [ui.user_id, ui.conversation_id, ui.title], [ui.conversations], **private)
+    ui.delete_chat.click(h["delete"], [ui.user_id, ui.conversation_id], [ui.conversations, *opened], **private)
+    ui.export_md.click(h["export_md"], [ui.user_id, ui.conversation_id], [ui.export_file], **private)
+    ui.export_json.click(h["export_json"], [ui.user_id, ui.conversation_id], [ui.export_file], **private)

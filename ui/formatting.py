@@ -1,0 +1,194 @@
+"""Pure functions that turn domain objects into what the Gradio components display.
+
+Nothing here touches Gradio's runtime or the services, so every rule of how a source, a
+document or a conversation looks on screen is tested as plain values
+(tests/ui/test_formatting.py). Domain records may arrive as dataclasses or as dicts
+(storage rows), so fields are read with ``field()``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any, Iterable, Mapping
+
+from rag.types import Source
+
+SNIPPET_CHARS = 220
+EMPTY_CHAT = (
+    "### Upload a PDF or just ask\n"
+    "Add PDFs on the left, then ask about them — answers cite pages like **[1]**."
+)
+EMPTY_SOURCES = "_Sources of the latest answer appear here._"
+EMPTY_DOCUMENTS = "No documents yet: drop PDFs above to chat with them."
+NEW_CHAT_TITLE = "New chat"
+STOPPED_MARK = " *(stopped)*"
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]<>()#+\-!|~])")
+
+
+def field(record: Any, name: str, default: Any = None) -> Any:
+    """Read ``name`` from a dataclass-like object or a mapping."""
+    if isinstance(record, Mapping):
+        return record.get(name, default)
+    return getattr(record, name, default)
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape Markdown so PDF text is shown literally, never as formatting."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """One line of at most ``limit`` characters, cut on a word boundary when possible."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+def source_label(number: int, source: Source | Mapping[str, Any]) -> str:
+    """'[2] report.pdf p. 7' — the same [n] the model was told to cite."""
+    return f"[{number}] {field(source, 'filename', '?')} p. {field(source, 'page', '?')}"
+
+
+def sources_markdown(sources: Iterable[Source | Mapping[str, Any]] | None) -> str:
+    """The #sources panel: one numbered entry per source, in the order given to the model."""
+    items = list(sources or [])
+    if not items:
+        return EMPTY_SOURCES
+    blocks = []
+    for number, source in enumerate(items, start=1):
+        filename = escape_markdown(str(field(source, "filename", "?")))
+        page = field(source, "page", "?")
+        text = escape_markdown(snippet(str(field(source, "text", ""))))
+        blocks.append(f"**[{number}]** {filename} · p. {page}\n> {text}")
+    return "\n\n".join(blocks)
+
+
+def chat_messages(messages: Iterable[Any]) -> list[dict[str, str]]:
+    """Stored messages → the #chatbot value (messages format), user and assistant only.
+
+    An answer that was stopped says so, so a reloaded chat does not look cut off by mistake.
+    """
+    shown = []
+    for message in messages:
+        role = field(message, "role")
+        if role in ("user", "assistant"):
+            content = str(field(message, "content", "") or "")
+            if role == "assistant" and field(message, "status") == "partial":
+                content += STOPPED_MARK
+            shown.append({"role": role, "content": content})
+    return shown
+
+
+def last_answer_sources(messages: Iterable[Any]) -> list[Any]:
+    """Sources of the newest assistant message (what #sources shows after a switch)."""
+    for message in reversed(list(messages)):
+        if field(message, "role") == "assistant":
+            return list(field(message, "sources", None) or [])
+    return []
+
+
+def message_text(content: Any) -> str:
+    """Plain text of a #chatbot message content (str, or Gradio's normalized parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Mapping):
+        return str(content.get("text", "") or "")
+    if isinstance(content, (list, tuple)):
+        return "".join(message_text(part) for part in content)
+    return ""
+
+
+def conversation_choices(conversations: Iterable[Any]) -> list[tuple[str, str]]:
+    """#conversations choices: (title, id), newest first as the history returns them."""
+    choices = []
+    for conversation in conversations:
+        title = (field(conversation, "title") or "").strip() or NEW_CHAT_TITLE
+        choices.append((title, str(field(conversation, "id"))))
+    return choices
+
+
+def document_choices(documents: Iterable[Any]) -> list[tuple[str, str]]:
+    """(filename, id) of the documents one can chat with or delete (ready ones only)."""
+    return [
+        (str(field(d, "filename")), str(field(d, "id")))
+        for d in documents
+        if field(d, "status") == "ready"
+    ]
+
+
+def removable_choices(documents: Iterable[Any]) -> list[tuple[str, str]]:
+    """(label, id) of every document, failed ones too, for "Remove a document"."""
+    return [
+        (str(field(d, "filename")) + ("" if field(d, "status") == "ready" else f" ({field(d, 'status')})"),
+         str(field(d, "id")))
+        for d in documents
+    ]
+
+
+def documents_html(documents: Iterable[Any]) -> str:
+    """The #documents list: per document its filename, pages, chunks, status and any error.
+
+    Two lines per document (name, then details) read well in a narrow side column.
+    """
+    items = []
+    for d in documents:
+        name = html.escape(str(field(d, "filename", "")))
+        status = html.escape(str(field(d, "status", "")))
+        error = field(d, "error") or ""
+        items.append(
+            f"<li class='doc' data-status='{status}'>"
+            f"<div class='doc-name' title='{name}'>{name}</div>"
+            "<div class='doc-meta'>"
+            f"<span class='pages'>{html.escape(str(field(d, 'pages', 0) or 0))}</span> pages · "
+            f"<span class='chunks'>{html.escape(str(field(d, 'chunks', 0) or 0))}</span> chunks · "
+            f"<span class='status status-{status}'>{status}</span>"
+            "</div>"
+            + (f"<div class='doc-error'>{html.escape(str(error))}</div>" if error else "")
+            + "</li>"
+        )
+    if not items:
+        return f"<p class='empty-state'>{EMPTY_DOCUMENTS}</p>"
+    return "<ul class='doc-list'>" + "".join(items) + "</ul>"
+
+
+def ingest_summary(results: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """Split ingestion outcomes into (info lines, warning lines) for gr.Info / gr.Warning."""
+    infos, warnings = [], []
+    for r in results:
+        name, status = field(r, "filename"), field(r, "status")
+        if status == "ready":
+            infos.append(f"{name}: ready ({field(r, 'pages', 0)} pages, {field(r, 'chunks', 0)} chunks)")
+        elif status == "duplicate":
+            infos.append(f"{name}: already in the library")
+        else:
+            error = str(field(r, "error") or "could not be indexed")
+            warnings.append(error if error.startswith(f"{name}:") else f"{name}: {error}")
+        warnings.extend(f"{name}: {w}" for w in field(r, "warnings", None) or [])
+    return infos, warnings
+
+
+def progress_description(filename: str, index: int, count: int, stage: str, done: int, total: int) -> str:
+    """Text under the progress bar: which file of how many, which stage, how far."""
+    where = f"{filename} ({index}/{count})" if count > 1 else filename
+    amount = f" {done}/{total}" if total else ""
+    return f"{where}: {stage}{amount}"
+
+
+def progress_fraction(index: int, count: int, done: int, total: int) -> float:
+    """Overall progress of a multi-file upload: finished files plus the current file's part."""
+    part = done / total if total else 0.0
+    return min(1.0, ((index - 1) + min(part, 1.0)) / max(count, 1))
+
+
+def model_info_markdown(chat_model: str, embedding_model: str, device: str) -> str:
+    """The #model-info line in the header."""
+    return (
+        f"**Chat** `{chat_model}` · **Embeddings** `{embedding_model}` · **Device** `{device}`"
+    )
