@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from llm.types import ChatBackend, GenerationParams, Message, Usage
 from llm.window import fit_history
 from rag.condense import condense_question, retrieval_queries
-from rag.prompting import build_system_prompt
+from rag.prompting import build_system_prompt, format_context
 from rag.types import Source
 from settings import Settings
 
@@ -209,6 +209,7 @@ class _Turn:
         self.sources: list[Source] = []
         self.standalone = self.question
         self.result: TurnResult | None = None
+        self.window = None  # llm.window.WindowResult once the prompt is built
         self._prepare()
 
     def _prepare(self) -> None:
@@ -265,13 +266,15 @@ class _Turn:
         system = build_system_prompt(req.system_prompt or s.system_prompt, self.question, self.sources)
         window = fit_history(
             system_prompt=system,
-            context="",
+            context=format_context(self.sources),
             turns=self.turns,
             question=self.question,
             count_tokens=cm.llm.count_tokens,
-            budget=self._history_budget(system, params),
+            budget=max(1, cm.llm.context_window - params.max_new_tokens),
             truncate=cm.llm.truncate_text,
+            history_budget=req.history_token_budget or s.history_token_budget,
         )
+        self.window = window
         timings["prepare_s"] = time.perf_counter() - t0
 
         # A timer turns the generation time limit into the same cancel path as "stop".
@@ -291,16 +294,6 @@ class _Turn:
             timer.cancel()
             timings["generate_s"] = time.perf_counter() - t2
             self._finish("".join(parts), stream.usage, window.prompt_tokens, params, timings)
-
-    def _history_budget(self, system: str, params: GenerationParams) -> int:
-        """Model context − answer room − system prompt (with context) − question."""
-        cm, req = self.cm, self.req
-        fixed = cm.llm.count_tokens(
-            [{"role": "system", "content": system}, {"role": "user", "content": self.question}]
-        )
-        room = cm.llm.context_window - params.max_new_tokens - fixed
-        budget = req.history_token_budget or cm.settings.history_token_budget
-        return max(0, min(budget, room))
 
     def _finish(
         self, text: str, usage: Usage, prompt_tokens: int, params: GenerationParams, timings: dict

@@ -40,8 +40,10 @@ def format_context(sources: Sequence[Source], max_chars_per_source: int = 1500) 
 
 
 def build_system_prompt(base: str, question: str, sources: Sequence[Source]) -> str:
-    """The system message: the configured prompt, then RAG instructions and the context.
+    """The system prompt: the configured prompt, then the RAG instructions.
 
+    The context block itself (``format_context``) is appended after a blank line by
+    ``llm.window.fit_history``, which may shorten it when the prompt is too long.
     Without sources it is a plain chat prompt (a Chinese question still gets told to
     answer in Chinese, since small models drift into English otherwise).
     """
@@ -49,7 +51,6 @@ def build_system_prompt(base: str, question: str, sources: Sequence[Source]) -> 
     parts = [base.strip()] if base.strip() else []
     if sources:
         parts.append(RAG_INSTRUCTIONS_ZH if chinese else RAG_INSTRUCTIONS_EN)
-        parts.append(format_context(sources))
     elif chinese:
         parts.append(CHAT_INSTRUCTIONS_ZH)
     return "\n\n".join(parts)

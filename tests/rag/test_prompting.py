@@ -22,9 +22,17 @@ def test_no_sources_gives_plain_chat_prompt():
     assert build_system_prompt("You are helpful.", "What is 2+2?", []) == "You are helpful."
 
 
-def test_english_question_gets_english_rag_instructions_then_context():
+def test_english_question_gets_english_rag_instructions():
     prompt = build_system_prompt("Base.", "What was revenue?", [_src("f.pdf", 2, "Revenue was $5M.")])
-    assert prompt == (
+    assert prompt == "Base.\n\n" + RAG_INSTRUCTIONS_EN
+
+
+def test_system_message_puts_context_after_instructions():
+    from llm.window import system_message
+
+    sources = [_src("f.pdf", 2, "Revenue was $5M.")]
+    message = system_message(build_system_prompt("Base.", "What was revenue?", sources), format_context(sources))
+    assert message["content"] == (
         "Base.\n\n" + RAG_INSTRUCTIONS_EN + "\n\n<context>\n[1] f.pdf, p. 2\nRevenue was $5M.\n</context>"
     )
 

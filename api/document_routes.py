@@ -1,0 +1,172 @@
+"""Documents: upload (several PDFs, each succeeds or fails alone), list, delete, search.
+
+A thin skin over ``KnowledgeBase``: indexing runs in a worker thread so the event loop
+keeps serving other requests (and the UI) while a big PDF is embedded.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import PurePath
+
+import anyio
+from fastapi import APIRouter, Depends, File, UploadFile
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.auth import current_user, require_api_key
+from api.deps import document_owner, get_services
+from api.errors import ERROR_RESPONSES, ApiError, error_response
+from api.schemas import (
+    DeletedResponse,
+    DocumentInfo,
+    DocumentList,
+    SearchRequest,
+    SearchResponse,
+    SourceOut,
+    UploadedDocument,
+    UploadResponse,
+)
+from rag.types import DocchatError, IngestResult
+from services import Services
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_PATH = "/api/documents"
+MIB = 1024 * 1024
+
+router = APIRouter(
+    prefix="/api", tags=["documents"], dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES
+)
+
+
+def upload_limit_bytes(services: Services) -> int:
+    return int(services.settings.max_upload_mb) * MIB
+
+
+class UploadSizeLimit:
+    """Answer 413 from the Content-Length header, before an oversized body is read at all.
+
+    An upload request may carry at most ``--max-upload-mb`` MiB in total; the route
+    checks each file again for clients that stream without Content-Length.
+    """
+
+    def __init__(self, app: ASGIApp, get_limit) -> None:
+        self.app = app
+        self.get_limit = get_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == UPLOAD_PATH:
+            length = dict(scope["headers"]).get(b"content-length")
+            limit = self.get_limit()
+            if length is not None and length.isdigit() and int(length) > limit:
+                response = error_response(413, f"Upload larger than {limit // MIB} MiB.")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _safe_filename(raw: str | None) -> str:
+    """The name the user sees; never used as a path (files are stored by content hash)."""
+    name = PurePath((raw or "").replace("\\", "/")).name.strip()
+    return name[:255] or "upload.pdf"
+
+
+def _ingest(services: Services, data: bytes, filename: str, owner: str | None) -> IngestResult:
+    """Index one file; an unreadable file is a failed entry, not an error of the request."""
+    try:
+        return services.knowledge_base.add_bytes(data, filename, owner=owner)
+    except DocchatError as exc:
+        logger.info("upload %r failed: %s", filename, exc)
+        return IngestResult(id=None, filename=filename, status="failed", error=str(exc))
+
+
+@router.post("/documents", response_model=UploadResponse, summary="Upload and index PDFs")
+async def upload_documents(
+    files: list[UploadFile] = File(..., description="One or more PDF files"),
+    user: str = Depends(current_user),
+    services: Services = Depends(get_services),
+) -> UploadResponse:
+    limit = upload_limit_bytes(services)
+    owner = document_owner(services, user)
+    results: list[UploadedDocument] = []
+    for upload in files:
+        filename = _safe_filename(upload.filename)
+        if upload.size is not None and upload.size > limit:
+            raise ApiError(413, f"{filename} is larger than {limit // MIB} MiB.")
+        data = await upload.read()
+        if len(data) > limit:
+            raise ApiError(413, f"{filename} is larger than {limit // MIB} MiB.")
+        result = await anyio.to_thread.run_sync(_ingest, services, data, filename, owner)
+        results.append(
+            UploadedDocument(
+                id=result.id,
+                filename=result.filename,
+                status=result.status,
+                pages=result.pages,
+                chunks=result.chunks,
+                error=result.error,
+            )
+        )
+    return UploadResponse(documents=results)
+
+
+@router.get("/documents", response_model=DocumentList, summary="List documents")
+async def list_documents(
+    user: str = Depends(current_user),
+    services: Services = Depends(get_services),
+) -> DocumentList:
+    docs = await anyio.to_thread.run_sync(services.knowledge_base.list, document_owner(services, user))
+    return DocumentList(
+        documents=[
+            DocumentInfo(
+                id=d.id,
+                filename=d.filename,
+                status=d.status,
+                pages=d.pages,
+                chunks=d.chunks,
+                created_at=d.created_at,
+                error=d.error,
+            )
+            for d in docs
+        ]
+    )
+
+
+@router.delete("/documents/{document_id}", response_model=DeletedResponse, summary="Delete a document")
+async def delete_document(
+    document_id: str,
+    user: str = Depends(current_user),
+    services: Services = Depends(get_services),
+) -> DeletedResponse:
+    owner = document_owner(services, user)
+    deleted = await anyio.to_thread.run_sync(services.knowledge_base.delete, document_id, owner)
+    if not deleted:
+        raise ApiError(404, f"No document {document_id!r}.")
+    return DeletedResponse(id=document_id)
+
+
+@router.post("/search", response_model=SearchResponse, summary="Hybrid search over the documents")
+async def search(
+    body: SearchRequest,
+    user: str = Depends(current_user),
+    services: Services = Depends(get_services),
+) -> SearchResponse:
+    owner = document_owner(services, user)
+
+    def run() -> list:
+        return services.knowledge_base.search(body.query, k=body.k, document_ids=body.document_ids, owner=owner)
+
+    sources = await anyio.to_thread.run_sync(run)
+    return SearchResponse(results=[source_out(s) for s in sources])
+
+
+def source_out(source) -> SourceOut:
+    """A ``rag.types.Source`` (or its stored dict form) as the API shows it."""
+    get = source.get if isinstance(source, dict) else lambda key, default=None: getattr(source, key, default)
+    return SourceOut(
+        document_id=get("document_id", ""),
+        filename=get("filename", ""),
+        page=int(get("page", 0) or 0),
+        text=get("text", ""),
+        score=float(get("score", 0.0) or 0.0),
+    )

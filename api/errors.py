@@ -1,0 +1,161 @@
+"""One JSON error shape for every API failure: ``{"error": {"message", "type"}}``.
+
+Why here: FastAPI answers validation errors with ``{"detail": [...]}`` and HTTP
+exceptions with ``{"detail": "..."}``; OpenAI-style clients and DESIGN.md §5 expect
+``{"error": {...}}``. Every exception a request can raise is turned into that shape
+once, at the edge, so routes only raise (``ApiError``, our ``DocchatError``s,
+``BackendBusy``, ``ConversationNotFound``) and never build error bodies themselves.
+Bad input is always a 4xx; only a real bug reaches FastAPI's 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from llm.types import BackendBusy, PromptTooLong
+from rag.types import DocchatError
+from storage.history import ConversationNotFound
+
+logger = logging.getLogger(__name__)
+
+# The `type` values clients can switch on (OpenAI's names where OpenAI has one).
+INVALID_REQUEST = "invalid_request_error"
+AUTHENTICATION = "authentication_error"
+NOT_FOUND = "not_found_error"
+TOO_LARGE = "request_too_large"
+OVERLOADED = "server_busy"
+SERVER_ERROR = "server_error"
+
+_TYPE_BY_STATUS = {
+    401: AUTHENTICATION,
+    403: AUTHENTICATION,
+    404: NOT_FOUND,
+    413: TOO_LARGE,
+    503: OVERLOADED,
+}
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    """Body of every 4xx/5xx answer of the API."""
+
+    error: ErrorDetail
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+# Passed as ``responses=`` to every API router so /openapi.json tells the truth.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("Bad input (malformed JSON, unreadable value, invalid identity header)"),
+    401: _documented("Missing or wrong API key (only when the server has --api-key)"),
+    404: _documented("Unknown or not yours"),
+    413: _documented("Upload larger than --max-upload-mb"),
+    422: _documented("The body or a parameter does not match the schema"),
+    503: _documented("The model is busy; retry later"),
+}
+
+
+class ApiError(Exception):
+    """A user-actionable API failure with its HTTP status (raised by routes and dependencies)."""
+
+    def __init__(self, status_code: int, message: str, type: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.type = type or _TYPE_BY_STATUS.get(status_code, INVALID_REQUEST)
+
+
+def error_body(message: str, type: str = INVALID_REQUEST) -> dict[str, Any]:
+    """The error object; also sent as an SSE event when a stream fails after its headers."""
+    return {"error": {"message": message, "type": type}}
+
+
+def error_response(
+    status_code: int, message: str, type: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(message, type or _TYPE_BY_STATUS.get(status_code, INVALID_REQUEST)),
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def describe_validation_errors(errors: list[dict[str, Any]], limit: int = 5) -> str:
+    """'body.query: Field required; body.k: Input should be ...' — short, readable, no input echo."""
+    parts = []
+    for err in errors[:limit]:
+        location = ".".join(str(p) for p in err.get("loc", ()) if p != "body" or len(err["loc"]) == 1)
+        parts.append(f"{location}: {err.get('msg', 'invalid value')}" if location else err.get("msg", ""))
+    if len(errors) > limit:
+        parts.append(f"... and {len(errors) - limit} more")
+    return "; ".join(parts) or "invalid request"
+
+
+def is_malformed_json(errors: list[dict[str, Any]]) -> bool:
+    return any(err.get("type") == "json_invalid" for err in errors)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    if is_malformed_json(errors):
+        return error_response(400, "The request body is not valid JSON.")
+    return error_response(422, describe_validation_errors(errors))
+
+
+async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+    return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return error_response(exc.status_code, exc.message, exc.type, headers=headers)
+
+
+async def _docchat_error(request: Request, exc: DocchatError) -> JSONResponse:
+    return error_response(400, str(exc) or type(exc).__name__, INVALID_REQUEST)
+
+
+async def _backend_busy(request: Request, exc: BackendBusy) -> JSONResponse:
+    return error_response(
+        503, str(exc) or "The model is busy, retry later.", OVERLOADED, headers={"Retry-After": "5"}
+    )
+
+
+async def _prompt_too_long(request: Request, exc: PromptTooLong) -> JSONResponse:
+    return error_response(400, str(exc) or "The prompt is too long for the model.", INVALID_REQUEST)
+
+
+async def _conversation_not_found(request: Request, exc: ConversationNotFound) -> JSONResponse:
+    return error_response(404, str(exc) or "Conversation not found.", NOT_FOUND)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug, not bad input: logged with its traceback, answered in the same shape."""
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "Internal server error.", SERVER_ERROR)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every known exception to the one error shape."""
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(DocchatError, _docchat_error)
+    app.add_exception_handler(BackendBusy, _backend_busy)
+    app.add_exception_handler(ConversationNotFound, _conversation_not_found)
+    app.add_exception_handler(PromptTooLong, _prompt_too_long)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,186 @@
+"""Choose which earlier turns go into a prompt: the newest whole turns that fit a budget.
+
+``fit_history`` is pure: it gets the token counter as a function, so it is tested with
+the real tokenizer and never loads a model itself.
+
+Layout of the messages it returns::
+
+    system:    system prompt, then a blank line, then the context block (if any)
+    user/assistant pairs: the newest complete pairs that fit, oldest first
+    user:      the question
+
+The context block (retrieved chunks) goes into the system message so the stored
+question stays exactly what the user typed and the history sits between instructions
+and question, the shape chat models are trained on.
+
+What gives way when the budget is tight, in this order: old turns (oldest first, whole
+pairs only), then the context block (truncated), then the question (truncated). Each
+truncation is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+from llm.types import Message
+
+logger = logging.getLogger(__name__)
+
+CountTokens = Callable[[list[Message]], int]
+Truncate = Callable[[str, int], str]
+
+# A short stand-in system message: the pair's cost is measured as the growth it causes,
+# so chat templates that add a default system prompt when there is none are not counted twice.
+_PROBE_SYSTEM: Message = {"role": "system", "content": "."}
+
+
+@dataclass
+class WindowResult:
+    messages: list[Message]  # ready for the model: system, kept pairs, question
+    kept_turns: int  # user/assistant pairs kept
+    dropped_turns: int  # complete pairs left out (oldest first)
+    prompt_tokens: int  # count_tokens(messages)
+    truncated: list[str] = field(default_factory=list)  # "context" and/or "question" when cut
+
+
+def system_message(system_prompt: str, context: str) -> Message:
+    """The system message: the prompt, then the context block after a blank line."""
+    content = f"{system_prompt}\n\n{context}" if context.strip() else system_prompt
+    return {"role": "system", "content": content}
+
+
+def complete_pairs(turns: list[Message]) -> list[tuple[Message, Message]]:
+    """(user, assistant) pairs in order; a dangling question, a lone or empty answer is skipped."""
+    pairs: list[tuple[Message, Message]] = []
+    i = 0
+    while i < len(turns) - 1:
+        user, answer = turns[i], turns[i + 1]
+        if user.get("role") == "user" and answer.get("role") == "assistant":
+            if answer.get("content", "").strip():
+                pairs.append(({"role": "user", "content": user["content"]},
+                              {"role": "assistant", "content": answer["content"]}))
+            i += 2
+        else:
+            i += 1
+    return pairs
+
+
+def fit_history(
+    system_prompt: str,
+    context: str,
+    turns: list[Message],
+    question: str,
+    count_tokens: CountTokens,
+    budget: int,
+    truncate: Truncate | None = None,
+    history_budget: int | None = None,
+) -> WindowResult:
+    """Messages for the model whose ``count_tokens`` is at most ``budget``.
+
+    ``budget`` is for the whole prompt (system + context + turns + question, as the
+    chat template renders it): the caller keeps ``context_window - max_new_tokens``
+    or less, so the answer has room. ``history_budget`` optionally caps the tokens
+    spent on earlier turns. Each pair is counted once, so 200 turns cost 200 small
+    counts plus a few whole-prompt counts.
+    """
+    system = system_message(system_prompt, context)
+    user_question: Message = {"role": "user", "content": question}
+    truncated: list[str] = []
+
+    fixed = count_tokens([system, user_question])
+    if fixed > budget and truncate is not None:
+        system, user_question, fixed = _shrink_fixed(
+            system_prompt, context, question, count_tokens, budget, truncate, truncated
+        )
+    elif fixed > budget:
+        logger.warning("prompt of %d tokens exceeds the budget of %d and no truncate function was given",
+                       fixed, budget)
+
+    pairs = complete_pairs(turns)
+    room = budget - fixed
+    if history_budget is not None:
+        room = min(room, history_budget)
+    kept = _newest_pairs_within(pairs, room, count_tokens)
+
+    while True:
+        messages = [system, *[m for pair in kept for m in pair], user_question]
+        prompt_tokens = count_tokens(messages)
+        if prompt_tokens <= budget or not kept:
+            break
+        kept = kept[1:]  # a template joined pieces differently than measured: drop the oldest
+
+    dropped = len(pairs) - len(kept)
+    if dropped:
+        logger.debug("window kept %d of %d turns (%d tokens, budget %d)", len(kept), len(pairs),
+                     prompt_tokens, budget)
+    return WindowResult(messages, len(kept), dropped, prompt_tokens, truncated)
+
+
+def _newest_pairs_within(
+    pairs: list[tuple[Message, Message]], room: int, count_tokens: CountTokens
+) -> list[tuple[Message, Message]]:
+    """Walk back from the newest pair, adding whole pairs while their cost fits ``room``."""
+    if room <= 0 or not pairs:
+        return []
+    base = count_tokens([_PROBE_SYSTEM])
+    used = 0
+    first_kept = len(pairs)
+    for index in range(len(pairs) - 1, -1, -1):
+        cost = count_tokens([_PROBE_SYSTEM, *pairs[index]]) - base
+        if used + cost > room:
+            break
+        used += cost
+        first_kept = index
+    return pairs[first_kept:]
+
+
+def _shrink_fixed(
+    system_prompt: str,
+    context: str,
+    question: str,
+    count_tokens: CountTokens,
+    budget: int,
+    truncate: Truncate,
+    truncated: list[str],
+) -> tuple[Message, Message, int]:
+    """Cut the context block, then the question, until system + question fit ``budget``."""
+    user_question: Message = {"role": "user", "content": question}
+    bare = count_tokens([system_message(system_prompt, ""), user_question])
+    if context.strip() and bare < budget:
+        context, total = _cut_to_fit(
+            context, budget - bare, budget, truncate,
+            lambda text: count_tokens([system_message(system_prompt, text), user_question]),
+        )
+        logger.warning("context block cut to fit the prompt budget of %d tokens", budget)
+        truncated.append("context")
+        return system_message(system_prompt, context), user_question, total
+
+    system = system_message(system_prompt, "")
+    if context.strip():
+        logger.warning("context block dropped: the question alone fills the budget of %d tokens", budget)
+        truncated.append("context")
+    overhead = count_tokens([system, {"role": "user", "content": ""}])
+    cut, total = _cut_to_fit(
+        question, budget - overhead, budget, truncate,
+        lambda text: count_tokens([system, {"role": "user", "content": text}]),
+    )
+    logger.warning("question of %d characters cut to %d to fit the prompt budget of %d tokens",
+                   len(question), len(cut), budget)
+    truncated.append("question")
+    return system, {"role": "user", "content": cut}, total
+
+
+def _cut_to_fit(
+    text: str, room: int, budget: int, truncate: Truncate, measure: Callable[[str], int]
+) -> tuple[str, int]:
+    """Truncate ``text`` to ``room`` tokens, tightening while ``measure`` is over ``budget``
+    (tokens can merge differently at the seam with the surrounding template)."""
+    cut = truncate(text, max(room, 0))
+    total = measure(cut)
+    while total > budget and cut:
+        room -= max(total - budget, 1)
+        cut = truncate(text, max(room, 0))
+        total = measure(cut)
+    return cut, total

@@ -1,0 +1,55 @@
+"""A client that leaves mid-stream stops the generation: the model is free for the next request."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+LONG_ANSWER = {"query": "Write a very long story about a dragon who learns to cook.", "max_tokens": 2000,
+               "use_rag": False, "stream": True, "new_conversation": True}
+
+
+def read_events_then_leave(base_url: str, user: str, events: int) -> dict:
+    """Open a streaming chat, read a few events, close the connection; the first event."""
+    first = None
+    with httpx.Client(base_url=base_url, timeout=300) as client:
+        with client.stream("POST", "/api/chat", json=LONG_ANSWER, headers={"X-User-Id": user}) as response:
+            assert response.status_code == 200
+            seen = 0
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    first = first or json.loads(line[5:])
+                    seen += 1
+                    if seen == events:
+                        break
+    assert first is not None
+    return first
+
+
+def stored_answer(http: httpx.Client, user: str, conversation_id: str, wait_s: float = 120) -> dict:
+    """The assistant message once the server has stored it (it does so when generation ends)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        messages = http.get(f"/api/conversations/{conversation_id}/messages", headers={"X-User-Id": user}).json()
+        answers = [m for m in messages["messages"] if m["role"] == "assistant"]
+        if answers:
+            return answers[0]
+        time.sleep(0.5)
+    raise AssertionError("the cancelled answer was never stored")
+
+
+def test_disconnect_cancels_generation_and_keeps_the_partial_answer(server, http: httpx.Client, user_id: str) -> None:
+    first = read_events_then_leave(server.base_url, user_id, events=3)
+    answer = stored_answer(http, user_id, first["conversation_id"])
+    assert answer["id"] == first["message_id"]
+    assert answer["status"] == "partial"
+    assert len(answer["content"].split()) < 200  # far from the 2000 tokens it was allowed
+
+
+def test_the_model_answers_the_next_request_after_a_disconnect(server, http: httpx.Client, user_id: str) -> None:
+    read_events_then_leave(server.base_url, user_id, events=2)
+    reply = http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4})
+    assert reply.status_code == 200
+    assert reply.json()["choices"][0]["message"]["content"]

@@ -1,0 +1,177 @@
+"""The local transformers backend on the real bundled SmolLM2 model."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+
+from llm.transformers_backend import display_name, sampling_kwargs
+from llm.types import BackendBusy, GenerationParams, Message
+
+
+@pytest.fixture
+def capital_question() -> list[Message]:
+    return [{"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "What is the capital of France?"}]
+
+
+@pytest.fixture
+def story_request() -> list[Message]:
+    return [{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
+
+
+def test_backend_describes_itself(bundled_backend):
+    assert bundled_backend.name == "SmolLM2-135M-Instruct (GGUF Q4_1)"
+    assert bundled_backend.device == "cpu"
+    assert bundled_backend.context_window == 8192
+
+
+def test_stream_yields_the_answer_in_pieces(bundled_backend, capital_question, greedy):
+    stream = bundled_backend.stream(capital_question, greedy)
+    pieces = list(stream)
+
+    assert len(pieces) > 1
+    assert "Paris" in "".join(pieces)
+    assert "<|im_end|>" not in "".join(pieces) and "assistant" not in "".join(pieces)
+    assert stream.usage.prompt_tokens == bundled_backend.count_tokens(capital_question)
+    assert 0 < stream.usage.completion_tokens <= greedy.max_new_tokens
+    assert stream.usage.finish_reason == "stop"
+
+
+def test_greedy_answers_are_deterministic(bundled_backend, capital_question, greedy):
+    first = bundled_backend.complete(capital_question, greedy)
+    second = bundled_backend.complete(capital_question, greedy)
+
+    assert first.text == second.text
+    assert first.usage == second.usage
+
+
+def test_sampling_still_answers(bundled_backend, capital_question):
+    params = GenerationParams(max_new_tokens=16, temperature=0.8, top_k=5)
+    assert bundled_backend.complete(capital_question, params).text.strip()
+
+
+def test_max_new_tokens_ends_with_length(bundled_backend, story_request):
+    completion = bundled_backend.complete(story_request, GenerationParams(max_new_tokens=5, temperature=0.0))
+
+    assert completion.usage.completion_tokens == 5
+    assert completion.usage.finish_reason == "length"
+
+
+def test_stop_string_trims_and_ends_the_answer(bundled_backend, story_request, greedy):
+    reference = bundled_backend.complete(story_request, greedy).text
+    stop_word = reference.split()[3]
+    completion = bundled_backend.complete(story_request, replace(greedy, stop=(stop_word,)))
+
+    assert completion.text == reference[: reference.index(stop_word)]
+    assert completion.usage.finish_reason == "stop"
+    assert completion.usage.completion_tokens < greedy.max_new_tokens
+
+
+def test_cancel_stops_generation_and_frees_the_model(bundled_backend, story_request, capital_question, greedy):
+    cancel = threading.Event()
+    stream = bundled_backend.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0), cancel)
+    received = []
+    for piece in stream:
+        received.append(piece)
+        if len(received) == 3:
+            cancel.set()
+
+    assert stream.usage.finish_reason == "cancelled"
+    assert stream.usage.completion_tokens < 20
+    after = bundled_backend.complete(capital_question, greedy)
+    assert "Paris" in after.text
+
+
+def test_a_reader_that_goes_away_frees_the_model(bundled_backend, story_request):
+    stream = bundled_backend.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0))
+    next(stream)
+    usage = stream.usage
+    del stream  # e.g. the HTTP client disconnected
+
+    assert 0 < usage.completion_tokens < 20
+
+
+def test_request_cancelled_while_waiting_never_runs(bundled_backend, story_request, capital_question):
+    hold = threading.Event()
+    running = bundled_backend.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0), hold)
+    next(running)  # the model is now busy with the first request
+    cancelled = threading.Event()
+    cancelled.set()
+    waiting = bundled_backend.stream(capital_question, GenerationParams(max_new_tokens=8), cancelled)
+    hold.set()
+    list(running)
+
+    assert list(waiting) == []
+    assert waiting.usage.finish_reason == "cancelled"
+
+
+def test_full_queue_answers_busy(bundled_backend, story_request, capital_question):
+    hold = threading.Event()
+    running = bundled_backend.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0), hold)
+    next(running)
+    queue = bundled_backend.max_queue
+    bundled_backend.max_queue = 0
+    try:
+        with pytest.raises(BackendBusy):
+            bundled_backend.stream(capital_question, GenerationParams(max_new_tokens=8))
+    finally:
+        bundled_backend.max_queue = queue
+        hold.set()
+        list(running)
+
+
+def test_two_threads_are_served_one_after_the_other(bundled_backend, capital_question, greedy):
+    expected = bundled_backend.complete(capital_question, greedy).text
+    answers: list[str] = []
+
+    def ask() -> None:
+        answers.append(bundled_backend.complete(capital_question, greedy).text)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert answers == [expected, expected]
+
+
+def test_counts_and_truncates_text(bundled_backend):
+    text = "汉服是汉族的传统服饰。Hanfu is the traditional dress of the Han people."
+    cut = bundled_backend.truncate_text(text, 6)
+
+    assert bundled_backend.count_text_tokens(text) > 6
+    assert text.startswith(cut) and cut
+    assert bundled_backend.count_text_tokens(cut) <= 6
+    assert bundled_backend.truncate_text(text, 1000) == text
+
+
+def test_sampling_kwargs_follow_seed_002():
+    assert sampling_kwargs(GenerationParams(temperature=0.0)) == {"repetition_penalty": 1.0, "do_sample": False}
+    assert sampling_kwargs(GenerationParams(temperature=0.6, top_k=5, top_p=0.9)) == {
+        "repetition_penalty": 1.0, "do_sample": True, "temperature": 0.6, "top_k": 5, "top_p": 1.0}
+    assert sampling_kwargs(GenerationParams(temperature=0.6, top_p=0.0, repetition_penalty=1.1)) == {
+        "repetition_penalty": 1.1, "do_sample": True, "temperature": 0.6, "top_k": 0, "top_p": 1.0}
+
+
+def test_display_name():
+    assert display_name("/x", "SmolLM2-135M-Instruct.Q4_1.gguf", None) == "SmolLM2-135M-Instruct (GGUF Q4_1)"
+    assert display_name("Qwen/Qwen2.5-3B-Instruct", None, "bfloat16") == "Qwen2.5-3B-Instruct (bfloat16)"
+
+
+def test_converted_gguf_is_cached_and_answers_the_same(bundled_backend):
+    """The second load of a GGUF model reads the cached conversion, not the GGUF file."""
+    from llm.model_paths import bundled_chat_model
+    from llm.transformers_backend import TransformersBackend, gguf_cache_dir
+
+    folder, gguf = bundled_chat_model()
+    cache = gguf_cache_dir(str(folder), gguf)
+    assert (cache / "config.json").is_file() and (cache / "model.safetensors").is_file()
+    again = TransformersBackend(folder, gguf_file=gguf)
+    question = [{"role": "user", "content": "Name one planet."}]
+    params = GenerationParams(max_new_tokens=8, temperature=0.0)
+    assert again.complete(question, params).text == bundled_backend.complete(question, params).text
+    assert again.count_tokens(question) == bundled_backend.count_tokens(question)
