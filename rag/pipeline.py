@@ -18,7 +18,7 @@ from llm.types import ChatBackend, GenerationParams, Message, Usage
 from llm.window import fit_history
 from rag.condense import condense_question, retrieval_queries
 from rag.prompting import build_system_prompt, format_context
-from rag.types import Source
+from rag.types import EmptyQuestion, NothingToRegenerate, Source
 from settings import Settings
 
 if TYPE_CHECKING:  # imported lazily: building services loads models
@@ -101,6 +101,16 @@ class TurnStream:
     def __iter__(self) -> Iterator[str]:
         return self
 
+    def close(self) -> None:
+        """Stop generating (like the Stop button) and store what was written as partial.
+
+        Safe to call from another thread than the reader's only via the cancel event;
+        here it also drains the stream so the turn is persisted before returning.
+        """
+        self._run.cancel.set()
+        for _ in self:
+            pass
+
     def __next__(self) -> str:
         try:
             return next(self._gen)
@@ -173,8 +183,8 @@ class ConversationManager:
     def stream_turn(self, req: TurnRequest, cancel: threading.Event | None = None) -> TurnStream:
         """Prepare the turn (conversation, stored question) and return its stream.
 
-        Raises ``ConversationNotFound`` for a foreign or unknown conversation id and
-        ``ValueError`` for an empty question, before anything is stored.
+        Raises ``ConversationNotFound`` for a foreign or unknown conversation id,
+        ``EmptyQuestion`` and ``NothingToRegenerate`` before anything is stored.
         """
         return TurnStream(_Turn(self, req, cancel or threading.Event()))
 
@@ -220,10 +230,10 @@ class _Turn:
             if req.regenerate:
                 user_msg = history.delete_last_answer(req.user_id, conv.id)
                 if user_msg is None:
-                    raise ValueError("nothing to regenerate in this conversation")
+                    raise NothingToRegenerate("There is no question to answer again in this conversation.")
                 self.question = user_msg.content
         if not self.question:
-            raise ValueError("the question is empty")
+            raise EmptyQuestion("The question is empty.")
         if req.history is not None:
             self.turns = [m for m in req.history if m.get("role") in ("user", "assistant")]
         elif req.persist:

@@ -78,3 +78,11 @@ class NoTextLayer(UnreadablePDF):
 
 class EmbeddingModelMismatch(DocchatError):
     """The vector collection was built with another embedding model."""
+
+
+class EmptyQuestion(DocchatError, ValueError):
+    """The question is empty (after stripping whitespace)."""
+
+
+class NothingToRegenerate(DocchatError, ValueError):
+    """Regenerate was asked for a conversation without a question to answer again."""

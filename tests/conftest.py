@@ -123,3 +123,41 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
 def server(start_server: Callable[..., ServerHandle]) -> ServerHandle:
     """The shared docchat server for API and browser tests (default settings)."""
     return start_server()
+
+
+@pytest.fixture(scope="session")
+def bundled_backend():
+    """The bundled SmolLM2-135M-Instruct GGUF on CPU, loaded once per test session."""
+    from llm.model_paths import bundled_chat_model
+    from llm.transformers_backend import TransformersBackend
+
+    folder, gguf = bundled_chat_model()
+    return TransformersBackend(folder, gguf_file=gguf, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The bundled all-MiniLM-L6-v2, loaded once per test session."""
+    from rag.embeddings import make_embedder
+    from settings import Settings
+
+    return make_embedder(Settings(embedding_model="auto", device="cpu"))
+
+
+@pytest.fixture
+def make_services(tmp_path: Path, bundled_backend, embedder) -> Iterator[Callable[..., object]]:
+    """Build real services (SQLite, Chroma, BM25 on a tmp data dir) around the shared models."""
+    from services import build_services
+    from settings import Settings
+
+    built = []
+
+    def _build(**overrides):
+        overrides.setdefault("data_dir", tmp_path / "data")
+        services = build_services(Settings(**overrides), llm=bundled_backend, embedder=embedder)
+        built.append(services)
+        return services
+
+    yield _build
+    for services in built:
+        services.close()

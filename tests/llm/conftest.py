@@ -1,4 +1,4 @@
-"""Session-wide fixtures for the chat-model tests: the bundled SmolLM2 is loaded once."""
+"""Fixtures for the chat-model tests (the bundled backend itself is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,8 @@ from typing import Iterator
 
 import pytest
 
-from llm.model_paths import bundled_chat_model
-from llm.transformers_backend import TransformersBackend
-from llm.types import ChatBackend, GenerationParams
+from llm.types import GenerationParams
 from tests.llm.openai_server import make_app, serve
-
-
-@pytest.fixture(scope="session")
-def bundled_backend() -> ChatBackend:
-    """The bundled SmolLM2-135M-Instruct GGUF on CPU, shared by every test of the session."""
-    folder, gguf = bundled_chat_model()
-    return TransformersBackend(folder, gguf_file=gguf, device="cpu")
 
 
 @pytest.fixture

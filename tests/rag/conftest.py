@@ -8,7 +8,6 @@ from typing import Callable
 
 import pytest
 
-from rag.embeddings import SentenceTransformerEmbedder, make_embedder
 from rag.knowledge_base import KnowledgeBase
 from settings import Settings
 from storage.db import Database
@@ -28,12 +27,6 @@ CHINESE_PAGES = [
     "茶文化在中国有几千年的历史。泡绿茶时，水温不宜过高，八十度左右最好。",
     "熊猫主要生活在四川的山区，以竹子为主要食物，每天要吃十几公斤竹子。",
 ]
-
-
-@pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    """The bundled all-MiniLM-L6-v2, loaded once for the whole session."""
-    return make_embedder(Settings(embedding_model="auto", device="cpu"))
 
 
 @pytest.fixture
