@@ -31,10 +31,11 @@ CONDENSE_SYSTEM_ZH = (
 # Keep the condense prompt small: it runs before every follow-up answer.
 MAX_TURNS = 4
 MAX_CHARS_PER_MESSAGE = 400
-CONDENSE_PARAMS = GenerationParams(max_new_tokens=64, temperature=0.0, repetition_penalty=1.0)
+CONDENSE_PARAMS = GenerationParams(max_new_tokens=48, temperature=0.0, repetition_penalty=1.0)
 
 _PREFIX = re.compile(
-    r"^\s*(standalone question|rewritten question|question|独立问题|改写后的问题|问题)\s*[:：]\s*",
+    r"^\s*(standalone question|rewritten question|follow-up question|question|user|assistant|"
+    r"独立问题|改写后的问题|后续问题|问题|用户|助手)\s*[:：]\s*",
     re.IGNORECASE,
 )
 
@@ -66,7 +67,9 @@ def clean_condensed(output: str, question: str) -> str:
     """First non-empty line of the model output without labels or quotes; the raw
     question when the output is empty or implausibly long."""
     for line in output.strip().splitlines():
-        line = _PREFIX.sub("", line).strip().strip('"“”「」\'').strip()
+        previous = None
+        while previous != line:  # "User: Standalone question: …" carries two labels
+            previous, line = line, _PREFIX.sub("", line).strip().strip('"“”「」\'').strip()
         if line:
             if len(line) > max(300, 4 * len(question)):
                 break

@@ -110,7 +110,8 @@ def qwen25_3b_shaped(directory: Path, tokenizer) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--gguf-dir", required=True)
+    ap.add_argument("--gguf-dir", help="folder with the bundled GGUF (skip SmolLM2 when absent)")
+    ap.add_argument("--tokenizer", help="tokenizer dir for the Qwen-shaped model (default: SmolLM2's)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--new-tokens", type=int, default=128)
     args = ap.parse_args()
@@ -119,20 +120,26 @@ def main() -> None:
 
     results["transformers"] = transformers.__version__
 
-    smol = TransformersBackend(args.gguf_dir, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
-                               device="cuda", dtype="bfloat16")
-    results["smollm2_load_s"] = smol.load_seconds
-    results["smollm2"] = measure_backend(smol, args.new_tokens)
-    results["smollm2_bare_generate"] = measure_bare_generate(smol, args.new_tokens)
-    results["smollm2_sample_answer"] = smol.complete(
-        [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}],
-        GenerationParams(max_new_tokens=32, temperature=0.0),
-    ).text
-    print(json.dumps(results, indent=1), flush=True)
+    tokenizer = None
+    if args.gguf_dir:
+        smol = TransformersBackend(args.gguf_dir, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+                                   device="cuda", dtype="bfloat16")
+        results["smollm2_load_s"] = smol.load_seconds
+        results["smollm2"] = measure_backend(smol, args.new_tokens)
+        results["smollm2_bare_generate"] = measure_bare_generate(smol, args.new_tokens)
+        results["smollm2_sample_answer"] = smol.complete(
+            [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}],
+            GenerationParams(max_new_tokens=32, temperature=0.0),
+        ).text
+        print(json.dumps(results, indent=1), flush=True)
+        tokenizer = smol.tokenizer
+        del smol
+        torch.cuda.empty_cache()
+    if args.tokenizer:
+        from transformers import AutoTokenizer
 
-    directory, n_params = qwen25_3b_shaped(Path("/tmp/qwen25-3b-shaped"), smol.tokenizer)
-    del smol
-    torch.cuda.empty_cache()
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    directory, n_params = qwen25_3b_shaped(Path("/tmp/qwen25-3b-shaped"), tokenizer)
     qwen = TransformersBackend(directory, device="cuda", dtype="bfloat16")
     results["qwen25_3b_shaped_params"] = n_params
     results["qwen25_3b_shaped_load_s"] = qwen.load_seconds

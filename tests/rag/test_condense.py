@@ -61,6 +61,8 @@ def test_clean_condensed_strips_labels_and_quotes():
         "What is the second step of baking sourdough?"
     )
     assert clean_condensed("独立问题：汉服的历史是什么？", "它的历史呢？") == "汉服的历史是什么？"
+    assert clean_condensed("User: Standalone question: How long to proof dough?", "q") == "How long to proof dough?"
+    assert clean_condensed("用户: 汉服的历史是什么？", "它的历史呢？") == "汉服的历史是什么？"
 
 
 def test_clean_condensed_falls_back_to_question_on_empty_or_runaway_output():

@@ -1,0 +1,305 @@
+"""Turn the results of a bench run into BENCHMARKS.md (tables) and PNG plots.
+
+Pure formatting: reads the results dict written by ``bench.__main__`` and never measures
+anything, so a report can be regenerated from ``results.json`` alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _f(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_f(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _met(section: dict) -> str:
+    if "met" not in section:
+        return ""
+    verdict = "**met**" if section["met"] else "**not met**"
+    return f"\nTarget: {section.get('target', '')} — {verdict}.\n"
+
+
+def _retrieval(r: dict) -> str:
+    d, c = r["docchat"], r["recipe"]
+    rows = [["docchat (hybrid, 200-token chunks)", d["recall@1"], d["recall@5"], d["mrr"], d["n"]],
+            ["LangChain recipe (seed 004)", c["recall@1"], c["recall@5"], c["mrr"], c["n"]]]
+    text = f"{r.get('files', '?')} filings, {d['n']} questions, page-level gold.\n\n"
+    text += _table(["system", "recall@1", "recall@5", "MRR", "questions"], rows)
+    text += f"\n\nThe recipe's as-shipped retriever (k=4) finds {_f(c.get('recall@4'))} at 4."
+    return text + _met(r)
+
+
+def _conversational(r: dict) -> str:
+    labels = {"raw": "(a) raw utterance", "manual": "(c) manual rewrite (gold)",
+              "standalone": "(b) condensed only", "standalone+raw": "(b) condensed + raw (fused)",
+              "standalone+raw+prev": "(b) condensed + raw + previous question (fused)"}
+    rows = []
+    for name, label in labels.items():
+        a, f = r["all_turns"].get(name), r["followups"].get(name)
+        if a and f:
+            rows.append([label, a["recall@5"], a["mrr"], f["recall@5"], f["mrr"]])
+    text = (f"{r['turns']} turns ({r['followup_turns']} follow-ups), {r['passages']} passages, "
+            f"condensing with {r['chat_model']} (p50 {_f(r['condense_p50_s'])} s per call).\n\n")
+    text += _table(["query", "recall@5 (all)", "MRR (all)", "recall@5 (follow-ups)", "MRR (follow-ups)"], rows)
+    text += f"\n\nBest strategy on follow-ups: **{r['best_strategy']}**."
+    examples = r.get("examples") or []
+    if examples:
+        text += "\n\nExamples (raw → condensed / manual):\n\n"
+        text += "\n".join(f"- {e['raw']} → {e['standalone']} / {e['manual']}" for e in examples[:5])
+    return text + "\n" + _met(r)
+
+
+def _answers(r: dict) -> str:
+    rows = []
+    for side in ("docchat", "recipe"):
+        s = r.get(side)
+        if s:
+            rows.append([side, s["bleu"], s["chrf"], s["gold_figure_share"], s["citation_accuracy"],
+                         s["explicit_citation_share"]])
+    text = (f"{r['n']} questions, {r['chat_model']}, greedy, max_new_tokens={r['max_new_tokens']}; "
+            f"gold-figure share over the {r['docchat']['gold_figure_n']} questions whose gold answer has a figure.\n\n")
+    return text + _table(["system", "BLEU", "chrF", "gold figure", "citation accuracy", "answers with [n]"], rows) + "\n"
+
+
+def _indexing(r: dict) -> str:
+    rows = [[side, s["pages"], s["chunks"], s["seconds"], s["pages_per_s"], s["chunks_per_s"], s["peak_rss_mb"],
+             s["rss_growth_mb"]] for side, s in r["sides"].items()]
+    text = _table(["system", "pages", "chunks", "seconds", "pages/s", "chunks/s", "peak RSS MB", "RSS growth MB"], rows)
+    text += f"\n\ndocchat / recipe pages/s: **{_f(r['pages_per_s_ratio'])}×** ({r['files']} files)."
+    return text + _met(r)
+
+
+def _latency(r: dict) -> str:
+    rows = [[size, s["p50_ms"], s["p95_ms"], s["embed_p50_ms"], s["target_p50_ms"], s["met"], s["build_s"]]
+            for size, s in r["sizes"].items()]
+    return _table(["chunks", "p50 ms", "p95 ms", "query embedding p50 ms", "target p50 ms", "met", "build s"], rows) + "\n"
+
+
+def _generation(r: dict) -> str:
+    p, b = r["pipeline"], r["bare"]
+    rows = [["docchat pipeline", p["ttft_ms_p50"], p["tokens_per_s"]],
+            ["bare model.generate", b["ttft_ms_p50"], b["tokens_per_s"]]]
+    text = (f"{r['runs']} runs, prompt ≈ {_f(r['prompt_tokens_p50'], 0)} tokens, "
+            f"max_new_tokens={r['max_new_tokens']}.\n\n")
+    text += _table(["path", "TTFT p50 ms", "tokens/s"], rows)
+    text += (f"\n\nPipeline / bare tokens/s: **{_f(r['tokens_per_s_ratio'])}×**. Per-turn overhead (retrieval + "
+             f"prompt building, no condense) p50 {_f(p['overhead_ms_p50'], 1)} ms; the pipeline's TTFT measured "
+             f"from the model call is {_f(p['model_ttft_ms_p50'], 0)} ms.")
+    return text + _met(r)
+
+
+def _long(r: dict) -> str:
+    rows = r["rows"]
+    picks = [row for row in rows if row["turn"] in (1, 5, 10, 25, 50, 75, 100)]
+    text = (f"{r['turns']} turns, max_new_tokens={r['max_new_tokens']}, context window {r['context_window']}, "
+            f"prompt budget {r['prompt_budget']}, history budget {r['history_token_budget']}; "
+            f"largest prompt {r['max_prompt_tokens']} tokens.\n\n")
+    text += _table(["turn", "prompt tokens", "latency s"], [[x["turn"], x["prompt_tokens"], x["latency_s"]] for x in picks])
+    text += f"\n\nLatency of the last 5 turns / turns 3–7: **{_f(r['latency_ratio_last5_vs_turns3to7'])}×**."
+    return text + _met(r)
+
+
+def _concurrency(r: dict) -> str:
+    rows = [[v["n"], v["aggregate_tokens_per_s"], v["ttft_p50_ms"], v["ttft_p95_ms"], v["wall_s"], v["failed"]]
+            for v in r["levels"].values()]
+    text = f"Real server (`app.py`), streamed `POST /api/chat`, max_tokens={r['max_tokens']}, RAG over {r['document']}.\n\n"
+    text += _table(["N", "aggregate tokens/s", "TTFT p50 ms", "TTFT p95 ms", "wall s", "failed"], rows)
+    text += f"\n\nAggregate scaling N={max(int(k) for k in r['levels'])} vs N=1: **{_f(r['scaling_top_vs_1'])}×**."
+    return text + _met(r)
+
+
+def _zh(r: dict) -> str:
+    rows = [["docchat, first turns", r["first_turns"]["docchat"]["recall@1"], r["first_turns"]["docchat"]["recall@5"]],
+            ["recipe, first turns", r["first_turns"]["recipe"]["recall@1"], r["first_turns"]["recipe"]["recall@5"]]]
+    rows += [[f"follow-ups: {name}", s["recall@1"], s["recall@5"]] for name, s in r["followups"].items()]
+    text = _table(["query", "recall@1", "recall@5"], rows)
+    if r.get("examples"):
+        text += "\n\n" + "\n".join(f"- {e['q']} → {e['standalone']} (gold: {e['rewrite']})" for e in r["examples"])
+    return text + "\n"
+
+
+SECTIONS = (
+    ("retrieval_quality", "1. Retrieval quality — FinanceBench (all filings indexed together)", _retrieval),
+    ("conversational", "2. Conversational retrieval — TREC CAsT 2021", _conversational),
+    ("answers", "3. Answer quality — FinanceBench", _answers),
+    ("indexing_speed", "4. Indexing speed", _indexing),
+    ("latency", "5. Retrieval latency (hybrid search incl. query embedding)", _latency),
+    ("generation", "6. Generation: pipeline vs bare model.generate", _generation),
+    ("long_conversation", "7. Long conversation (scripted)", _long),
+    ("concurrency", "8. Concurrency through the HTTP API", _concurrency),
+    ("zh", "Chinese check (--zh)", _zh),
+)
+
+
+def write_markdown(results: dict, path: Path, plots: dict[str, Path]) -> Path:
+    meta = results.get("meta", {})
+    out = ["# docchat benchmarks", "",
+           f"Generated by `python -m bench --eval-dir {meta.get('eval_dir', '../shared/eval')}"
+           f"{' --quick' if meta.get('quick') else ''}` on {meta.get('date', '?')}, "
+           f"{meta.get('cpus', '?')} CPU cores, {meta.get('device', 'cpu')}, total {_f(meta.get('total_s'), 0)} s. "
+           "Both sides of every comparison run in the same process with the same embedding model "
+           "(bundled all-MiniLM-L6-v2) and chat model; the machine is shared, so absolute timings are noisy "
+           "and the ratios are what count.",
+           "",
+           *([f"Merged from {len(meta['runs'])} runs: " + "; ".join(f"({r})" for r in meta["runs"]) + ".", ""]
+             if meta.get("runs") else []),
+           "The recipe is seed 004 run for real: `PyPDFLoader(path).load_and_split()` (library-default "
+           "`RecursiveCharacterTextSplitter`: chunk_size=4000, chunk_overlap=200 characters) → "
+           "`Chroma.from_documents` (langchain-chroma) with `HuggingFaceEmbeddings` on the same MiniLM directory → "
+           "`ConversationalRetrievalChain.from_llm(llm, retriever=db.as_retriever())` (k=4).", ""]
+    for key, title, render in SECTIONS:
+        section = results.get(key)
+        if section is None:
+            continue
+        out += [f"## {title}", ""]
+        if "error" in section:
+            out += [f"Not measured: `{section['error']}`", ""]
+            continue
+        out.append(render(section))
+        if key in plots:
+            rel = os.path.relpath(plots[key], path.parent)
+            out += ["", f"![{key}]({rel})"]
+        out.append("")
+    path.write_text("\n".join(out), encoding="utf-8")
+    return path
+
+
+def write_plots(results: dict, out_dir: Path) -> dict[str, Path]:
+    """One PNG per measurement that has a picture; returns {section: path}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots: dict[str, Path] = {}
+
+    def save(fig, name: str, key: str) -> None:
+        fig.tight_layout()
+        target = out_dir / name
+        fig.savefig(target, dpi=110)
+        plt.close(fig)
+        plots[key] = target
+
+    r = results.get("retrieval_quality")
+    if r and "error" not in r:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        metrics = ["recall@1", "recall@5", "mrr"]
+        for i, (side, label) in enumerate((("docchat", "docchat"), ("recipe", "LangChain recipe"))):
+            ax.bar([x + i * 0.38 for x in range(3)], [r[side][m] for m in metrics], 0.38, label=label)
+        ax.set_xticks([x + 0.19 for x in range(3)], metrics)
+        ax.set_ylim(0, 1)
+        ax.set_title("FinanceBench page-level retrieval")
+        ax.legend()
+        save(fig, "retrieval_quality.png", "retrieval_quality")
+
+    r = results.get("conversational")
+    if r and "error" not in r:
+        names = [n for n in ("raw", "standalone", "standalone+raw", "standalone+raw+prev", "manual") if n in r["followups"]]
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        ax.bar(names, [r["followups"][n]["recall@5"] for n in names],
+               color=["#999" if n in ("raw", "manual") else "#3a7" for n in names])
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("recall@5 (follow-up turns)")
+        ax.set_title("TREC CAsT 2021: retrieval query strategy")
+        plt.setp(ax.get_xticklabels(), rotation=15)
+        save(fig, "conversational.png", "conversational")
+
+    r = results.get("latency")
+    if r and "error" not in r:
+        sizes = [int(s) for s in r["sizes"]]
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(sizes, [r["sizes"][str(s)]["p50_ms"] for s in sizes], "o-", label="p50")
+        ax.plot(sizes, [r["sizes"][str(s)]["p95_ms"] for s in sizes], "s--", label="p95")
+        ax.set_xscale("log")
+        ax.set_xlabel("chunks in the index")
+        ax.set_ylabel("ms per search")
+        ax.set_title("Hybrid retrieval latency (incl. query embedding)")
+        ax.legend()
+        save(fig, "latency.png", "latency")
+
+    r = results.get("long_conversation")
+    if r and "error" not in r:
+        turns = [x["turn"] for x in r["rows"]]
+        fig, ax = plt.subplots(figsize=(7, 3.8))
+        ax.plot(turns, [x["prompt_tokens"] for x in r["rows"]], color="#36c", label="prompt tokens")
+        ax.axhline(r["prompt_budget"], color="#36c", ls=":", label="prompt budget")
+        ax.set_xlabel("turn")
+        ax.set_ylabel("prompt tokens", color="#36c")
+        ax2 = ax.twinx()
+        ax2.plot(turns, [x["latency_s"] for x in r["rows"]], color="#c63", label="latency")
+        ax2.set_ylabel("turn latency (s)", color="#c63")
+        ax.set_title(f"{r['turns']}-turn conversation")
+        ax.legend(loc="lower right")
+        save(fig, "long_conversation.png", "long_conversation")
+
+    r = results.get("concurrency")
+    if r and "error" not in r:
+        levels = sorted(int(k) for k in r["levels"])
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(levels, [r["levels"][str(n)]["aggregate_tokens_per_s"] for n in levels], "o-", label="aggregate tokens/s")
+        ax.set_xlabel("simultaneous streamed chats")
+        ax.set_ylabel("tokens/s")
+        ax2 = ax.twinx()
+        ax2.plot(levels, [r["levels"][str(n)]["ttft_p95_ms"] / 1000 for n in levels], "s--", color="#c63")
+        ax2.set_ylabel("TTFT p95 (s)", color="#c63")
+        ax.set_title("Concurrency through the HTTP API")
+        save(fig, "concurrency.png", "concurrency")
+    return plots
+
+
+def merge_results(paths: list[Path]) -> dict:
+    """Sections from several results.json files; a later file's section wins."""
+    import json
+
+    merged: dict = {}
+    runs = []
+    for path in paths:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        meta = {**merged.get("meta", {}), **data.get("meta", {})}
+        sections = [k for k in data if k != "meta"]
+        runs.append(f"{'--quick ' if data.get('meta', {}).get('quick') else ''}{', '.join(sections)}")
+        merged.update({k: v for k, v in data.items() if "error" not in v or k not in merged})
+        merged["meta"] = meta
+    merged["meta"]["runs"] = runs
+    return merged
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.report results.json [...] --out DIR --markdown BENCHMARKS.md``:
+    rebuild the report (e.g. from separate runs of single measurements) without measuring."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m bench.report")
+    parser.add_argument("results", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="folder for plots and the merged results.json")
+    parser.add_argument("--markdown", type=Path, required=True)
+    args = parser.parse_args(argv)
+    results = merge_results(args.results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    write_markdown(results, args.markdown, write_plots(results, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
