@@ -159,7 +159,7 @@ class KnowledgeBase:
                 progress(stage, done, total)
 
         started = time.perf_counter()
-        raw = load_pages(stored, report)
+        raw = load_pages(stored, report, name=filename)
         texts = clean_pages([page.text for page in raw])
         pages = [Page(page.number, text) for page, text in zip(raw, texts)]
         warnings = []

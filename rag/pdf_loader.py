@@ -18,31 +18,31 @@ logger = logging.getLogger(__name__)
 MIN_TEXT_CHARS = 20
 
 
-def _open(path: Path):
+def _open(path: Path, name: str):
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
     if path.stat().st_size == 0:
-        raise UnreadablePDF(f"{path.name}: the file is empty")
+        raise UnreadablePDF(f"{name}: the file is empty")
     with open(path, "rb") as handle:
         head = handle.read(1024)
     if b"%PDF-" not in head:
-        raise UnreadablePDF(f"{path.name}: not a PDF file")
+        raise UnreadablePDF(f"{name}: not a PDF file")
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
-            raise PasswordProtectedPDF(f"{path.name}: the PDF is protected by a password; upload an unprotected copy")
+            raise PasswordProtectedPDF(f"{name}: the PDF is protected by a password; upload an unprotected copy")
         n_pages = len(reader.pages)
     except (PasswordProtectedPDF, UnreadablePDF):
         raise
     except FileNotDecryptedError as exc:
-        raise PasswordProtectedPDF(f"{path.name}: the PDF is protected by a password; upload an unprotected copy") from exc
+        raise PasswordProtectedPDF(f"{name}: the PDF is protected by a password; upload an unprotected copy") from exc
     except DependencyError as exc:
-        raise UnreadablePDF(f"{path.name}: encrypted with a method this install cannot read ({exc}); install pypdf[crypto]") from exc
+        raise UnreadablePDF(f"{name}: encrypted with a method this install cannot read ({exc}); install pypdf[crypto]") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
-        raise UnreadablePDF(f"{path.name}: broken or truncated PDF ({exc})") from exc
+        raise UnreadablePDF(f"{name}: broken or truncated PDF ({exc})") from exc
     if n_pages == 0:
-        raise UnreadablePDF(f"{path.name}: the PDF has no pages")
+        raise UnreadablePDF(f"{name}: the PDF has no pages")
     return reader
 
 
@@ -54,31 +54,34 @@ def _extract(reader, index: int, filename: str) -> str:
         return ""
 
 
-def load_pages(path: Path | str, progress: ProgressCallback | None = None, use_ocr: bool = True) -> list[Page]:
+def load_pages(path: Path | str, progress: ProgressCallback | None = None, use_ocr: bool = True,
+               name: str | None = None) -> list[Page]:
     """All pages of ``path`` (1-based numbers, raw text; cleaning is the caller's job).
 
     Pages without a text layer are OCRed when Tesseract is installed. Raises
     UnreadablePDF / PasswordProtectedPDF for bad files and NoTextLayer when no page has
-    text and OCR is not available.
+    text and OCR is not available. ``name`` is the file name the user knows, used in
+    messages (the stored copy is named by its hash, which would mean nothing to them).
     """
     path = Path(path)
-    reader = _open(path)
+    name = name or path.name
+    reader = _open(path, name)
     total = len(reader.pages)
     texts: list[str] = []
     for index in range(total):
-        texts.append(_extract(reader, index, path.name))
+        texts.append(_extract(reader, index, name))
         if progress:
             progress("reading pages", index + 1, total)
     scanned = [i + 1 for i, text in enumerate(texts) if len(text.strip()) < MIN_TEXT_CHARS]
     if scanned and use_ocr and ocr.ocr_available():
-        logger.info("%s: OCR of %d page(s) without a text layer", path.name, len(scanned))
+        logger.info("%s: OCR of %d page(s) without a text layer", name, len(scanned))
         for number, text in ocr.ocr_pages(path, scanned, progress).items():
             if len(text.strip()) > len(texts[number - 1].strip()):
                 texts[number - 1] = text
     if not any(text.strip() for text in texts):
         if scanned and not (use_ocr and ocr.ocr_available()):
-            raise NoTextLayer(f"{path.name}: {ocr.INSTALL_HINT}")
-        raise UnreadablePDF(f"{path.name}: no text found in the PDF")
+            raise NoTextLayer(f"{name}: {ocr.INSTALL_HINT}")
+        raise UnreadablePDF(f"{name}: no text found in the PDF")
     if scanned and not (use_ocr and ocr.ocr_available()):
-        logger.warning("%s: %d page(s) without text were skipped (%s)", path.name, len(scanned), ocr.INSTALL_HINT)
+        logger.warning("%s: %d page(s) without text were skipped (%s)", name, len(scanned), ocr.INSTALL_HINT)
     return [Page(number=i + 1, text=text) for i, text in enumerate(texts)]
