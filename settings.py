@@ -64,12 +64,15 @@ class Settings(BaseSettings):
     idle_minutes: float = Field(30.0, description="Idle gap after which a new conversation starts.")
     condense: bool = Field(True, description="Rewrite follow-up questions into standalone queries before retrieval.")
     retrieval_strategy: str = Field(
-        "standalone+raw",
+        "standalone+raw+prev",
         description="Queries fused for retrieval: 'standalone', 'raw', 'standalone+raw' or 'standalone+raw+prev' (see BENCHMARKS.md).",
     )
 
     # --- retrieval --------------------------------------------------------------
     retrieval_k: int = Field(5, ge=1, le=50, description="Chunks retrieved per question.")
+    dense_weight: float = Field(
+        2.0, ge=0.0, description="Weight of the dense ranking against BM25's (1.0) in rank fusion."
+    )
     chunk_tokens: int = Field(200, description="Chunk size, in embedding-model tokens.")
     chunk_overlap: int = Field(30, description="Overlap between chunks, in embedding-model tokens.")
     ingest_timeout_s: float = Field(1800.0, description="Longest the indexing of one PDF may take.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Hashable, Sequence, TypeVar
 
 from rag.types import Source
@@ -13,16 +14,20 @@ RRF_K = 60
 _NON_WORD = re.compile(r"\W+")
 
 
-def reciprocal_rank_fusion(ranked_lists: Sequence[Sequence[T]], k: int = RRF_K) -> list[tuple[T, float]]:
-    """Reciprocal-rank fusion (Cormack et al. 2009): score(d) = Σ 1 / (k + rank), rank from 1.
+def reciprocal_rank_fusion(
+    ranked_lists: Sequence[Sequence[T]], k: int = RRF_K, weights: Sequence[float] | None = None
+) -> list[tuple[T, float]]:
+    """Reciprocal-rank fusion (Cormack et al. 2009): score(d) = Σ w / (k + rank), rank from 1.
 
     Scores of different retrievers (cosine, BM25) are not comparable; ranks are. Ties
-    keep the order in which items were first seen.
+    keep the order in which items were first seen. ``weights`` (cycled over the lists)
+    lets one retriever count more than another.
     """
     scores: dict[T, float] = {}
-    for ranked in ranked_lists:
+    for i, ranked in enumerate(ranked_lists):
+        weight = weights[i % len(weights)] if weights else 1.0
         for rank, item in enumerate(ranked, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
 
 
@@ -62,3 +67,31 @@ def collapse_near_duplicates(sources: list[Source], threshold: float = 0.9) -> l
         if source.chunk_id:
             seen_ids.add(source.chunk_id)
     return kept
+
+
+def merge_same_page(sources: list[Source], max_chunks_per_page: int = 2) -> list[Source]:
+    """One source per (document, page), at the rank of its best chunk.
+
+    Citations are per page, so five chunks of one page would spend five context slots
+    on one citation; merging gives the model (and the page-level benchmarks) more
+    distinct pages. Up to ``max_chunks_per_page`` chunks are joined in reading order.
+    """
+    groups: dict[tuple[str, int], list[Source]] = {}
+    for source in sources:
+        group = groups.setdefault((source.document_id, source.page), [])
+        if len(group) < max_chunks_per_page:
+            group.append(source)
+    merged = []
+    for group in groups.values():
+        best = group[0]
+        if len(group) > 1:
+            ordered = sorted(group, key=lambda s: _chunk_index(s.chunk_id))
+            best = replace(best, text="\n".join(s.text for s in ordered))
+        merged.append(best)
+    return merged
+
+
+def _chunk_index(chunk_id: str) -> int:
+    """The index part of a chunk id 'document:page:index' (0 when it has none)."""
+    tail = chunk_id.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0

@@ -25,7 +25,7 @@ from rag.embeddings import Embedder
 from rag.keyword_index import BM25Index
 from rag.pdf_loader import load_pages
 from rag.retriever import CrossEncoderReranker, HybridRetriever
-from rag.splitter import split_pages
+from rag.splitter import embedding_text, split_pages
 from rag.text_cleaning import clean_pages
 from rag.types import DocchatError, IngestResult, Page, ProgressCallback, Source
 from rag.vector_store import ChromaStore, collection_name
@@ -90,7 +90,8 @@ class KnowledgeBase:
                 store = ChromaStore(self.settings.chroma_dir, self.embedder.name, self.embedder.dimension, name)
                 bm25 = BM25Index(self.settings.bm25_dir / name)
                 bm25.sync_with(store)  # rebuilt from Chroma if its files are missing or disagree
-                scope = _Scope(store, bm25, HybridRetriever(store, bm25, self.embedder, self.reranker))
+                scope = _Scope(store, bm25, HybridRetriever(store, bm25, self.embedder, self.reranker,
+                                                              dense_weight=self.settings.dense_weight))
                 self._scopes[owner] = scope
             return scope
 
@@ -171,7 +172,7 @@ class KnowledgeBase:
                              chunk_tokens, min(self.settings.chunk_overlap, chunk_tokens // 2))
         if not chunks:
             raise DocchatError(f"{filename}: no text found in the PDF")
-        vectors = self.embedder.embed_documents([c.text for c in chunks],
+        vectors = self.embedder.embed_documents([embedding_text(c) for c in chunks],
                                                 progress=lambda d, t: report("embedding", d, t))
         scope = self._scope(owner)
         with self._write_lock:

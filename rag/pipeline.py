@@ -244,8 +244,6 @@ class _Turn:
                 stored = stored[-req.history_len :] if req.history_len else []
             self.turns = [{"role": m.role, "content": m.content} for m in stored]
         if req.persist:
-            if not req.regenerate:
-                history.add_message(self.conversation_id, "user", self.question)
             self.message_id = str(uuid.uuid4())
 
     def _wants_rag(self) -> bool:
@@ -287,12 +285,16 @@ class _Turn:
         self.window = window
         timings["prepare_s"] = time.perf_counter() - t0
 
+        # Busy or too long: raised here, before anything is stored, so a refused turn
+        # leaves no unanswered question behind.
+        stream = cm.llm.stream(window.messages, params, self.cancel)
+        if req.persist and not req.regenerate:
+            cm.history_manager.add_message(self.conversation_id, "user", self.question)
         # A timer turns the generation time limit into the same cancel path as "stop".
         timer = threading.Timer(s.generation_timeout_s, self.cancel.set)
         timer.daemon = True
         timer.start()
         parts: list[str] = []
-        stream = cm.llm.stream(window.messages, params, self.cancel)
         t2 = time.perf_counter()
         try:
             for delta in stream:

@@ -7,6 +7,7 @@ a PDF that says "ignore previous instructions" must not steer the model.
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from rag.language import is_chinese
@@ -26,13 +27,20 @@ RAG_INSTRUCTIONS_ZH = (
 CHAT_INSTRUCTIONS_ZH = "请用中文回答。"
 
 
+_CONTEXT_TAG = re.compile(r"</?\s*context\s*>", re.IGNORECASE)
+
+
 def format_context(sources: Sequence[Source], max_chars_per_source: int = 1500) -> str:
-    """Number the retrieved chunks [1]..[k] with file and page inside <context> tags."""
+    """Number the retrieved chunks [1]..[k] with file and page inside <context> tags.
+
+    Tags inside the documents are neutralised, so a PDF cannot close the data block
+    early and smuggle text out as instructions.
+    """
     if not sources:
         return ""
     blocks = []
     for n, src in enumerate(sources, start=1):
-        text = src.text.strip()
+        text = _CONTEXT_TAG.sub("[context]", src.text).strip()
         if len(text) > max_chars_per_source:
             text = text[:max_chars_per_source].rstrip() + " …"
         blocks.append(f"[{n}] {src.filename}, p. {src.page}\n{text}")

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from rag.embeddings import Embedder
-from rag.fusion import collapse_near_duplicates, reciprocal_rank_fusion
+from rag.fusion import collapse_near_duplicates, merge_same_page, reciprocal_rank_fusion
 from rag.keyword_index import BM25Index
 from rag.types import Chunk, Source
 from rag.vector_store import ChromaStore
@@ -48,11 +48,12 @@ class HybridRetriever:
     """Dense + BM25 over one owner scope; ``search`` returns fused, de-duplicated Sources."""
 
     def __init__(self, store: ChromaStore, bm25: BM25Index, embedder: Embedder,
-                 reranker: Any | None = None) -> None:
+                 reranker: Any | None = None, dense_weight: float = 1.0) -> None:
         self.store = store
         self.bm25 = bm25
         self.embedder = embedder
         self.reranker = reranker
+        self.dense_weight = dense_weight
 
     def ranked_lists(self, queries: list[str], n: int,
                      document_ids: list[str] | None = None) -> tuple[list[list[str]], dict[str, Chunk]]:
@@ -76,11 +77,11 @@ class HybridRetriever:
             return []
         n = max(MIN_CANDIDATES, 4 * k)
         lists, chunks = self.ranked_lists(queries, n, document_ids)
-        fused = reciprocal_rank_fusion(lists)[:n]
+        fused = reciprocal_rank_fusion(lists, weights=(self.dense_weight, 1.0))[:n]
         missing = [chunk_id for chunk_id, _ in fused if chunk_id not in chunks]
         chunks.update((chunk.id, chunk) for chunk in self.store.get_chunks(missing))
         sources = [_source(chunks[cid], score) for cid, score in fused if cid in chunks]
-        sources = collapse_near_duplicates(sources)
+        sources = merge_same_page(collapse_near_duplicates(sources))
         if self.reranker is not None:
             sources = self.reranker.rerank(queries[0], sources[: max(k * 3, 10)])
         return sources[:k]

@@ -10,6 +10,7 @@ document, so a chunk never mixes two documents.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Callable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -62,3 +63,20 @@ def split_pages(
             chunks.append(Chunk(f"{document_id}:{page.number}:{index}", document_id, filename,
                                 page.number, page.number, index, text))
     return chunks
+
+
+def document_title(filename: str) -> str:
+    """A readable title from a file name: 'ADOBE_2022_10K.pdf' → 'ADOBE 2022 10K'."""
+    stem = filename.rsplit(".", 1)[0] if filename.lower().endswith(".pdf") else filename
+    return " ".join(re.sub(r"[_\-.]+", " ", stem).split())
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: its document's title, then its text.
+
+    A passage of a 10-K rarely names the company; questions usually do. Prefixing the
+    title lifted page recall@5 on FinanceBench from 0.54 to 0.75 (BENCHMARKS.md). The
+    stored and displayed chunk text stays unchanged.
+    """
+    title = document_title(chunk.filename)
+    return f"{title}: {chunk.text}" if title else chunk.text

@@ -44,3 +44,24 @@ def test_near_identical_text_is_kept_once_best_first():
 def test_different_texts_are_all_kept():
     sources = [_source("c1", "green tea water temperature"), _source("c2", "bicycle chain oil")]
     assert [s.chunk_id for s in collapse_near_duplicates(sources)] == ["c1", "c2"]
+
+
+def test_weighted_fusion_lets_the_dense_ranking_count_more():
+    dense, bm25 = ["a", "b"], ["b", "a"]
+    assert [item for item, _ in reciprocal_rank_fusion([dense, bm25])] == ["a", "b"]  # tie: first seen
+    ranked = reciprocal_rank_fusion([dense, bm25], weights=(2.0, 1.0))
+    assert [item for item, _ in ranked] == ["a", "b"]
+    assert ranked[0][1] == pytest.approx(2 / 61 + 1 / 62)
+    assert [item for item, _ in reciprocal_rank_fusion([dense, bm25], weights=(1.0, 2.0))] == ["b", "a"]
+
+
+def test_merge_same_page_keeps_one_source_per_page_in_reading_order():
+    from rag.fusion import merge_same_page
+    from rag.types import Source
+
+    def src(page, index, text, score):
+        return Source("d", "f.pdf", page, text, score, chunk_id=f"d:{page}:{index}")
+
+    merged = merge_same_page([src(2, 5, "later", 0.9), src(1, 0, "other page", 0.8),
+                              src(2, 4, "earlier", 0.7), src(2, 6, "third", 0.6)])
+    assert [(s.page, s.text, s.score) for s in merged] == [(2, "earlier\nlater", 0.9), (1, "other page", 0.8)]

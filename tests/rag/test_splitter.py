@@ -50,3 +50,13 @@ def test_later_chunks_start_on_later_pages(tokenizer):
 
 def test_no_text_gives_no_chunks(tokenizer):
     assert split_pages([Page(1, "  "), Page(2, "")], "doc", "a.pdf", tokenizer) == []
+
+
+def test_embedding_text_prefixes_a_readable_document_title():
+    from rag.splitter import document_title, embedding_text
+    from rag.types import Chunk
+
+    assert document_title("ADOBE_2022_10K.pdf") == "ADOBE 2022 10K"
+    assert document_title("q-fin.zh.v2.PDF") == "q fin zh v2"
+    chunk = Chunk("d:1:0", "d", "3M_2018_10K.pdf", 1, 1, 0, "Net sales grew.")
+    assert embedding_text(chunk) == "3M 2018 10K: Net sales grew."

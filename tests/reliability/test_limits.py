@@ -77,8 +77,6 @@ def test_chat_beyond_the_queue_limit_gets_a_clear_503(busy_answer):
     assert busy_answer.headers.get("retry-after")
 
 
-@pytest.mark.xfail(strict=True, reason="rag/pipeline.py stores the user message in _prepare before the model "
-                   "answers 'busy', leaving an unanswered question in the history (reported to the lead)")
 def test_busy_answer_leaves_no_unanswered_question_in_the_history(tight_server, busy_answer):
     assert busy_answer.status_code == 503
     conversations = httpx.get(f"{tight_server.base_url}/api/conversations", headers=tight_server.headers("busy-b"),
