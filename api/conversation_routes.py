@@ -32,10 +32,7 @@ async def list_conversations(
 ) -> ConversationList:
     conversations = await anyio.to_thread.run_sync(services.history.list_conversations, user)
     return ConversationList(
-        conversations=[
-            ConversationInfo(id=c.id, title=c.title, created_at=c.created_at, updated_at=c.updated_at)
-            for c in conversations
-        ]
+        conversations=[ConversationInfo.model_validate(c, from_attributes=True) for c in conversations]
     )
 
 
@@ -46,20 +43,7 @@ async def list_messages(
     services: Services = Depends(get_services),
 ) -> MessageList:
     messages = await anyio.to_thread.run_sync(services.history.get_messages, user, conversation_id)
-    return MessageList(
-        messages=[
-            MessageInfo(
-                id=m.id,
-                role=m.role,
-                content=m.content,
-                sources=m.sources,
-                created_at=m.created_at,
-                standalone_query=m.standalone_query,
-                status=m.status,
-            )
-            for m in messages
-        ]
-    )
+    return MessageList(messages=[MessageInfo.model_validate(m, from_attributes=True) for m in messages])
 
 
 @router.delete("/{conversation_id}", response_model=DeletedResponse, summary="Delete a conversation")

@@ -97,16 +97,7 @@ async def upload_documents(
         if len(data) > limit:
             raise ApiError(413, f"{filename} is larger than {limit // MIB} MiB.")
         result = await anyio.to_thread.run_sync(_ingest, services, data, filename, owner)
-        results.append(
-            UploadedDocument(
-                id=result.id,
-                filename=result.filename,
-                status=result.status,
-                pages=result.pages,
-                chunks=result.chunks,
-                error=result.error,
-            )
-        )
+        results.append(UploadedDocument.model_validate(result, from_attributes=True))
     return UploadResponse(documents=results)
 
 
@@ -116,20 +107,7 @@ async def list_documents(
     services: Services = Depends(get_services),
 ) -> DocumentList:
     docs = await anyio.to_thread.run_sync(services.knowledge_base.list, document_owner(services, user))
-    return DocumentList(
-        documents=[
-            DocumentInfo(
-                id=d.id,
-                filename=d.filename,
-                status=d.status,
-                pages=d.pages,
-                chunks=d.chunks,
-                created_at=d.created_at,
-                error=d.error,
-            )
-            for d in docs
-        ]
-    )
+    return DocumentList(documents=[DocumentInfo.model_validate(d, from_attributes=True) for d in docs])
 
 
 @router.delete("/documents/{document_id}", response_model=DeletedResponse, summary="Delete a document")

@@ -81,7 +81,7 @@ def _pipeline_turn(services, question: str, max_new_tokens: int) -> dict:
             "total_s": end - start, "prompt_tokens": result.usage.prompt_tokens,
             "model_ttft_s": timings.get("first_token_s", 0.0),
             "overhead_s": timings.get("prepare_s", 0.0) - timings.get("condense_s", 0.0),
-            "sources": result.sources}
+            "messages": stream.prompt_messages}
 
 
 def _rate(runs: list[dict]) -> float:
@@ -92,8 +92,6 @@ def _rate(runs: list[dict]) -> float:
 
 
 def run(bench: Bench) -> dict:
-    from rag.prompting import build_system_prompt
-
     bench.index_finance()
     services = bench.finance_docchat
     questions = [q.question for q in bench.finance_corpus().questions]
@@ -103,9 +101,7 @@ def run(bench: Bench) -> dict:
     for i in range(repeats + 1):
         question = questions[i % len(questions)]
         p = _pipeline_turn(services, question, MAX_NEW_TOKENS)
-        system = build_system_prompt(services.settings.system_prompt, question, p.pop("sources"))
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
-        b = _bare_generate(bench.llm, messages, MAX_NEW_TOKENS)
+        b = _bare_generate(bench.llm, p.pop("messages"), MAX_NEW_TOKENS)  # the very same prompt
         if i == 0:
             continue  # first pair warms both paths
         if b["prompt_tokens"] != p["prompt_tokens"]:

@@ -98,6 +98,11 @@ class TurnStream:
     def standalone_query(self) -> str:
         return self._run.standalone
 
+    @property
+    def prompt_messages(self) -> list[Message]:
+        """The messages sent to the model (system + context, kept turns, question)."""
+        return self._run.window.messages if self._run.window else []
+
     def __iter__(self) -> Iterator[str]:
         return self
 
