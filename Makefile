@@ -42,7 +42,7 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser" -x
 
 bench: setup
-	$(PY) -m bench --eval-dir ../shared/eval
+	$(PY) -m bench --eval-dir ../shared/eval --zh
 
 bench-quick: setup
 	$(PY) -m bench --eval-dir ../shared/eval --quick
