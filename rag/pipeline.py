@@ -300,6 +300,7 @@ class _Turn:
         timer.daemon = True
         timer.start()
         parts: list[str] = []
+        finished = False
         t2 = time.perf_counter()
         try:
             for delta in stream:
@@ -307,9 +308,12 @@ class _Turn:
                     timings["first_token_s"] = time.perf_counter() - t2
                 parts.append(delta)
                 yield delta
+            finished = True
         finally:
             timer.cancel()
             timings["generate_s"] = time.perf_counter() - t2
+            if not finished:  # an error or a reader that went away: what we have is partial
+                self.cancel.set()
             self._finish("".join(parts), stream.usage, window.prompt_tokens, params, timings)
 
     def _finish(

@@ -172,3 +172,13 @@ def test_stateless_turn_with_given_history_stores_nothing(services):
     ))
     assert result.text and result.message_id is None and result.conversation_id is None
     assert cm.history_manager.list_conversations("u") == []
+
+
+def test_an_answer_abandoned_by_its_reader_is_stored_as_partial(services):
+    stream = services.pipeline.stream_turn(
+        TurnRequest("u", "Write a long poem about rivers.", params=GenerationParams(max_new_tokens=300))
+    )
+    next(stream)
+    stream._gen.close()  # the reader goes away without pressing stop (e.g. a closed tab)
+    last = services.history.get_messages("u", stream.conversation_id)[-1]
+    assert last.role == "assistant" and last.status == "partial"
