@@ -1,11 +1,13 @@
 """A chat model run in-process with Hugging Face transformers (HF id, local dir or GGUF).
 
-One generation runs at a time (a lock); at most ``max_queue`` callers wait for it and
-the next one gets ``BackendBusy`` at once. ``generate`` runs in a worker thread that
-feeds a ``TextIteratorStreamer``; a stopping criterion watches the caller's ``cancel``
-event (and our own, set when a stop string appears or the reader goes away), so the
-model is free for the next request one token after a stop. The worker, not the reader,
-owns the lock: a reader that never finishes cannot keep the model busy.
+Concurrent requests are decoded together by one generation thread (``llm.batching``):
+up to ``max_batch`` answers share each forward pass, each with its own sampling
+parameters; beyond that at most ``max_queue`` callers wait and the next one gets
+``BackendBusy`` at once. Each request's reader turns its token ids into text, applies
+its stop strings and sets the request's ``halt`` event when it has seen a stop string or
+goes away; the row then leaves the batch at the next step, as on the caller's ``cancel``.
+A request with a ``cache_key`` (one conversation) reuses the KV of its prompt's stable
+prefix from the previous turn (``llm.prefix_cache``).
 
 Prompts are rendered with the model's own chat template (seed 001) and only the new
 tokens are decoded, never the template's markers.
@@ -20,7 +22,6 @@ import shutil
 import threading
 import time
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -32,6 +33,8 @@ from llm.types import BackendBusy, Completion, GenerationParams, Message, Prompt
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT_WINDOW = 2048
+DEFAULT_MAX_BATCH = 8
+DEFAULT_PREFIX_CACHE_MB = 512
 
 
 def sampling_kwargs(params: GenerationParams) -> dict[str, Any]:
@@ -64,7 +67,7 @@ def display_name(source: str, gguf_file: str | None, dtype: str | None) -> str:
 
 
 class TransformersBackend:
-    """``ChatBackend`` over a local transformers causal LM."""
+    """``ChatBackend`` over a local transformers causal LM, batching concurrent requests."""
 
     def __init__(
         self,
@@ -74,12 +77,13 @@ class TransformersBackend:
         dtype: str | None = None,
         context_window: int | None = None,
         max_queue: int = 16,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB,
     ) -> None:
         started = time.perf_counter()
         self.source = str(source)
         self.gguf_file = gguf_file
         self.device = device
-        self.max_queue = max_queue
         self.name = display_name(self.source, gguf_file, dtype)
         self.tokenizer, self.model = _load(self.source, gguf_file, device, dtype)
         self._counter = TokenCounter(self.tokenizer)
@@ -89,18 +93,32 @@ class TransformersBackend:
         if eos is None:
             eos = self.tokenizer.eos_token_id
         self._eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
-        self._pad_id = self.tokenizer.pad_token_id
-        if self._pad_id is None:
-            self._pad_id = min(self._eos_ids) if self._eos_ids else 0
-        self._model_lock = threading.Lock()
-        # One long-lived generation thread: a fresh thread per answer made generate()
-        # about 3x slower on a GPU (measured on an H100, scripts/gpu_overhead.py).
-        self._worker_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
-        self._queue_lock = threading.Lock()
-        self._waiting = 0
+        from llm.batching import BatchScheduler
+        from llm.prefix_cache import PrefixCache
+
+        self.prefix_cache = PrefixCache(prefix_cache_mb * 2**20)
+        self._scheduler = BatchScheduler(self.model, self._eos_ids, max_batch, max_queue, self.prefix_cache)
         self.load_seconds = time.perf_counter() - started
-        logger.info("loaded %s on %s in %.1f s (context window %d tokens)",
-                    self.name, device, self.load_seconds, self.context_window)
+        logger.info("loaded %s on %s in %.1f s (context window %d tokens, batches of up to %d)",
+                    self.name, device, self.load_seconds, self.context_window, max_batch)
+
+    @property
+    def max_queue(self) -> int:
+        """Requests that may wait beyond the ones decoding; the next one gets ``BackendBusy``."""
+        return self._scheduler.max_queue
+
+    @max_queue.setter
+    def max_queue(self, value: int) -> None:
+        self._scheduler.max_queue = value
+
+    @property
+    def max_batch(self) -> int:
+        """Requests decoded together in one forward pass."""
+        return self._scheduler.max_batch
+
+    @max_batch.setter
+    def max_batch(self, value: int) -> None:
+        self._scheduler.max_batch = value
 
     # --- ChatBackend ----------------------------------------------------------------
 
@@ -110,11 +128,13 @@ class TransformersBackend:
         params: GenerationParams,
         cancel: threading.Event | None = None,
     ) -> TextStream:
-        """Start generating and return the stream of text deltas.
+        """Queue the request and return the stream of its text deltas.
 
-        Waits (bounded, see ``max_queue``) for the model; raises ``BackendBusy`` when
-        too many callers already wait and ``PromptTooLong`` when nothing fits.
+        Raises ``BackendBusy`` when the batch is full and ``max_queue`` requests already
+        wait, and ``PromptTooLong`` when nothing fits.
         """
+        from llm.batching import Request
+
         usage = Usage()
         input_ids = self._counter.encode_chat(messages, add_generation_prompt=True)
         usage.prompt_tokens = len(input_ids)
@@ -123,18 +143,17 @@ class TransformersBackend:
             raise PromptTooLong(
                 f"The prompt has {len(input_ids)} tokens; {self.name} takes at most {self.context_window}."
             )
-        max_new = max(1, min(params.max_new_tokens, room))
-        if not self._wait_for_model(cancel):
-            usage.finish_reason = "cancelled"
-            return TextStream(iter(()), usage)
-        try:
-            run = _Generation(self, input_ids, params, max_new, cancel, usage)
-            run.start()
-        except BaseException:
-            self._model_lock.release()
-            raise
-        text_stream = TextStream(run.deltas(), usage)
-        weakref.finalize(text_stream, run.halt.set)  # dropped before it was read: stop anyway
+        request = Request(
+            input_ids=input_ids,
+            sampling=sampling_kwargs(params),
+            max_new_tokens=max(1, min(params.max_new_tokens, room)),
+            cancel=cancel,
+            cache_key=params.cache_key,
+            stable_tokens=self._stable_tokens(messages, input_ids) if params.cache_key else 0,
+        )
+        self._scheduler.submit(request)
+        text_stream = TextStream(self._deltas(request, params, usage), usage)
+        weakref.finalize(text_stream, request.halt.set)  # dropped before it was read: stop anyway
         return text_stream
 
     def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
@@ -154,103 +173,32 @@ class TransformersBackend:
 
     # --- internals ------------------------------------------------------------------
 
-    def _wait_for_model(self, cancel: threading.Event | None) -> bool:
-        """Take the model lock; False when ``cancel`` was set while waiting."""
-        with self._queue_lock:
-            if self._model_lock.locked() and self._waiting >= self.max_queue:
-                raise BackendBusy(f"{self._waiting} requests are already waiting for {self.name}.")
-            self._waiting += 1
-        try:
-            while not self._model_lock.acquire(timeout=0.1):
-                if cancel is not None and cancel.is_set():
-                    return False
-            return True
-        finally:
-            with self._queue_lock:
-                self._waiting -= 1
+    def _stable_tokens(self, messages: list[Message], input_ids: list[int]) -> int:
+        """Prompt tokens before the last message: what the next turn of this conversation repeats."""
+        from llm.prefix_cache import common_prefix
 
+        if len(messages) < 2:
+            return 0
+        before = self._counter.encode_chat(messages[:-1], add_generation_prompt=False)
+        return common_prefix(before, input_ids)
 
-class _Generation:
-    """One ``generate`` call in a worker thread, read through a streamer."""
+    def _deltas(self, request: Request, params: GenerationParams, usage: Usage) -> Iterator[str]:
+        from llm.batching import END
 
-    def __init__(
-        self,
-        backend: TransformersBackend,
-        input_ids: list[int],
-        params: GenerationParams,
-        max_new_tokens: int,
-        cancel: threading.Event | None,
-        usage: Usage,
-    ) -> None:
-        from transformers import TextIteratorStreamer
-
-        self.backend = backend
-        self.input_ids = input_ids
-        self.params = params
-        self.max_new_tokens = max_new_tokens
-        self.cancel = cancel
-        self.halt = threading.Event()  # ours: stop string seen or reader gone
-        self.usage = usage
-        self.new_ids: list[int] = []
-        self.error: BaseException | None = None
-        self.streamer = TextIteratorStreamer(backend.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        self.done = threading.Event()
-        self.worker: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.backend._worker_pool.submit(self._run)
-
-    def _should_stop(self) -> bool:
-        return self.halt.is_set() or (self.cancel is not None and self.cancel.is_set())
-
-    def _run(self) -> None:
-        self.worker = threading.current_thread()
-        try:
-            self._generate()
-        finally:
-            self.done.set()
-
-    def _generate(self) -> None:
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
-
-        generation = self
-
-        class _Stop(StoppingCriteria):
-            def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-                stop = generation._should_stop()
-                return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
-
-        backend = self.backend
-        try:
-            ids = torch.tensor([self.input_ids], device=backend.model.device)
-            with torch.inference_mode():
-                out = backend.model.generate(
-                    input_ids=ids,
-                    attention_mask=torch.ones_like(ids),
-                    max_new_tokens=self.max_new_tokens,
-                    pad_token_id=backend._pad_id,
-                    streamer=self.streamer,
-                    stopping_criteria=StoppingCriteriaList([_Stop()]),
-                    **sampling_kwargs(self.params),
-                )
-            self.new_ids = out[0, len(self.input_ids):].tolist()
-        except BaseException as exc:  # handed to the reader, which re-raises it
-            self.error = exc
-            self.streamer.end()
-        finally:
-            backend._model_lock.release()
-
-    def deltas(self) -> Iterator[str]:
-        stops = StopStringFilter(self.params.stop)
+        stops = StopStringFilter(params.stop)
+        text = _Detokenizer(self.tokenizer)
         finished = False
         try:
-            for piece in self.streamer:
-                shown = stops.feed(piece)
+            while True:
+                item = request.events.get()
+                piece = text.flush() if item is END else text.add(item)
+                shown = stops.feed(piece) if piece else ""
                 if shown:
                     yield shown
                 if stops.stopped:
-                    self.halt.set()
+                    request.halt.set()
+                    break
+                if item is END:
                     break
             tail = stops.flush()
             if tail:
@@ -258,26 +206,55 @@ class _Generation:
             finished = True
         finally:
             if not finished:
-                self.halt.set()  # the reader went away: free the model now
+                request.halt.set()  # the reader went away: its row leaves the batch at the next step
             # A dropped stream may be finalized by the garbage collector on any thread,
-            # even this generation's own worker, which must not wait for itself.
-            if threading.current_thread() is not self.worker:
-                self.done.wait()
-                self._fill_usage(stopped_by_string=stops.stopped)
-        if self.error is not None:
-            raise self.error
+            # even the generation thread, which must not wait for itself.
+            if threading.current_thread() is not self._scheduler.thread:
+                request.done.wait()
+                _fill_usage(usage, request, stopped_by_string=stops.stopped, eos_ids=self._eos_ids)
+        if request.error is not None:
+            raise request.error
 
-    def _fill_usage(self, stopped_by_string: bool) -> None:
-        self.usage.completion_tokens = len(self.new_ids)
-        ended_on_eos = bool(self.new_ids) and self.new_ids[-1] in self.backend._eos_ids
-        if self.cancel is not None and self.cancel.is_set():
-            self.usage.finish_reason = "cancelled"
-        elif stopped_by_string or ended_on_eos:
-            self.usage.finish_reason = "stop"
-        elif len(self.new_ids) >= self.max_new_tokens:
-            self.usage.finish_reason = "length"
+
+class _Detokenizer:
+    """Token ids in, new text out; holds back an incomplete UTF-8 character."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.shown = 0
+
+    def add(self, token: int) -> str:
+        self.ids.append(token)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return ""
+        delta = text[self.shown:]
+        if text.endswith("\n"):  # a line is final: start afresh so decoding stays short
+            self.ids, self.shown = [], 0
         else:
-            self.usage.finish_reason = "stop"
+            self.shown = len(text)
+        return delta
+
+    def flush(self) -> str:
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        self.ids, self.shown, delta = [], 0, text[self.shown:]
+        return delta
+
+
+def _fill_usage(usage: Usage, request: Request, stopped_by_string: bool, eos_ids: set[int]) -> None:
+    new_ids = request.new_ids
+    usage.completion_tokens = len(new_ids)
+    usage.cached_prompt_tokens = request.reused_tokens
+    ended_on_eos = bool(new_ids) and new_ids[-1] in eos_ids
+    if request.cancel is not None and request.cancel.is_set():
+        usage.finish_reason = "cancelled"
+    elif stopped_by_string or ended_on_eos:
+        usage.finish_reason = "stop"
+    elif len(new_ids) >= request.max_new_tokens:
+        usage.finish_reason = "length"
+    else:
+        usage.finish_reason = "stop"
 
 
 def gguf_cache_dir(source: str, gguf_file: str) -> Path:

@@ -27,6 +27,8 @@ class GenerationParams:
     top_k: int = 0
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
+    # Who may reuse this prompt's cached prefix (one user's one conversation); None: no reuse.
+    cache_key: str | None = None
 
     @property
     def greedy(self) -> bool:
@@ -41,6 +43,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "stop"  # "stop" | "length" | "cancelled"
+    cached_prompt_tokens: int = 0  # prompt tokens whose KV came from the prefix cache
 
     @property
     def total_tokens(self) -> int:

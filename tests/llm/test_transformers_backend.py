@@ -123,7 +123,7 @@ def test_full_queue_answers_busy(bundled_backend, story_request, capital_questio
         list(running)
 
 
-def test_two_threads_are_served_one_after_the_other(bundled_backend, capital_question, greedy):
+def test_two_threads_get_the_same_answer_as_one(bundled_backend, capital_question, greedy):
     expected = bundled_backend.complete(capital_question, greedy).text
     answers: list[str] = []
 
