@@ -5,13 +5,16 @@ the real tokenizer and never loads a model itself.
 
 Layout of the messages it returns::
 
-    system:    system prompt, then a blank line, then the context block (if any)
+    system:    system prompt
     user/assistant pairs: the newest complete pairs that fit, oldest first
-    user:      the question
+    user:      the context block (if any), a blank line, the question
 
-The context block (retrieved chunks) goes into the system message so the stored
-question stays exactly what the user typed and the history sits between instructions
-and question, the shape chat models are trained on.
+What stays the same from turn to turn comes first (system prompt, kept history) and
+this turn's retrieved context and question last, so a model server can reuse the KV
+cache of the prefix (our transformers backend per conversation, vLLM's automatic
+prefix caching). For the same reason old turns are dropped in blocks of
+``DROP_BLOCK_TURNS``: the first kept turn moves only every few turns, not every turn.
+The stored question stays exactly what the user typed; only the prompt carries context.
 
 What gives way when the budget is tight, in this order: old turns (oldest first, whole
 pairs only), then the context block (truncated), then the question (truncated). Each
@@ -35,6 +38,9 @@ Truncate = Callable[[str, int], str]
 # so chat templates that add a default system prompt when there is none are not counted twice.
 _PROBE_SYSTEM: Message = {"role": "system", "content": "."}
 
+# Old turns leave the window this many at a time (see the module docstring).
+DROP_BLOCK_TURNS = 4
+
 
 @dataclass
 class WindowResult:
@@ -45,10 +51,16 @@ class WindowResult:
     truncated: list[str] = field(default_factory=list)  # "context" and/or "question" when cut
 
 
-def system_message(system_prompt: str, context: str) -> Message:
-    """The system message: the prompt, then the context block after a blank line."""
+def system_message(system_prompt: str, context: str = "") -> Message:
+    """A system message: the prompt, then (if given) a context block after a blank line."""
     content = f"{system_prompt}\n\n{context}" if context.strip() else system_prompt
     return {"role": "system", "content": content}
+
+
+def question_message(context: str, question: str) -> Message:
+    """The last user message: this turn's context block, a blank line, the question."""
+    content = f"{context}\n\n{question}" if context.strip() else question
+    return {"role": "user", "content": content}
 
 
 def complete_pairs(turns: list[Message]) -> list[tuple[Message, Message]]:
@@ -85,8 +97,8 @@ def fit_history(
     spent on earlier turns. Each pair is counted once, so 200 turns cost 200 small
     counts plus a few whole-prompt counts.
     """
-    system = system_message(system_prompt, context)
-    user_question: Message = {"role": "user", "content": question}
+    system = system_message(system_prompt)
+    user_question = question_message(context, question)
     truncated: list[str] = []
 
     fixed = count_tokens([system, user_question])
@@ -133,6 +145,10 @@ def _newest_pairs_within(
             break
         used += cost
         first_kept = index
+    if 0 < first_kept < len(pairs):
+        blocked = -(-first_kept // DROP_BLOCK_TURNS) * DROP_BLOCK_TURNS  # round up to a block edge
+        if blocked < len(pairs):
+            first_kept = blocked
     return pairs[first_kept:]
 
 
@@ -146,18 +162,17 @@ def _shrink_fixed(
     truncated: list[str],
 ) -> tuple[Message, Message, int]:
     """Cut the context block, then the question, until system + question fit ``budget``."""
-    user_question: Message = {"role": "user", "content": question}
-    bare = count_tokens([system_message(system_prompt, ""), user_question])
+    system = system_message(system_prompt)
+    bare = count_tokens([system, question_message("", question)])
     if context.strip() and bare < budget:
         context, total = _cut_to_fit(
             context, budget - bare, budget, truncate,
-            lambda text: count_tokens([system_message(system_prompt, text), user_question]),
+            lambda text: count_tokens([system, question_message(text, question)]),
         )
         logger.warning("context block cut to fit the prompt budget of %d tokens", budget)
         truncated.append("context")
-        return system_message(system_prompt, context), user_question, total
+        return system, question_message(context, question), total
 
-    system = system_message(system_prompt, "")
     if context.strip():
         logger.warning("context block dropped: the question alone fills the budget of %d tokens", budget)
         truncated.append("context")

@@ -27,7 +27,23 @@ class Embedder(Protocol):
     tokenizer: Any  # HF tokenizer: chunk sizes are counted in its tokens
 
     def embed_documents(self, texts: list[str], batch_size: int = 32,
-                        progress: EmbedProgress | None = None) -> np.ndarray: ...
+                        progress: EmbedProgress | None = None) -> np.ndarray:
+        """Embed in batches (progress after each); shape (len(texts), dimension), input order.
+
+        Batches are formed over the texts sorted by length, so a batch pads to a length
+        close to all of its texts instead of to its longest one; the rows are put back
+        in input order at the end.
+        """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._encode([texts[i] for i in rows], batch_size)
+            if progress:
+                progress(min(start + batch_size, len(texts)), len(texts))
+        return out
 
     def embed_query(self, text: str) -> np.ndarray: ...
 

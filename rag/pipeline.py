@@ -292,7 +292,10 @@ class _Turn:
 
         # Busy or too long: raised here, before anything is stored, so a refused turn
         # leaves no unanswered question behind.
-        stream = cm.llm.stream(window.messages, params, self.cancel)
+        # The KV of this conversation's stable prompt prefix may be reused by its next turn
+        # (llm/prefix_cache.py); the key names the user too, so it is never shared.
+        cache_key = f"{req.user_id}\x1f{self.conversation_id}" if self.conversation_id else None
+        stream = cm.llm.stream(window.messages, replace(params, cache_key=cache_key), self.cancel)
         if req.persist and not req.regenerate:
             cm.history_manager.add_message(self.conversation_id, "user", self.question)
         # A timer turns the generation time limit into the same cancel path as "stop".

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from llm.types import Message
-from llm.window import complete_pairs, fit_history, system_message
+from llm.window import DROP_BLOCK_TURNS, complete_pairs, fit_history, system_message
 
 SYSTEM = "You are docchat. Answer briefly."
 
@@ -63,12 +63,25 @@ def test_window_keeps_newest_whole_turns(bundled_backend, english_turns):
     assert result.messages[-1] == {"role": "user", "content": "And page 31?"}
 
 
-def test_window_fills_the_budget_with_as_many_turns_as_fit(bundled_backend, english_turns):
+def test_window_fills_the_budget_to_within_one_block_of_turns(bundled_backend, english_turns):
     result = fit_history(SYSTEM, "", english_turns, "And page 31?", bundled_backend.count_tokens, budget=300)
-    one_more = english_turns[-2 * (result.kept_turns + 1):]
-    bigger = [system_message(SYSTEM, ""), *one_more, {"role": "user", "content": "And page 31?"}]
+    one_block_more = english_turns[-2 * (result.kept_turns + DROP_BLOCK_TURNS):]
+    bigger = [system_message(SYSTEM, ""), *one_block_more, {"role": "user", "content": "And page 31?"}]
 
     assert bundled_backend.count_tokens(bigger) > 300
+
+
+def test_window_drops_old_turns_in_blocks_so_the_prefix_stays_the_same(bundled_backend, long_conversation):
+    """Turn after turn, the first kept turn moves only once per block: the prompt's prefix is stable."""
+    firsts = []
+    for n in range(60, 60 + 2 * DROP_BLOCK_TURNS):
+        result = fit_history(SYSTEM, "", long_conversation[: 2 * n], "Next?", bundled_backend.count_tokens,
+                             budget=1500)
+        firsts.append(result.messages[1]["content"])
+        assert result.prompt_tokens <= 1500
+
+    assert len(set(firsts)) <= 3  # at most two block edges crossed in 2 blocks of turns
+    assert all(f.startswith("Turn ") and int(f.split()[1].rstrip(":")) % DROP_BLOCK_TURNS == 0 for f in firsts)
 
 
 def test_window_keeps_everything_when_it_fits(bundled_backend, english_turns):
@@ -97,11 +110,13 @@ def test_window_skips_a_dangling_question_without_answer(bundled_backend, englis
     assert all(m["content"] != "unanswered question" for m in result.messages)
 
 
-def test_window_puts_context_block_in_system_message(bundled_backend, english_turns):
+def test_window_puts_the_context_with_the_question_after_the_history(bundled_backend, english_turns):
     context = "[1] tea.pdf p.3: Tea grows on hills."
     result = fit_history(SYSTEM, context, english_turns[:2], "Where?", bundled_backend.count_tokens, budget=4000)
 
-    assert result.messages[0] == {"role": "system", "content": f"{SYSTEM}\n\n{context}"}
+    assert result.messages[0] == {"role": "system", "content": SYSTEM}
+    assert result.messages[1:3] == english_turns[:2]
+    assert result.messages[-1] == {"role": "user", "content": f"{context}\n\nWhere?"}
 
 
 def test_window_history_budget_caps_turns(bundled_backend, english_turns):
@@ -150,10 +165,13 @@ def test_window_cuts_context_before_question(bundled_backend):
     result = fit_history(SYSTEM, context, [], question, bundled_backend.count_tokens,
                          budget=150, truncate=bundled_backend.truncate_text)
 
+    asked = result.messages[-1]["content"]
     assert result.prompt_tokens <= 150
-    assert result.messages[-1]["content"] == question
+    assert asked.endswith("\n\n" + question)
     assert result.truncated == ["context"]
-    assert context.startswith(result.messages[0]["content"][len(SYSTEM) + 2:])
+    assert result.messages[0]["content"] == SYSTEM
+    assert 0 < len(asked) - len(question) - 2 < len(context)
+    assert context.startswith(asked[: -len(question) - 2])
 
 
 def test_complete_pairs_ignores_empty_answers_and_lone_messages():

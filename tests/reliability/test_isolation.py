@@ -139,7 +139,8 @@ def test_default_bind_is_loopback_only():
 # --- prompt injection: retrieved text is data inside <context>, never instructions -------
 
 def system_message_for(question: str, sources) -> str:
-    """The system message the pipeline sends: build_system_prompt + format_context, through fit_history."""
+    """What the pipeline sends before the question: the system message (build_system_prompt),
+    then the last user message's context block (format_context), through fit_history."""
     window = fit_history(
         system_prompt=build_system_prompt("You are docchat.", question, sources),
         context=format_context(sources),
@@ -148,8 +149,9 @@ def system_message_for(question: str, sources) -> str:
         count_tokens=lambda messages: sum(len(m["content"]) for m in messages),  # room to spare: no shrinking
         budget=100_000,
     )
-    assert window.messages[-1] == {"role": "user", "content": question}
-    return window.messages[0]["content"]
+    asked = window.messages[-1]["content"]
+    assert window.messages[-1]["role"] == "user" and asked.endswith("\n\n" + question)
+    return window.messages[0]["content"] + "\n\n" + asked[: -len(question) - 2]
 
 
 @pytest.fixture
