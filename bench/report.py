@@ -112,8 +112,13 @@ def _long(r: dict) -> str:
     text = (f"{r['turns']} turns, max_new_tokens={r['max_new_tokens']}, context window {r['context_window']}, "
             f"prompt budget {r['prompt_budget']}, history budget {r['history_token_budget']}; "
             f"largest prompt {r['max_prompt_tokens']} tokens.\n\n")
-    text += _table(["turn", "prompt tokens", "latency s"], [[x["turn"], x["prompt_tokens"], x["latency_s"]] for x in picks])
+    text += _table(["turn", "prompt tokens", "cached prompt tokens", "TTFT s", "latency s"],
+                   [[x["turn"], x["prompt_tokens"], x.get("cached_prompt_tokens", 0), x.get("ttft_s"),
+                     x["latency_s"]] for x in picks])
     text += f"\n\nLatency of the last 5 turns / turns 3–7: **{_f(r['latency_ratio_last5_vs_turns3to7'])}×**."
+    if "ttft_ratio_last5_vs_turns3to7" in r:
+        text += (f" Time to first token, same turns: **{_f(r['ttft_ratio_last5_vs_turns3to7'])}×** "
+                 f"({r['cached_turns']} of {r['turns']} turns reused a cached prefix).")
     return text + _met(r)
 
 
@@ -123,6 +128,8 @@ def _concurrency(r: dict) -> str:
     text = f"Real server (`app.py`), streamed `POST /api/chat`, max_tokens={r['max_tokens']}, RAG over {r['document']}.\n\n"
     text += _table(["N", "aggregate tokens/s", "TTFT p50 ms", "TTFT p95 ms", "wall s", "failed"], rows)
     text += f"\n\nAggregate scaling N={max(int(k) for k in r['levels'])} vs N=1: **{_f(r['scaling_top_vs_1'])}×**."
+    if "ttft_p95_ratio_top_vs_1" in r:
+        text += f" TTFT p95 N={max(int(k) for k in r['levels'])} / N=1: **{_f(r['ttft_p95_ratio_top_vs_1'])}×**."
     return text + _met(r)
 
 
