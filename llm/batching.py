@@ -131,6 +131,11 @@ class BatchScheduler:
                 admit = []
                 while self._pending and len(self._rows) + len(admit) < self.max_batch:
                     admit.append(self._pending.popleft())
+                gave_up = [r for r in self._pending if r.should_stop()]  # cancelled while waiting
+                for request in gave_up:
+                    self._pending.remove(request)
+            for request in gave_up:
+                self._finish(request)
             try:
                 with torch.inference_mode():
                     for request in admit:

@@ -62,7 +62,12 @@ class GrowableLayer(DynamicLayer):
                ) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
+        fresh = self.length == 0
         self._write(key_states, value_states)
+        if key_states.shape[-2] > 1:
+            # A prefill: hand attention contiguous tensors, as DynamicLayer does (strided
+            # views of the buffer may take a slower attention kernel for long queries).
+            return (key_states, value_states) if fresh else (self.keys.contiguous(), self.values.contiguous())
         return self.keys, self.values
 
     def get_seq_length(self) -> int:
