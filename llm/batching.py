@@ -226,6 +226,7 @@ class BatchScheduler:
         for i, row in enumerate(self._rows):
             if i not in keep:
                 self._finish(row.request)
+        logger.debug("batch: %d rows left, %d requests in flight", len(keep), self._in_flight)
         if not keep:
             self._rows, self._cache, self._mask = [], None, None
             return
@@ -238,11 +239,14 @@ class BatchScheduler:
         self._cache = make_cache(self._num_layers, kv)
 
     def _finish(self, request: Request, error: BaseException | None = None) -> None:
-        request.error = error
-        request.events.put(END)
+        """End ``request`` once (a failed step may reach rows that just ended)."""
         with self._cond:
+            if request.done.is_set():
+                return
             self._in_flight -= 1
-        request.done.set()
+            request.error = error
+            request.events.put(END)
+            request.done.set()
 
 
 def slice_kv_view(kv: Any, end: int) -> Any:
