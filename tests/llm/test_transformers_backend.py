@@ -112,13 +112,13 @@ def test_full_queue_answers_busy(bundled_backend, story_request, capital_questio
     hold = threading.Event()
     running = bundled_backend.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0), hold)
     next(running)
-    queue = bundled_backend.max_queue
-    bundled_backend.max_queue = 0
+    queue, batch = bundled_backend.max_queue, bundled_backend.max_batch
+    bundled_backend.max_queue, bundled_backend.max_batch = 0, 1  # the one running request fills the batch
     try:
         with pytest.raises(BackendBusy):
             bundled_backend.stream(capital_question, GenerationParams(max_new_tokens=8))
     finally:
-        bundled_backend.max_queue = queue
+        bundled_backend.max_queue, bundled_backend.max_batch = queue, batch
         hold.set()
         list(running)
 
