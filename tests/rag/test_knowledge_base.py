@@ -12,6 +12,11 @@ from rag.vector_store import SHARED_COLLECTION, ChromaStore
 from tests.pdfs import make_broken_pdfs, make_pdf
 
 
+def _chroma(kb) -> ChromaStore:
+    """The shared collection as the knowledge base sees it (embedded, or on its Chroma server)."""
+    return ChromaStore(kb.settings.chroma_dir, kb.embedder.name, kb.embedder.dimension, url=kb.settings.chroma_url)
+
+
 def _top_page(kb, query, **kwargs):
     [best, *_] = kb.search(query, k=3, **kwargs)
     return best.filename, best.page
@@ -45,7 +50,7 @@ def test_delete_leaves_no_trace(make_kb, english_pdf, chinese_pdf):
     settings = kb.settings
     assert kb.delete(doc.id)
     assert doc.id not in {d.id for d in kb.list()}
-    assert doc.id not in ChromaStore(settings.chroma_dir, kb.embedder.name, kb.embedder.dimension).document_ids()
+    assert doc.id not in _chroma(kb).document_ids()
     assert doc.id not in KeywordIndex(kb.registry.db).document_ids()
     assert not (settings.files_dir / f"{doc.id}.pdf").exists()
     assert all(r.document_id != doc.id for r in kb.search("bicycle chain", k=5))
@@ -161,8 +166,7 @@ def test_recover_fails_out_interrupted_documents_and_removes_orphans(make_kb, en
     restarted = make_kb(tmp_path / "data")
     restarted.recover()
     assert [(d.id, d.status, d.error) for d in restarted.list()] == [(doc.id, "failed", INTERRUPTED)]
-    settings = restarted.settings
-    assert ChromaStore(settings.chroma_dir, kb.embedder.name, kb.embedder.dimension).document_ids() == set()
+    assert _chroma(kb).document_ids() == set()
     assert restarted.keywords.document_ids() == set()
     assert restarted.search("bicycle", k=3) == []
     assert restarted.add_file(english_pdf).status == "ready"
@@ -179,7 +183,7 @@ def test_private_documents_are_separate_per_owner(make_kb, english_pdf):
 def test_keywords_and_chroma_agree_after_add_delete_and_restart(make_kb, english_pdf, chinese_pdf, tmp_path):
     kb = make_kb()
     english, chinese = kb.add_file(english_pdf), kb.add_file(chinese_pdf)
-    store = ChromaStore(kb.settings.chroma_dir, kb.embedder.name, kb.embedder.dimension)
+    store = _chroma(kb)
     assert kb.keywords.chunk_counts() == store.chunk_counts() == {english.id: english.chunks,
                                                                    chinese.id: chinese.chunks}
     kb.delete(english.id)
@@ -200,5 +204,5 @@ def test_a_delete_cut_short_before_chroma_is_finished_at_start(make_kb, english_
     assert kb.keywords.document_ids() == set()
     restarted = make_kb(tmp_path / "data")
     restarted.recover()
-    store = ChromaStore(kb.settings.chroma_dir, kb.embedder.name, kb.embedder.dimension)
+    store = _chroma(kb)
     assert store.chunk_counts() == {} and restarted.registry.pending_deletes() == []
