@@ -22,6 +22,7 @@ The filled data dirs are cached under ``$DOCCHAT_SCALE_CACHE`` (default
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -67,7 +68,7 @@ def cache_root() -> Path:
 
 
 def _vocabulary(rng: random.Random, size: int = 20_000) -> tuple[list[str], list[float]]:
-    """Pseudo-words with Zipf weights; the queries' words sit at ranks 20..2000 (common to rare)."""
+    """Pseudo-words with cumulative Zipf weights; the queries' words sit at ranks 20..2000 (common to rare)."""
     from rag.keyword_index import tokenize
 
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -75,8 +76,8 @@ def _vocabulary(rng: random.Random, size: int = 20_000) -> tuple[list[str], list
     query_words = list(dict.fromkeys(t for q in QUERIES for t in tokenize(q)))
     for word in query_words:
         words[rng.randint(20, 2000)] = word
-    weights = [1.0 / (rank + 1) ** 1.07 for rank in range(size)]
-    return words, weights
+    cumulative = list(itertools.accumulate(1.0 / (rank + 1) ** 1.07 for rank in range(size)))
+    return words, cumulative
 
 
 def _unit_vectors(count: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -124,7 +125,7 @@ def filled_data_dir(total: int, embedder: Any, fill: bool = True) -> Path:
                 doc = f"synthetic-{i // CHUNKS_PER_DOCUMENT:05d}"
                 page = i % CHUNKS_PER_DOCUMENT // 4 + 1
                 chunks.append(Chunk(f"{doc}:{page}:{i}", doc, f"{doc}.pdf", page, page, i % CHUNKS_PER_DOCUMENT,
-                                    " ".join(rng.choices(words, weights, k=WORDS_PER_CHUNK))))
+                                    " ".join(rng.choices(words, cum_weights=weights, k=WORDS_PER_CHUNK))))
             store.add(chunks, _unit_vectors(len(chunks), embedder.dimension, nrng))
             documents = list(dict.fromkeys(c.document_id for c in chunks))
             with db.transaction():
