@@ -145,6 +145,7 @@ SECTIONS = (
     ("generation", "6. Generation: pipeline vs bare model.generate", _generation),
     ("long_conversation", "7. Long conversation (scripted)", _long),
     ("concurrency", "8. Concurrency through the HTTP API", _concurrency),
+    ("scale", "9. Scale: 1,000 PDFs on one machine (issue 16)", lambda r: __import__("bench.scale").scale.render(r)),
     ("zh", "Chinese check (--zh)", _zh),
 )
 
