@@ -87,8 +87,9 @@ class KeywordIndex:
         """
         if texts is not None and len(texts) != len(chunks):
             raise ValueError(f"{len(chunks)} chunks but {len(texts)} texts")
-        rows = [(c.id, c.document_id, owner, " ".join(tokenize(t)))
-                for c, t in zip(chunks, texts if texts is not None else [c.text for c in chunks])]
+        by_id = {c.id: (c.id, c.document_id, owner, " ".join(tokenize(t)))  # one row per chunk id
+                 for c, t in zip(chunks, texts if texts is not None else [c.text for c in chunks])}
+        rows = list(by_id.values())
         with self.db.transaction() as conn:
             for document_id in dict.fromkeys(c.document_id for c in chunks):
                 self._delete(conn, document_id, owner)
@@ -98,13 +99,15 @@ class KeywordIndex:
         """Index already-tokenized chunks ``(chunk_id, tokens)`` of one document (legacy import)."""
         with self.db.transaction() as conn:
             self._delete(conn, document_id, owner)
-            self._insert(conn, [(cid, document_id, owner, " ".join(tokens)) for cid, tokens in entries])
+            rows = {cid: (cid, document_id, owner, " ".join(tokens)) for cid, tokens in entries}
+            self._insert(conn, list(rows.values()))
 
     @staticmethod
     def _insert(conn, rows: list[tuple[str, str, str, str]]) -> None:
+        # Plain INSERT: a REPLACE would drop a row without telling FTS5 its old text.
         for chunk_id, document_id, owner, tokens in rows:
             cursor = conn.execute(
-                "INSERT OR REPLACE INTO keyword_chunks (chunk_id, document_id, owner, tokens) VALUES (?, ?, ?, ?)",
+                "INSERT INTO keyword_chunks (chunk_id, document_id, owner, tokens) VALUES (?, ?, ?, ?)",
                 (chunk_id, document_id, owner, tokens),
             )
             conn.execute("INSERT INTO keyword_fts (rowid, tokens) VALUES (?, ?)", (cursor.lastrowid, tokens))
