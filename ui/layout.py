@@ -127,7 +127,8 @@ def _main_column() -> dict:
         with gr.Row(elem_id="input-row", equal_height=True):
             # lines=1 (growing to 8): Gradio sends on Enter and keeps Shift+Enter as a new line.
             chat_input = gr.Textbox(
-                elem_id="chat-input", show_label=False, container=False, lines=1, max_lines=8, scale=8,
+                elem_id="chat-input", label=L("chat_input"), show_label=False, container=False,
+                lines=1, max_lines=8, scale=8,
                 placeholder=L("chat_placeholder"), autofocus=True,
                 interactive=False,  # enabled by the page load, once we know who is asking
             )
