@@ -46,7 +46,8 @@ CSS = """
 #documents .status-failed, #documents .doc-error { color: #b91c1c; }
 #documents .doc-error { font-size: 0.75rem; }
 #documents .empty-state { color: var(--body-text-color-subdued); font-size: 0.85rem; margin: 4px 0; }
-#chatbot button[aria-label="Clear"], #chatbot button[aria-label="清空对话"] { display: none; }  /* "New chat" starts over */
+/* "New chat" is the way to start over (the label is Gradio's, in either language) */
+#chatbot button[aria-label="Clear"], #chatbot button[aria-label="清空对话"] { display: none; }
 #chat-input textarea { font-size: 1rem; }
 #chat-actions { gap: 8px; justify-content: flex-start; }
 #sources { font-size: 0.85rem; max-height: 48vh; overflow-y: auto; }

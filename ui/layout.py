@@ -85,7 +85,8 @@ def _left_column() -> dict:
             )
             with gr.Accordion(L("conversation_tools"), open=False, elem_id="conversation-tools"):
                 title = gr.Textbox(
-                    label=L("title_label"), placeholder=L("title_placeholder"), max_lines=1, elem_id="conv-title")
+                    label=L("title_label"), placeholder=L("title_placeholder"), max_lines=1, elem_id="conv-title",
+                )
                 with gr.Row():
                     rename = gr.Button(L("rename"), size="sm", elem_id="rename-chat", min_width=60)
                     delete_chat = gr.Button(
@@ -101,7 +102,9 @@ def _left_column() -> dict:
                 label=L("upload"), file_count="multiple", file_types=[".pdf"], type="filepath",
                 elem_id="upload", height=110,
             )
-            documents = gr.HTML("<p class='empty-state'>" + L("empty_documents") + "</p>", elem_id="documents", padding=True)
+            documents = gr.HTML(
+                "<p class='empty-state'>" + L("empty_documents") + "</p>", elem_id="documents", padding=True,
+            )
             selected_docs = gr.CheckboxGroup(
                 choices=[], label=L("doc_filter"), info=L("doc_filter_info"),
                 elem_id="doc-filter", visible=False,

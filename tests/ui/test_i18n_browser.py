@@ -148,7 +148,8 @@ def test_no_english_left_on_the_chinese_screen_in_use(open_in, tmp_path):
     tag = uuid.uuid4().hex[:8]
     pdf = make_pdf(
         tmp_path / f"汉服简介-{tag}.pdf",
-        [f"汉服简介（{tag}）。汉服是汉族的传统服饰，历史悠久，以交领右衽、宽袍大袖为主要特点。",
+        [f"汉服简介（{tag}）。汉服是汉族的传统服饰，历史悠久，"
+         "以交领右衽、宽袍大袖为主要特点。",
          "现代汉服爱好者常在传统节日穿着汉服，举办雅集和游园活动。"],
         cjk=True,
     )
