@@ -277,14 +277,23 @@ ERROR_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ]
 ]
 
-I18N = gr.I18n(**{LOCALES[lang]: {**TRANSLATIONS[lang], **GRADIO_GAPS[lang]} for lang in LANGUAGES})
+# In the browser our keys carry a prefix: Gradio also translates any plain label that
+# equals a key, and a conversation titled "send" must not turn into "发送".
+KEY_PREFIX = "docchat:"
+I18N = gr.I18n(**{
+    LOCALES[lang]: {**{KEY_PREFIX + key: text for key, text in TRANSLATIONS[lang].items()}, **GRADIO_GAPS[lang]}
+    for lang in LANGUAGES
+})
 
 
 def L(key: str) -> Any:
-    """A static component text, translated in the browser (``gr.I18n`` key)."""
+    """A static component text, translated in the browser (a ``gr.I18n`` key).
+
+    Only for text without ``{placeholders}``: the browser fills in nothing.
+    """
     if key not in EN:
         raise KeyError(f"no UI string {key!r} in ui/i18n.py")
-    return I18N(key)
+    return I18N(KEY_PREFIX + key)
 
 
 def normalize(lang: str | None) -> str:

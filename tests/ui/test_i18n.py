@@ -59,7 +59,8 @@ def test_chinese_strings_are_chinese_sentences():
 def test_gradio_gets_both_tables_under_its_locales():
     tables = i18n.I18N.translations_dict
     assert set(tables) == {"en", "zh-CN"}  # zh-CN: Gradio's own Simplified Chinese strings too
-    assert tables["zh-CN"]["send"] == "发送" and tables["en"]["send"] == "Send"
+    assert tables["zh-CN"]["docchat:send"] == "发送" and tables["en"]["docchat:send"] == "Send"
+    assert "send" not in tables["en"]  # a conversation titled "send" stays "send"
 
 
 def test_an_unknown_key_fails_loudly():
