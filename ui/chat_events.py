@@ -78,7 +78,8 @@ def prepare_regenerate(history: list, request: gr.Request = None) -> tuple:
     """Drop the last answer from the screen; the pipeline replaces it in storage."""
     history = list(history or [])
     if not any(m.get("role") == "user" for m in history):
-        gr.Warning(t(request_language(request), "no_regenerate"))
+        lang = request_language(request)
+        errors.warning_toast(t(lang, "no_regenerate"), lang)
         return gr.skip(), None, gr.skip()
     while history and history[-1].get("role") == "assistant":
         history.pop()
@@ -104,7 +105,7 @@ def make_stream_answer(services: Any):
         lang = request_language(request)
         history = list(history or [])
         if not turn_lock.acquire(blocking=False):
-            gr.Warning(t(lang, "still_answering"))
+            errors.warning_toast(t(lang, "still_answering"), lang)
             yield (history[:-1] if pending[0] == ASK else gr.skip()), gr.skip(), gr.skip(), gr.skip()
             return
         try:

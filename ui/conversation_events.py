@@ -75,11 +75,11 @@ def make_handlers(services: Any) -> dict:
     def rename(user_id: str, conversation_id: str | None, title: str, request: gr.Request = None) -> dict:
         lang = request_language(request)
         if conversation_id is None:
-            gr.Warning(t(lang, "rename_first"))
+            errors.warning_toast(t(lang, "rename_first"), lang)
             return gr.skip()
         try:
             history.rename_conversation(user_id, conversation_id, title)
-            gr.Info(t(lang, "renamed"))
+            errors.info_toast(t(lang, "renamed"), lang)
         except (LookupError, ValueError) as exc:
             errors.warn(exc, "renaming a conversation", lang)
         return conversation_list(services, user_id, conversation_id, lang)
@@ -90,7 +90,7 @@ def make_handlers(services: Any) -> dict:
             return (gr.skip(), *open_conversation(services, user_id, None, lang))
         try:
             history.delete_conversation(user_id, conversation_id)
-            gr.Info(t(lang, "conversation_deleted"))
+            errors.info_toast(t(lang, "conversation_deleted"), lang)
         except LookupError as exc:
             errors.warn(exc, "deleting a conversation", lang)
         return new_chat(user_id, request)
@@ -99,7 +99,7 @@ def make_handlers(services: Any) -> dict:
         def _export(user_id: str, conversation_id: str | None, request: gr.Request = None) -> dict:
             lang = request_language(request)
             if conversation_id is None:
-                gr.Warning(t(lang, "nothing_to_export"))
+                errors.warning_toast(t(lang, "nothing_to_export"), lang)
                 return gr.update(visible=False)
             try:
                 path = write_export(services, user_id, conversation_id, kind, lang)

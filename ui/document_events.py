@@ -64,22 +64,22 @@ def make_handlers(services: Any) -> dict:
                 errors.warn(exc, f"indexing {filename}", lang)
         infos, warnings = formatting.ingest_summary(results, lang)
         for line in infos:
-            gr.Info(line)
+            errors.info_toast(line, lang)
         for line in warnings:
-            gr.Warning(line)
+            errors.warning_toast(line, lang)
         return (*document_views(services, user_id, selected, lang), None)
 
     def delete(user_id: str, document_id: str | None, selected: list[str] | None,
                request: gr.Request = None) -> tuple:
         lang = request_language(request)
         if not document_id:
-            gr.Warning(t(lang, "pick_document"))
+            errors.warning_toast(t(lang, "pick_document"), lang)
             return document_views(services, user_id, selected, lang)
         try:
             if kb.delete(document_id, services.pipeline.owner_for(user_id)):
-                gr.Info(t(lang, "document_removed"))
+                errors.info_toast(t(lang, "document_removed"), lang)
             else:
-                gr.Warning(t(lang, "already_removed"))
+                errors.warning_toast(t(lang, "already_removed"), lang)
         except Exception as exc:  # noqa: BLE001
             errors.warn(exc, "removing a document", lang)
         return document_views(services, user_id, selected, lang)

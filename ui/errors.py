@@ -1,4 +1,5 @@
-"""Turn exceptions into one readable sentence for a toast; the trace goes to the log only."""
+"""Toasts in the tab's language, and exceptions turned into one readable sentence for one
+(the trace goes to the log only)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ _KNOWN = [
     (NothingToRegenerate, "nothing_to_regenerate"),
     (EmbeddingModelMismatch, "embedding_mismatch"),
 ]
+
+
+def warning_toast(text: str, lang: str = "en") -> None:
+    """gr.Warning with its title in ``lang`` too (Gradio's default title is English)."""
+    gr.Warning(text, title=t(lang, "toast_warning"))
+
+
+def info_toast(text: str, lang: str = "en") -> None:
+    """gr.Info with its title in ``lang``."""
+    gr.Info(text, title=t(lang, "toast_info"))
 
 
 def describe(exc: BaseException, lang: str = "en") -> str:
@@ -50,4 +61,4 @@ def warn(exc: BaseException, action: str, lang: str = "en") -> None:
         log.info("%s: %s", action, exc)
     else:
         log.exception("%s failed", action)
-    gr.Warning(describe(exc, lang))
+    warning_toast(describe(exc, lang), lang)

@@ -109,6 +109,8 @@ EN: dict[str, str] = {
     "stage_OCR": "OCR",
     "stage_embedding": "embedding",
     # toasts
+    "toast_warning": "Warning",
+    "toast_info": "Info",
     "ingest_ready": "{name}: ready ({pages} pages, {chunks} chunks)",
     "ingest_duplicate": "{name}: already in the library",
     "ingest_failed": "could not be indexed",
@@ -214,6 +216,8 @@ ZH: dict[str, str] = {
     "stage_reading pages": "读取页面",
     "stage_OCR": "文字识别",
     "stage_embedding": "向量化",
+    "toast_warning": "注意",
+    "toast_info": "提示",
     "ingest_ready": "{name}：已就绪（{pages} 页，{chunks} 个片段）",
     "ingest_duplicate": "{name}：已在文档库中",
     "ingest_failed": "无法建立索引",

@@ -88,7 +88,9 @@ def test_chinese_browser_gets_chinese_and_a_chinese_message_for_a_broken_pdf(ope
     expect(row).to_have_attribute("data-status", "failed", timeout=120_000)
     expect(row.locator(".status")).to_have_text("失败")
     expect(row.locator(".doc-error")).to_have_text(f"{broken.name}：不是 PDF 文件")
-    expect(page.locator("[data-testid=toast-body]", has_text=f"{broken.name}：不是 PDF 文件")).to_be_visible()
+    toast = page.locator("[data-testid=toast-body]", has_text=f"{broken.name}：不是 PDF 文件")
+    expect(toast).to_be_visible()
+    expect(toast).to_contain_text("注意")  # the toast's title too
     ui.screenshot(tmp_path / "zh-broken.png")
 
     # The API stays English and machine-readable.
@@ -158,6 +160,10 @@ def test_no_english_left_on_the_chinese_screen_in_use(open_in, tmp_path):
     ui.upload(pdf)
     expect(ui.document_row(pdf.name)).to_have_attribute("data-status", "ready", timeout=180_000)
     expect(ui.document_row(pdf.name).locator(".status")).to_have_text("就绪")
+    toast = page.locator("[data-testid=toast-body]", has_text=f"{pdf.name}：已就绪")
+    expect(toast).to_be_visible()
+    texts = page.evaluate(VISIBLE_TEXT_JS)  # with the toast on screen
+    assert any("已就绪" in text for text in texts)
     ui.set_number("max-new-tokens", 64)
     ui.set_number("temperature", 0)
     ui.ask("汉服有什么特点？")
@@ -168,11 +174,11 @@ def test_no_english_left_on_the_chinese_screen_in_use(open_in, tmp_path):
     if not page.locator("#export-json").is_visible():
         tools.locator("button").first.click()
     expect(tools).to_contain_text("重命名 · 删除 · 导出")
-    page.locator("[data-testid=toast-body]").first.wait_for(state="detached", timeout=30_000)
     page.mouse.move(0, 0)
+    page.evaluate("window.scrollTo(0, 0)")
     ui.screenshot(tmp_path / "zh-answer.png")
 
-    texts = page.evaluate(VISIBLE_TEXT_JS)
+    texts += page.evaluate(VISIBLE_TEXT_JS)
     assert any("设置" in text for text in texts) and any("检索" in text for text in texts)  # the walk saw them
     # Documents are shared by everyone on the server: any of their names may show.
     file_names = page.locator("#documents .doc-name").evaluate_all("els => els.map(e => e.title)")
