@@ -26,7 +26,8 @@ _KNOWN = [
 
 
 def warning_toast(text: str, lang: str = "en") -> None:
-    """gr.Warning with its title in ``lang`` too (Gradio's default title is English)."""
+    """gr.Warning with its title in ``lang`` too (Gradio 6.31 ignores ``title`` and shows
+    "Warning"; ui/language.py's boot script renames it in the browser)."""
     gr.Warning(text, title=t(lang, "toast_warning"))
 
 

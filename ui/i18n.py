@@ -111,6 +111,8 @@ EN: dict[str, str] = {
     # toasts
     "toast_warning": "Warning",
     "toast_info": "Info",
+    "toast_error": "Error",
+    "toast_success": "Success",
     "ingest_ready": "{name}: ready ({pages} pages, {chunks} chunks)",
     "ingest_duplicate": "{name}: already in the library",
     "ingest_failed": "could not be indexed",
@@ -218,6 +220,8 @@ ZH: dict[str, str] = {
     "stage_embedding": "向量化",
     "toast_warning": "注意",
     "toast_info": "提示",
+    "toast_error": "错误",
+    "toast_success": "成功",
     "ingest_ready": "{name}：已就绪（{pages} 页，{chunks} 个片段）",
     "ingest_duplicate": "{name}：已在文档库中",
     "ingest_failed": "无法建立索引",

@@ -21,11 +21,18 @@ import re
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from ui.i18n import DEFAULT_LANGUAGE, LOCALES, normalize
+from ui.i18n import DEFAULT_LANGUAGE, EN, LOCALES, TRANSLATIONS, normalize
 
 STORAGE_KEY = "docchat-language"  # localStorage: "zh" | "en"; absent = follow the browser
 COOKIE = "docchat-lang"  # the language in use, for the server: "zh" | "en"
 AUTO = "auto"
+
+# Gradio 6 titles a toast with its English type ("Warning") whatever ``title`` says;
+# the boot script renames those titles in the page's language.
+_TOAST_TITLES = {
+    lang: {EN[f"toast_{kind}"]: table[f"toast_{kind}"] for kind in ("warning", "info", "error", "success")}
+    for lang, table in TRANSLATIONS.items()
+}
 
 BOOT_JS = f"""(() => {{
   const locales = {json.dumps(LOCALES)};
@@ -40,6 +47,18 @@ BOOT_JS = f"""(() => {{
   }} catch (e) {{}}
   document.cookie = {json.dumps(COOKIE + "=")} + lang + "; path=/; max-age=31536000; SameSite=Lax";
   document.documentElement.lang = locale;
+  const titles = {json.dumps(_TOAST_TITLES, ensure_ascii=False)}[lang];
+  const rename = () => {{
+    for (const title of document.querySelectorAll("[data-testid=toast-body] .toast-title")) {{
+      const text = title.firstChild;
+      const said = text && text.nodeType === Node.TEXT_NODE && titles[text.nodeValue.trim()];
+      if (said && said !== text.nodeValue.trim()) text.nodeValue = said + " ";
+    }}
+  }};
+  if (lang !== "en") {{
+    const watch = {{ subtree: true, childList: true, characterData: true }};
+    new MutationObserver(rename).observe(document.documentElement, watch);
+  }}
 }})();"""
 
 # The switch: remember the choice in this browser and show the page again in it.
