@@ -24,8 +24,9 @@ from typing import Any
 from rag.embeddings import Embedder
 from rag.keyword_index import BM25Index
 from rag.pdf_loader import load_pages
-from rag.retriever import CrossEncoderReranker, HybridRetriever
-from rag.splitter import embedding_text, split_pages
+from rag.reranker import make_reranker
+from rag.retriever import HybridRetriever
+from rag.splitter import embedding_text, keyword_chunk, split_pages
 from rag.text_cleaning import clean_pages
 from rag.types import DocchatError, IngestResult, Page, ProgressCallback, Source
 from rag.vector_store import ChromaStore, collection_name
@@ -50,6 +51,19 @@ class _Scope:
     retriever: HybridRetriever
 
 
+class _KeywordView:
+    """The Chroma store as the keyword index sees it when it rebuilds: chunks with their prefix."""
+
+    def __init__(self, store: ChromaStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def iter_chunks(self, document_id: str | None = None):
+        return (keyword_chunk(chunk) for chunk in self._store.iter_chunks(document_id))
+
+
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -67,9 +81,8 @@ class KnowledgeBase:
         self.registry = registry
         self.embedder = embedder
         self.reranker = reranker
-        if reranker is None and getattr(settings, "reranker_model", None):
-            device = getattr(embedder, "device", "cpu")
-            self.reranker = CrossEncoderReranker(settings.reranker_model, device)
+        if reranker is None:
+            self.reranker = make_reranker(getattr(settings, "reranker_model", None), getattr(embedder, "device", "cpu"))
         self._write_lock = threading.RLock()
         self._scopes_lock = threading.Lock()
         self._scopes: dict[str, _Scope] = {}
@@ -89,7 +102,7 @@ class KnowledgeBase:
                 name = collection_name(owner)
                 store = ChromaStore(self.settings.chroma_dir, self.embedder.name, self.embedder.dimension, name)
                 bm25 = BM25Index(self.settings.bm25_dir / name)
-                bm25.sync_with(store)  # rebuilt from Chroma if its files are missing or disagree
+                bm25.sync_with(_KeywordView(store))  # rebuilt from Chroma if its files are missing or disagree
                 scope = _Scope(store, bm25, HybridRetriever(store, bm25, self.embedder, self.reranker,
                                                               dense_weight=self.settings.dense_weight))
                 self._scopes[owner] = scope
@@ -177,7 +190,7 @@ class KnowledgeBase:
         scope = self._scope(owner)
         with self._write_lock:
             scope.store.add(chunks, vectors)
-            scope.bm25.add(chunks)
+            scope.bm25.add([keyword_chunk(c) for c in chunks])  # prefix searchable by keyword too
             try:
                 self.registry.mark_ready(document_id, owner, len(pages), len(chunks))
             except DocumentNotFound:  # deleted while we were indexing: leave no trace
@@ -253,4 +266,4 @@ class KnowledgeBase:
                     scope.store.delete_document(orphan)
                 for orphan in scope.bm25.document_ids() - ready:
                     scope.bm25.delete_document(orphan)
-                scope.bm25.sync_with(scope.store)
+                scope.bm25.sync_with(_KeywordView(scope.store))

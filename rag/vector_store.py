@@ -41,13 +41,14 @@ def _client(chroma_dir: Path):
 
 def _metadata(chunk: Chunk) -> dict:
     return {"document_id": chunk.document_id, "filename": chunk.filename, "page": chunk.page,
-            "page_end": chunk.page_end, "index": chunk.index}
+            "page_end": chunk.page_end, "index": chunk.index, "context_prefix": chunk.context_prefix}
 
 
 def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
     return Chunk(id=chunk_id, document_id=meta["document_id"], filename=meta["filename"],
                  page=int(meta["page"]), page_end=int(meta.get("page_end", meta["page"])),
-                 index=int(meta.get("index", 0)), text=text or "")
+                 index=int(meta.get("index", 0)), text=text or "",
+                 context_prefix=str(meta.get("context_prefix") or ""))
 
 
 class ChromaStore:
