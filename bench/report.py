@@ -61,7 +61,7 @@ def _retrieval(r: dict) -> str:
                 m = row[side]
                 set_rows.append([label, title, m["recall@1"], m["recall@5"], m["mrr"], m["n"]])
         text += _table(["questions", "system", "recall@1", "recall@5", "MRR", "n"], set_rows)
-        text += _met(sr)
+        text += "\n" + _met(sr)
     return text
 
 

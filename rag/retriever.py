@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from itertools import islice
 from typing import Any
 
 from rag.embeddings import Embedder
@@ -56,7 +55,7 @@ class HybridRetriever:
             if indexed != self._catalogue.keys():
                 catalogue = {d: terms for d, terms in self._catalogue.items() if d in indexed}
                 for document_id in indexed - catalogue.keys():
-                    first = islice(self.store.iter_chunks(document_id), CATALOGUE_CHUNKS)
+                    first = self.store.first_chunks(document_id, CATALOGUE_CHUNKS)
                     catalogue[document_id] = document_terms(" ".join(embedding_text(c) for c in first))
                 self._catalogue = catalogue
             return self._catalogue

@@ -129,6 +129,13 @@ class ChromaStore:
         by_id = {i: _chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [by_id[i] for i in chunk_ids if i in by_id]
 
+    def first_chunks(self, document_id: str, n: int) -> list[Chunk]:
+        """The document's first ``n`` chunks in reading order (its title page, for routing)."""
+        got = self._collection.get(where={"$and": [{"document_id": document_id}, {"index": {"$lt": n}}]},
+                                   include=["documents", "metadatas"])
+        chunks = [_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        return sorted(chunks, key=lambda c: c.index)
+
     def iter_chunks(self, document_id: str | None = None) -> Iterator[Chunk]:
         """Every stored chunk (optionally of one document), page by page: for rebuilding BM25."""
         where = {"document_id": document_id} if document_id else None
