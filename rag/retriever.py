@@ -16,7 +16,7 @@ from rag.fusion import collapse_near_duplicates, merge_same_page, reciprocal_ran
 from rag.keyword_index import BM25Index
 from rag.reranker import CrossEncoderReranker  # noqa: F401  (re-exported: its old home)
 from rag.routing import document_terms, route
-from rag.splitter import embedding_text
+from rag.splitter import document_title, embedding_text
 from rag.types import Chunk, Source
 from rag.vector_store import ChromaStore
 
@@ -45,18 +45,20 @@ class HybridRetriever:
         self.dense_weight = dense_weight
         self.routing = routing
         self.rerank_candidates = rerank_candidates
-        self._catalogue: dict[str, set[str]] = {}
+        self._catalogue: dict[str, tuple[set[str], set[str]]] = {}
         self._catalogue_lock = threading.Lock()
 
-    def catalogue(self) -> dict[str, set[str]]:
-        """Routing terms per indexed document, kept in step with the keyword index's documents."""
+    def catalogue(self) -> dict[str, tuple[set[str], set[str]]]:
+        """(title terms, opening terms) per indexed document, in step with the keyword index."""
         indexed = self.bm25.document_ids()
         with self._catalogue_lock:
             if indexed != self._catalogue.keys():
                 catalogue = {d: terms for d, terms in self._catalogue.items() if d in indexed}
                 for document_id in indexed - catalogue.keys():
                     first = self.store.first_chunks(document_id, CATALOGUE_CHUNKS)
-                    catalogue[document_id] = document_terms(" ".join(embedding_text(c) for c in first))
+                    title = document_title(first[0].filename) if first else ""
+                    catalogue[document_id] = (document_terms(title),
+                                              document_terms(" ".join(embedding_text(c) for c in first)))
                 self._catalogue = catalogue
             return self._catalogue
 

@@ -68,24 +68,27 @@ def document_terms(text: str) -> set[str]:
     return terms
 
 
-def route(question: str, catalogue: dict[str, set[str]], restrict: list[str] | None = None) -> list[str]:
+def route(question: str, catalogue: dict[str, tuple[set[str], set[str]]],
+          restrict: list[str] | None = None) -> list[str]:
     """Document ids the question names, best first (at most MAX_ROUTED); [] when it names none.
 
-    A document scores 2 per distinct name it holds and 1 per period; only documents with a
-    name match are routed, and only names held by few documents count.
+    ``catalogue`` maps a document to (title terms, opening-text terms). A name in the title
+    scores 3, one only in the opening text 1, a period 1; only documents with a name match
+    are routed, and only names held by few documents count.
     """
     wanted = query_names(question)
     if not wanted.names or not catalogue:
         return []
     ids = [d for d in catalogue if restrict is None or d in restrict]
     limit = max(1, int(MAX_SHARE * len(catalogue)))
-    useful = {n for n in wanted.names if 0 < sum(n in catalogue[d] for d in catalogue) <= limit}
+    holders = {n: sum(n in title or n in body for title, body in catalogue.values()) for n in wanted.names}
+    useful = {n for n, count in holders.items() if 0 < count <= limit}
     scored = []
     for document_id in ids:
-        terms = catalogue[document_id]
-        names = sum(n in terms for n in useful)
+        title, body = catalogue[document_id]
+        names = sum(3 if n in title else 1 for n in useful if n in title or n in body)
         if names:
-            scored.append((2 * names + sum(p in terms for p in wanted.periods), document_id))
+            scored.append((names + sum(p in title or p in body for p in wanted.periods), document_id))
     if not scored:
         return []
     scored.sort(key=lambda pair: pair[0], reverse=True)
