@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(None, description="API key for --llm-base-url.")
     llm_model_name: str | None = Field(None, description="Model name to request from --llm-base-url (default: its first model).")
     embedding_model: str = Field("auto", description="Embedding model: 'auto', a HF id or a local dir.")
-    reranker_model: str | None = Field(None, description="Optional cross-encoder reranker (HF id or dir); off by default.")
+    reranker_model: str | None = Field(None, description="Optional cross-encoder reranker over the top 30 candidates: 'auto' (bge-reranker-v2-m3 on a GPU when cached or downloadable; on CPU only a cached one), a HF id or dir; off by default.")
     device: str = Field("auto", description="'auto', 'cpu' or 'cuda' for the local models.")
 
     # --- generation -------------------------------------------------------------

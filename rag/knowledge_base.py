@@ -31,8 +31,9 @@ from typing import Any
 from rag.embeddings import Embedder
 from rag.keyword_index import KeywordIndex, import_legacy_bm25
 from rag.pdf_loader import load_pages
-from rag.retriever import CrossEncoderReranker, HybridRetriever
-from rag.splitter import embedding_text, split_pages
+from rag.reranker import make_reranker
+from rag.retriever import HybridRetriever
+from rag.splitter import embedding_text, keyword_chunk, split_pages
 from rag.text_cleaning import clean_pages
 from rag.types import DocchatError, IngestResult, Page, ProgressCallback, Source
 from rag.vector_store import ChromaStore, collection_name
@@ -73,9 +74,8 @@ class KnowledgeBase:
         self.registry = registry
         self.embedder = embedder
         self.reranker = reranker
-        if reranker is None and getattr(settings, "reranker_model", None):
-            device = getattr(embedder, "device", "cpu")
-            self.reranker = CrossEncoderReranker(settings.reranker_model, device)
+        if reranker is None:
+            self.reranker = make_reranker(getattr(settings, "reranker_model", None), getattr(embedder, "device", "cpu"))
         self._write_lock = threading.RLock()
         self._scopes_lock = threading.Lock()
         self._scopes: dict[str, _Scope] = {}
@@ -187,7 +187,7 @@ class KnowledgeBase:
             scope.store.add(chunks, vectors)
             try:
                 with self.registry.db.transaction():  # keyword rows and 'ready' commit together
-                    self.keywords.add(chunks, owner)
+                    self.keywords.add([keyword_chunk(c) for c in chunks], owner)  # prefix searchable too
                     self.registry.mark_ready(document_id, owner, len(pages), len(chunks))
             except DocumentNotFound:  # deleted while we were indexing: leave no trace
                 scope.store.delete_document(document_id)
@@ -278,4 +278,4 @@ class KnowledgeBase:
         if stale:
             logger.info("re-indexing keywords of %d document(s) from Chroma", len(stale))
         for document_id in stale:
-            self.keywords.add(list(scope.store.iter_chunks(document_id)), owner)
+            self.keywords.add([keyword_chunk(c) for c in scope.store.iter_chunks(document_id)], owner)

@@ -49,13 +49,14 @@ def _client(chroma_dir: Path, url: str | None = None):
 
 def _metadata(chunk: Chunk) -> dict:
     return {"document_id": chunk.document_id, "filename": chunk.filename, "page": chunk.page,
-            "page_end": chunk.page_end, "index": chunk.index}
+            "page_end": chunk.page_end, "index": chunk.index, "context_prefix": chunk.context_prefix}
 
 
 def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
     return Chunk(id=chunk_id, document_id=meta["document_id"], filename=meta["filename"],
                  page=int(meta["page"]), page_end=int(meta.get("page_end", meta["page"])),
-                 index=int(meta.get("index", 0)), text=text or "")
+                 index=int(meta.get("index", 0)), text=text or "",
+                 context_prefix=str(meta.get("context_prefix") or ""))
 
 
 class ChromaStore:
@@ -156,6 +157,13 @@ class ChromaStore:
         got = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
         by_id = {i: _chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [by_id[i] for i in chunk_ids if i in by_id]
+
+    def first_chunks(self, document_id: str, n: int) -> list[Chunk]:
+        """The document's first ``n`` chunks in reading order (its title page, for routing)."""
+        got = self._collection.get(where={"$and": [{"document_id": document_id}, {"index": {"$lt": n}}]},
+                                   include=["documents", "metadatas"])
+        chunks = [_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        return sorted(chunks, key=lambda c: c.index)
 
     def iter_chunks(self, document_id: str | None = None) -> Iterator[Chunk]:
         """Every stored chunk (optionally of one document), page by page: for rebuilding BM25."""
