@@ -7,7 +7,6 @@ import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from rag.keyword_index import BM25Index
 from rag.pdf_loader import load_pages
 from rag.splitter import embedding_text
 from rag.vector_store import SHARED_COLLECTION, ChromaStore
@@ -92,8 +91,7 @@ def test_heading_prefixes_are_in_both_indexes_but_not_in_the_chunk_text(make_kb,
                            "Data | CONSOLIDATED BALANCE SHEETS" for c in balance)
     assert all("Supplementary" not in c.text and "ACME" not in c.text for c in balance)
     # keyword index: words found only in the section heading of page 2 find page 3's chunks too
-    bm25 = BM25Index(settings.bm25_dir / SHARED_COLLECTION)
-    hits = {chunk_id.split(":")[1] for chunk_id, _ in bm25.query("supplementary data", 10)}
+    hits = {chunk_id.split(":")[1] for chunk_id, _ in kb.keywords.search("supplementary data", 10)}
     assert hits == {"2", "3"}
     # dense index: page 3's vectors were made from prefix + text, not from the text alone
     chunk = balance[0]
