@@ -33,15 +33,15 @@ def filler(index: int) -> str:
 # Two mountains with the same follow-up questions: a raw follow-up cannot tell them apart,
 # the manual rewrite (which names the mountain) always can.
 MOUNTAINS = {
-    "Kilimanjaro": ("Kilimanjaro is the tallest mountain in Africa at 5,895 metres.",
-                    "Most climbers need six to eight days to reach the summit of Kilimanjaro.",
-                    "The best months to climb Kilimanjaro are January, February and September."),
-    "Mount Everest": ("Mount Everest is the highest mountain on Earth at 8,849 metres, in the Himalaya.",
-                      "An expedition to the summit of Mount Everest takes about two months.",
-                      "The best season to climb Mount Everest is May, before the monsoon."),
+    "Kilimanjaro": ("Kilimanjaro is 5,895 metres high, the tallest mountain in Africa.",
+                    "It takes six to eight days to climb Kilimanjaro.",
+                    "The best season for Kilimanjaro is the months of January, February and September."),
+    "Mount Everest": ("Mount Everest is 8,849 metres high, the highest mountain on Earth.",
+                      "It takes about two months to climb Mount Everest.",
+                      "The best season for Mount Everest is the month of May, before the monsoon."),
 }
-QUESTIONS = ("Tell me about {}.", "How long does it take to climb it?", "What about the best season?")
-MANUAL = ("Tell me about {}.", "How long does it take to climb {}?", "What is the best season to climb {}?")
+QUESTIONS = ("How high is {}?", "How many days does it take to climb it?", "What about the best season?")
+MANUAL = ("How high is {}?", "How many days does it take to climb {}?", "Which months are the best season for {}?")
 
 
 @pytest.fixture(scope="module")
