@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import httpx
 import pytest
 
@@ -43,24 +45,57 @@ def test_conversation_is_listed_for_its_user_only(http: httpx.Client, user_id: s
     assert {"id", "title", "created_at", "updated_at"} <= set(mine[0])
 
 
-def test_follow_up_continues_the_conversation(http: httpx.Client, user_id: str, first_turn: dict) -> None:
-    response = chat(
-        http, user_id, query="Make it shorter.", conversation_id=first_turn["conversation_id"],
-        history_len=2, temperature=0.2, prompt_name="chat", model_name="anything",
-    )
-    assert response.json()["conversation_id"] == first_turn["conversation_id"]
-    messages = http.get(
-        f"/api/conversations/{first_turn['conversation_id']}/messages", headers={"X-User-Id": user_id}
-    ).json()["messages"]
-    assert len(messages) == 4
+def stored_prompt_tokens(server, message_id: str) -> int:
+    """The prompt size the server stored with an answer: what really reached the model."""
+    conn = sqlite3.connect(f"file:{server.data_dir / 'docchat.sqlite3'}?mode=ro", uri=True)
+    try:
+        [(tokens,)] = conn.execute("SELECT prompt_tokens FROM messages WHERE id = ?", (message_id,)).fetchall()
+    finally:
+        conn.close()
+    assert tokens and tokens > 0
+    return tokens
 
 
-@pytest.mark.parametrize("history", [[{"role": "user", "content": "My name is Li."},
-                                      {"role": "assistant", "content": "Hello Li."}], 0, 2])
-def test_history_may_be_a_list_or_a_count(http: httpx.Client, user_id: str, history) -> None:
-    response = chat(http, user_id, query="What is my name?", history=history, use_rag=False)
-    assert response.status_code == 200, response.text
-    assert response.json()["text"]
+def test_follow_up_continues_the_conversation(http: httpx.Client, server, user_id: str, first_turn: dict) -> None:
+    conversation = first_turn["conversation_id"]
+    with_history = chat(http, user_id, query="Make it shorter.", conversation_id=conversation,
+                        history_len=2, temperature=0.2, prompt_name="chat", model_name="anything").json()
+    without = chat(http, user_id, query="Make it shorter.", conversation_id=conversation,
+                   history_len=0, prompt_name="chat").json()
+    assert with_history["conversation_id"] == without["conversation_id"] == conversation
+    messages = http.get(f"/api/conversations/{conversation}/messages", headers={"X-User-Id": user_id}).json()["messages"]
+    assert len(messages) == 6
+    # the two stored messages of the first turn went into the first prompt, none into the second
+    assert stored_prompt_tokens(server, with_history["message_id"]) > stored_prompt_tokens(server, without["message_id"])
+
+
+def test_prompt_name_chat_skips_retrieval_and_condensing(http: httpx.Client, user_id: str, first_turn: dict,
+                                                         uploaded_hanfu: dict) -> None:
+    conversation = first_turn["conversation_id"]
+    rag = chat(http, user_id, query="What is a horse-face skirt?", conversation_id=conversation,
+               prompt_name="rag").json()
+    plain = chat(http, user_id, query="What is a horse-face skirt?", conversation_id=conversation,
+                 prompt_name="chat").json()
+    assert rag["sources"] and {s["document_id"] for s in rag["sources"]} == {uploaded_hanfu["id"]}
+    assert plain["sources"] == []
+    assert plain["standalone_query"] == "What is a horse-face skirt?"  # no condensing without retrieval
+
+
+LI = [{"role": "user", "content": "My name is Li and I live in a very tall house by the sea."},
+      {"role": "assistant", "content": "Hello Li, a tall house by the sea sounds lovely."}]
+
+
+@pytest.mark.parametrize("history", [LI, 2])
+def test_history_may_be_a_list_or_a_count(http: httpx.Client, server, user_id: str, first_turn: dict,
+                                          history) -> None:
+    conversation = first_turn["conversation_id"]
+    used = chat(http, user_id, query="What is my name?", history=history, use_rag=False,
+                conversation_id=conversation)
+    assert used.status_code == 200, used.text
+    none = chat(http, user_id, query="What is my name?", history=0, use_rag=False, conversation_id=conversation)
+    assert used.json()["text"] and none.json()["text"]
+    assert stored_prompt_tokens(server, used.json()["message_id"]) > stored_prompt_tokens(
+        server, none.json()["message_id"])
 
 
 def test_stream_sends_deltas_then_sources_then_done(http: httpx.Client, user_id: str) -> None:

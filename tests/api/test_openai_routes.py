@@ -99,14 +99,21 @@ def test_async_client_completes_and_streams(async_client: openai.AsyncOpenAI, mo
     assert text.strip() and streamed.strip()
 
 
-def test_extras_are_accepted(client: openai.OpenAI, model_id: str) -> None:
+def test_top_k_one_makes_sampling_greedy(client: openai.OpenAI, model_id: str, greedy_answer: str) -> None:
+    """At temperature 1 the answer is random unless top_k=1 leaves one candidate per token."""
+    for _ in range(2):
+        reply = client.chat.completions.create(
+            model=model_id, messages=QUESTION, max_tokens=24, temperature=1.0, extra_body={"top_k": 1},
+        )
+        assert reply.choices[0].message.content == greedy_answer
+
+
+def test_repetition_penalty_changes_the_greedy_answer(client: openai.OpenAI, model_id: str,
+                                                      greedy_answer: str) -> None:
     reply = client.chat.completions.create(
-        model=model_id,
-        messages=[{"role": "system", "content": "Answer in one word."}, *QUESTION],
-        max_tokens=8,
-        extra_body={"top_k": 5, "repetition_penalty": 1.2},
+        model=model_id, messages=QUESTION, max_tokens=24, temperature=0, extra_body={"repetition_penalty": 2.0},
     )
-    assert reply.choices[0].message.content
+    assert reply.choices[0].message.content and reply.choices[0].message.content != greedy_answer
 
 
 def test_use_rag_reply_carries_sources(client: openai.OpenAI, model_id: str, uploaded_hanfu: dict) -> None:
@@ -119,6 +126,11 @@ def test_use_rag_reply_carries_sources(client: openai.OpenAI, model_id: str, upl
     sources = reply.model_extra["sources"]
     assert sources and {s["document_id"] for s in sources} == {uploaded_hanfu["id"]}
     assert all(s["page"] >= 1 for s in sources)
+    plain = client.chat.completions.create(
+        model=model_id, messages=[{"role": "user", "content": "What is a horse-face skirt?"}], max_tokens=8,
+    )
+    # the retrieved passages went into the prompt: it is longer than the bare question's
+    assert reply.usage.prompt_tokens > plain.usage.prompt_tokens + 20
 
 
 def test_without_use_rag_there_are_no_sources(client: openai.OpenAI, model_id: str, uploaded_hanfu: dict) -> None:
@@ -134,8 +146,9 @@ def test_bad_request_raises_openai_error(client: openai.OpenAI, model_id: str) -
 
 
 def test_langchain_chat_openai_works_against_docchat(server) -> None:
-    langchain_openai = pytest.importorskip("langchain_openai")
-    llm = langchain_openai.ChatOpenAI(
+    from langchain_openai import ChatOpenAI  # the test extra: pip install -e '.[test]'
+
+    llm = ChatOpenAI(
         base_url=f"{server.base_url}/v1", api_key="none", model="docchat", max_tokens=8, max_retries=0
     )
     assert llm.invoke("Say hello.").content

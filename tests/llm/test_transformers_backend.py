@@ -85,12 +85,15 @@ def test_cancel_stops_generation_and_frees_the_model(bundled_backend, story_requ
     assert "Paris" in after.text
 
 
-def test_a_reader_that_goes_away_frees_the_model(bundled_backend, story_request):
+def test_a_reader_that_goes_away_frees_the_model(bundled_backend, story_request, capital_question, greedy):
     stream = bundled_backend.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0))
     next(stream)
     usage = stream.usage
     del stream  # e.g. the HTTP client disconnected
 
+    # The next request is served only once the model is free: by then the abandoned
+    # generation has ended, far short of its 400 tokens.
+    assert "Paris" in bundled_backend.complete(capital_question, greedy).text
     assert 0 < usage.completion_tokens < 20
 
 
@@ -108,19 +111,28 @@ def test_request_cancelled_while_waiting_never_runs(bundled_backend, story_reque
     assert waiting.usage.finish_reason == "cancelled"
 
 
-def test_full_queue_answers_busy(bundled_backend, story_request, capital_question):
+@pytest.fixture(scope="module")
+def no_queue_backend():
+    """The bundled model with room for one answer and none to wait: its own instance, the shared one is left alone."""
+    from llm.model_paths import bundled_chat_model
+    from llm.transformers_backend import TransformersBackend
+
+    folder, gguf = bundled_chat_model()
+    return TransformersBackend(folder, gguf_file=gguf, device="cpu", max_queue=0, max_batch=1)
+
+
+def test_full_queue_answers_busy(no_queue_backend, story_request, capital_question, greedy):
     hold = threading.Event()
-    running = bundled_backend.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0), hold)
+    running = no_queue_backend.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0), hold)
     next(running)
-    queue, batch = bundled_backend.max_queue, bundled_backend.max_batch
-    bundled_backend.max_queue, bundled_backend.max_batch = 0, 1  # the one running request fills the batch
     try:
         with pytest.raises(BackendBusy):
-            bundled_backend.stream(capital_question, GenerationParams(max_new_tokens=8))
+            no_queue_backend.stream(capital_question, GenerationParams(max_new_tokens=8))
     finally:
-        bundled_backend.max_queue, bundled_backend.max_batch = queue, batch
         hold.set()
         list(running)
+    # once the running answer is over, the next request is served again
+    assert "Paris" in no_queue_backend.complete(capital_question, greedy).text
 
 
 def test_two_threads_get_the_same_answer_as_one(bundled_backend, capital_question, greedy):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
@@ -14,6 +15,13 @@ from tests.pdfs import make_pdf
 
 SHORT = GenerationParams(max_new_tokens=12, temperature=0.0)
 
+HOWTO = [
+    "Sourdough bread. The first step is to feed the starter with flour and water. "
+    "The second step is to fold the sourdough every thirty minutes for three hours.",
+    "Fixing a flat tyre. The first step is to remove the wheel. "
+    "The second step is to find the puncture with soapy water. What is its second step? Patching.",
+    "Painting a fence. The first step is to sand the wood. The second step is the primer.",
+]
 RECIPES = [
     "Sourdough bread. The first step is to feed the starter with flour and water. "
     "The second step is to fold the dough every thirty minutes for three hours.",
@@ -68,17 +76,25 @@ def test_answer_cites_the_page_that_holds_the_answer(indexed):
     assert stored[-1].standalone_query == result.standalone_query
 
 
-def test_follow_up_is_condensed_and_retrieves_the_earlier_topic(indexed):
-    services, _ = indexed
+def test_follow_up_is_condensed_and_retrieves_the_earlier_topic(make_services, tmp_path):
+    """Only the history says what "its" is: the raw follow-up finds the tyre page, the
+    model's standalone rewrite finds the bread page."""
+    services = make_services(max_new_tokens=12, temperature=0.0, retrieval_strategy="standalone", retrieval_k=1)
+    kb = services.knowledge_base
+    assert kb.add_file(make_pdf(tmp_path / "howto.pdf", HOWTO), "howto.pdf").status == "ready"
+    follow_up = "What is its second step?"
+    [raw_hit] = kb.search([follow_up], k=1)
+    assert raw_hit.page != 1, "the corpus must not answer the raw follow-up with the bread page"
+
     cm = services.pipeline
-    first = cm.run_turn(TurnRequest("u", "How do I make sourdough bread?", params=SHORT))
-    follow = cm.run_turn(
-        TurnRequest("u", "What about its second step?", conversation_id=first.conversation_id, params=SHORT)
-    )
+    first = cm.run_turn(TurnRequest("u", "How do I bake sourdough bread?", params=SHORT))
+    follow = cm.run_turn(TurnRequest("u", follow_up, conversation_id=first.conversation_id, params=SHORT))
+
+    assert follow.standalone_query != follow_up
+    assert "sourdough" in follow.standalone_query.lower(), follow.standalone_query
+    assert [(s.filename, s.page) for s in follow.sources] == [("howto.pdf", 1)]
     stored = services.history.get_messages("u", first.conversation_id)
     assert stored[-1].standalone_query == follow.standalone_query
-    assert follow.standalone_query  # the model's rewrite (or the raw question as fallback)
-    assert any(s.page == 1 for s in follow.sources), [(s.page, s.text[:40]) for s in follow.sources]
 
 
 def test_restricting_to_other_documents_excludes_this_one(indexed, tmp_path):
@@ -130,10 +146,12 @@ def test_prompt_never_exceeds_the_budget_in_a_long_conversation(make_services):
     stream = cm.stream_turn(TurnRequest("u", "again", conversation_id=conv,
                                         params=GenerationParams(max_new_tokens=8, temperature=0.0)))
     list(stream)
-    window = stream._run.window
-    assert window.dropped_turns > 0 and window.kept_turns >= 1
-    kept = [m["content"] for m in window.messages if m["role"] == "user"]
+    sent = stream.prompt_messages
+    assert services.llm.count_tokens(sent) <= 512 - 8
+    kept = [m["content"] for m in sent if m["role"] == "user"]
     assert kept[-1] == "again" and "question number 11" in kept[-2]  # newest pair kept
+    assert not any("question number 0 " in text for text in kept)  # oldest dropped
+    assert [m["role"] for m in sent[1:]] == ["user", "assistant"] * (len(sent[1:]) // 2) + ["user"]
 
 
 def test_users_never_see_each_others_conversations(services):
@@ -179,6 +197,8 @@ def test_an_answer_abandoned_by_its_reader_is_stored_as_partial(services):
         TurnRequest("u", "Write a long poem about rivers.", params=GenerationParams(max_new_tokens=300))
     )
     next(stream)
-    stream._gen.close()  # the reader goes away without pressing stop (e.g. a closed tab)
-    last = services.history.get_messages("u", stream.conversation_id)[-1]
+    conversation_id = stream.conversation_id
+    del stream  # the reader goes away without pressing stop (e.g. a closed tab)
+    gc.collect()
+    last = services.history.get_messages("u", conversation_id)[-1]
     assert last.role == "assistant" and last.status == "partial"

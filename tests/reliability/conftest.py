@@ -40,4 +40,7 @@ def make_kb(tmp_path: Path, embedder) -> Callable[..., KnowledgeBase]:
 
 @pytest.fixture(scope="session")
 def ocr_on() -> bool:
-    return ocr.ocr_available()
+    """Tesseract is part of the test machine (scripts/system_deps.sh): a missing one fails."""
+    assert ocr.ocr_available(), ("tesseract is not installed: run `make system-deps` "
+                                 "(apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim)")
+    return True

@@ -1,56 +1,55 @@
 """Index one big PDF with ``KnowledgeBase.add_file`` and report memory and progress as JSON.
 
-Run as a subprocess by test_large_pdf.py so its RSS is the indexing's own: the
-baseline is taken after the embedder is loaded, the peak by a sampler thread and at
-every progress callback. ``python -m tests.reliability.large_pdf_worker PDF DATA_DIR``
+Run as a subprocess by test_large_pdf.py so its RSS is the indexing's own. The peak is
+the kernel's own high-water mark (``VmHWM``), reset to the current RSS once the embedder
+is loaded (``/proc/self/clear_refs``): every byte of the peak is counted, none sampled.
+``python -m tests.reliability.large_pdf_worker PDF DATA_DIR``
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
-import threading
 from pathlib import Path
 
-SAMPLE_EVERY_S = 0.05
+
+def _status_kb(field: str) -> int:
+    match = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
+    assert match, f"{field} missing from /proc/self/status (Linux only)"
+    return int(match.group(1)) * 1024
+
+
+def reset_peak_rss() -> None:
+    """Make the kernel's peak RSS start again from the current RSS (Linux >= 4.0)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def main(pdf: Path, data_dir: Path) -> int:
-    import psutil
-
     from rag.embeddings import make_embedder
     from rag.knowledge_base import KnowledgeBase
     from settings import Settings
     from storage.db import Database
     from storage.documents import DocumentRegistry
 
-    process = psutil.Process()
     settings = Settings(data_dir=data_dir, embedding_model="auto", device="cpu")
     db = Database(settings.db_path)
     kb = KnowledgeBase(settings, DocumentRegistry(db), make_embedder(settings))
     kb.search("warm up the embedder and the index", k=1)
-    baseline = process.memory_info().rss
-    peak = [baseline]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(SAMPLE_EVERY_S):
-            peak[0] = max(peak[0], process.memory_info().rss)
+    baseline = _status_kb("VmRSS")
+    reset_peak_rss()
+    assert _status_kb("VmHWM") <= baseline + 16 * 1024 * 1024, "the peak RSS could not be reset"
 
     stages: dict[str, list[int]] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
-        peak[0] = max(peak[0], process.memory_info().rss)
         stages.setdefault(stage, []).append(done)
         stages[stage + ":total"] = [total]
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     result = kb.add_file(pdf, pdf.name, progress=progress)
-    stop.set()
-    sampler.join()
+    peak = _status_kb("VmHWM")
     db.close()
-    print(json.dumps({"baseline_rss": baseline, "peak_rss": peak[0], "result": result.to_dict(),
+    print(json.dumps({"baseline_rss": baseline, "peak_rss": peak, "result": result.to_dict(),
                       "stages": {k: v if k.endswith(":total") else [len(v), v[0], v[-1]]
                                  for k, v in stages.items()}}), flush=True)
     return 0

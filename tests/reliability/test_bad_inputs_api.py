@@ -20,7 +20,7 @@ GOOD_TEXT = "The API lighthouse keeper polishes the copper lens every Thursday a
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory, ocr_on: bool):
-    return {case.name: case for case in bad_inputs(tmp_path_factory.mktemp("api-inputs"), ocr_on)}
+    return {case.name: case for case in bad_inputs(tmp_path_factory.mktemp("api-inputs"))}
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ def kb_with_good_doc(make_kb, tmp_path: Path):
 
 @pytest.fixture
 def cases(tmp_path: Path, ocr_on: bool):
-    return {case.name: case for case in bad_inputs(tmp_path / "inputs", ocr_on)}
+    return {case.name: case for case in bad_inputs(tmp_path / "inputs")}
 
 
 CASE_NAMES = ["empty", "random_bytes", "zip_named_pdf", "truncated", "password", "aes_empty_password",

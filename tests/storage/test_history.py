@@ -363,7 +363,9 @@ def test_export_json_is_the_conversation_with_its_messages(history, answered, so
         "params": {"temperature": 0.3},
         "status": "complete",
     }
-    json.dumps(exported)  # plain data, serializable as is
+    exported["messages"] = messages
+    # plain data: survives a JSON round trip unchanged (sources, params and all)
+    assert json.loads(json.dumps(exported)) == exported
 
 
 # --- persistence --------------------------------------------------------------------------

@@ -43,8 +43,7 @@ def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
-    if executable is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    assert executable, "Chromium is not installed: run `make system-deps` (apt-get install chromium)"
     with sync_playwright() as pw:
         # launch() gives every run a fresh temporary profile (user-data dir).
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)

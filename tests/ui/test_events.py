@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import gradio as gr
 import pytest
 
 from rag.pipeline import ConversationManager
@@ -44,9 +45,13 @@ def test_no_open_conversation_starts_a_new_one(services):
     assert req.new_conversation and req.document_ids == ["d1"]
 
 
-def test_an_empty_question_is_not_sent():
-    chatbot, box, pending, send = chat_events.add_question("   ", [])
-    assert pending is None
+@pytest.mark.parametrize("text", ["", "   ", "\n\t", None])
+def test_an_empty_question_is_not_sent(text):
+    shown = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "reply"}]
+    chatbot, box, pending, send = chat_events.add_question(text, list(shown))
+    assert pending is None  # nothing reaches the model
+    # the chat, the input box and #send are left exactly as they were
+    assert chatbot == box == send == gr.skip()
 
 
 def test_a_question_is_shown_at_once_and_the_box_cleared():

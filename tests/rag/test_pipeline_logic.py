@@ -1,0 +1,155 @@
+"""The pipeline's own decisions, checked exactly with the fake chat backend (tests/fakes.py).
+
+Real SQLite, Chroma and BM25 on a tmp dir and the real MiniLM embedder; only the chat
+model is canned, so what the pipeline sends to it and what it stores can be asserted
+as exact values. tests/rag/test_pipeline.py runs the same turn with the real model.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from llm.types import GenerationParams
+from rag.condense import CONDENSE_SYSTEM_EN
+from rag.pipeline import TurnRequest
+from tests.fakes import FakeChatBackend
+from tests.pdfs import make_pdf
+
+PARAMS = GenerationParams(max_new_tokens=16, temperature=0.0)
+PAGES = [
+    "Sourdough bread. Feed the starter with flour and water, then fold the dough every thirty minutes.",
+    "Growing basil. Basil needs warm soil and six hours of sun. Pinch the flowers off.",
+    "Fixing a flat tyre. Remove the wheel, find the puncture with soapy water, patch it.",
+]
+
+
+@pytest.fixture
+def fake() -> FakeChatBackend:
+    return FakeChatBackend()
+
+
+@pytest.fixture
+def services(tmp_path, fake, embedder) -> Iterator:
+    from services import build_services
+    from settings import Settings
+
+    built = build_services(Settings(data_dir=tmp_path / "data", retrieval_strategy="standalone"),
+                           llm=fake, embedder=embedder)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def indexed(services, tmp_path):
+    result = services.knowledge_base.add_file(make_pdf(tmp_path / "howto.pdf", PAGES), "howto.pdf")
+    assert result.status == "ready"
+    return services
+
+
+def is_condense_call(call) -> bool:
+    return call.messages[0]["content"] == CONDENSE_SYSTEM_EN
+
+
+def test_first_question_is_not_condensed(indexed, fake):
+    result = indexed.pipeline.run_turn(TurnRequest("u", "How do I patch a tyre?", params=PARAMS))
+    assert fake.calls_of("complete") == []
+    assert [c.kind for c in fake.calls] == ["stream"]
+    assert result.standalone_query == "How do I patch a tyre?"
+
+
+def test_follow_up_is_condensed_with_the_history_and_the_rewrite_drives_retrieval(indexed, fake):
+    cm = indexed.pipeline
+    fake.enqueue(["Basil ", "likes ", "sun."])
+    first = cm.run_turn(TurnRequest("u", "Tell me about basil.", params=PARAMS))
+    fake.enqueue(["How do I fix a flat tyre?"])  # the condense answer
+    fake.enqueue(["Patch ", "it."])
+    follow = cm.run_turn(TurnRequest("u", "And that other thing?", conversation_id=first.conversation_id,
+                                     params=PARAMS))
+
+    [condense] = fake.calls_of("complete")
+    assert is_condense_call(condense)
+    assert "Tell me about basil." in condense.messages[1]["content"]
+    assert "Basil likes sun." in condense.messages[1]["content"]
+    assert condense.messages[1]["content"].endswith(
+        "Follow-up question: And that other thing?\nStandalone question:")
+    assert follow.standalone_query == "How do I fix a flat tyre?"
+    assert follow.sources[0].page == 3  # retrieved with the rewrite, not the raw question
+    stored = indexed.history.get_messages("u", first.conversation_id)[-1]
+    assert stored.standalone_query == "How do I fix a flat tyre?"
+
+
+def test_no_condensing_without_documents(services, fake):
+    cm = services.pipeline
+    first = cm.run_turn(TurnRequest("u", "Hello", params=PARAMS))
+    cm.run_turn(TurnRequest("u", "And then?", conversation_id=first.conversation_id, params=PARAMS))
+    assert fake.calls_of("complete") == []
+
+
+def test_sources_are_persisted_with_the_answer(indexed, fake):
+    fake.enqueue(["Use ", "soapy ", "water."])
+    result = indexed.pipeline.run_turn(TurnRequest("u", "How do I find the puncture in a flat tyre?",
+                                                   params=PARAMS))
+    stored = indexed.history.get_messages("u", result.conversation_id)
+    assert [m.role for m in stored] == ["user", "assistant"]
+    answer = stored[-1]
+    assert answer.content == "Use soapy water." == result.text
+    assert answer.sources == [s.to_dict() for s in result.sources] and answer.sources
+    assert answer.sources[0]["page"] == 3 and answer.sources[0]["filename"] == "howto.pdf"
+    assert answer.model == "fake-chat" and answer.status == "complete"
+    assert answer.prompt_tokens == fake.count_tokens(fake.calls_of("stream")[0].messages)
+    assert answer.completion_tokens == 3
+    # the context the model saw is the retrieved passages
+    assert "soapy water" in fake.calls_of("stream")[0].messages[0]["content"]
+
+
+def test_window_keeps_the_newest_whole_turns(services, fake):
+    cm = services.pipeline
+    conv = cm.history_manager.start_conversation("u").id
+    for i in range(10):
+        cm.history_manager.add_message(conv, "user", f"question {i} " + "pad " * 20)
+        cm.history_manager.add_message(conv, "assistant", f"answer {i} " + "pad " * 20)
+    cm.run_turn(TurnRequest("u", "last question", conversation_id=conv, params=PARAMS,
+                            history_token_budget=100))
+
+    sent = fake.calls_of("stream")[0].messages
+    assert sent[0]["role"] == "system" and sent[-1] == {"role": "user", "content": "last question"}
+    middle = sent[1:-1]
+    assert [m["role"] for m in middle] == ["user", "assistant"] * (len(middle) // 2) and middle
+    # each pair costs 2 * (22 words + 2) = 48 tokens: two pairs fit in 100, the newest two
+    assert [m["content"].split()[:2] for m in middle] == [
+        ["question", "8"], ["answer", "8"], ["question", "9"], ["answer", "9"]]
+
+
+def test_prompt_leaves_room_for_the_answer(services, fake):
+    fake.context_window = 300
+    cm = services.pipeline
+    conv = cm.history_manager.start_conversation("u").id
+    for i in range(20):
+        cm.history_manager.add_message(conv, "user", f"q{i} " + "pad " * 30)
+        cm.history_manager.add_message(conv, "assistant", f"a{i} " + "pad " * 30)
+    cm.run_turn(TurnRequest("u", "newest", conversation_id=conv,
+                            params=GenerationParams(max_new_tokens=120, temperature=0.0)))
+    sent = fake.calls_of("stream")[0].messages
+    assert fake.count_tokens(sent) <= 300 - 120
+    assert sent[-1]["content"] == "newest" and sent[-2]["content"].startswith("a19")
+
+
+def test_history_len_limits_the_stored_turns_sent(services, fake):
+    cm = services.pipeline
+    first = cm.run_turn(TurnRequest("u", "one", params=PARAMS))
+    cm.run_turn(TurnRequest("u", "two", conversation_id=first.conversation_id, params=PARAMS))
+    cm.run_turn(TurnRequest("u", "three", conversation_id=first.conversation_id, params=PARAMS, history_len=2))
+    sent = fake.calls_of("stream")[-1].messages
+    assert [m["content"] for m in sent[1:]] == ["two", "A canned answer.", "three"]
+
+
+def test_stop_mid_answer_stores_a_partial_answer(services, fake):
+    fake.enqueue(["one ", "two ", "three ", "four ", "five"])
+    stream = services.pipeline.stream_turn(TurnRequest("u", "Count.", params=PARAMS))
+    received = [next(stream), next(stream)]
+    stream.close()
+    last = services.history.get_messages("u", stream.conversation_id)[-1]
+    assert (last.content, last.status) == ("".join(received), "partial")
+    assert stream.result.finish_reason == "cancelled"
