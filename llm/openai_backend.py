@@ -210,12 +210,16 @@ class OpenAIBackend:
 
     @staticmethod
     def _retrying(call: Any) -> Any:
-        """Run ``call``, retrying connection errors (not HTTP errors) with exponential back-off."""
+        """Run ``call``, retrying what may pass with exponential back-off.
+
+        Connection errors and 5xx answers (a server restarting, a worker that crashed)
+        are retried; 4xx answers are the request's fault and are not.
+        """
         import openai
         from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
         for attempt in Retrying(
-            retry=retry_if_exception_type(openai.APIConnectionError),
+            retry=retry_if_exception_type((openai.APIConnectionError, openai.InternalServerError)),
             stop=stop_after_attempt(CONNECT_ATTEMPTS),
             wait=wait_exponential(multiplier=0.5, max=4),
             reraise=True,
