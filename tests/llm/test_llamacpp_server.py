@@ -81,9 +81,17 @@ def greedy() -> GenerationParams:
     return GenerationParams(max_new_tokens=32, temperature=0.0, repetition_penalty=1.0)
 
 
-def test_model_and_context_window_come_from_the_server(remote):
-    assert remote.model.endswith(".gguf")
-    assert remote.context_window == N_CTX
+def test_a_prompt_over_the_window_is_refused_and_the_window_learned(llamacpp_url, greedy):
+    """llama.cpp's server does not report its window; its refusal of a longer prompt names it."""
+    from llm.types import PromptTooLong
+
+    backend = OpenAIBackend(llamacpp_url)
+    assert backend.model.endswith(".gguf")
+    assert backend.context_window == 4096  # assumed, and said in the log
+    long_prompt = [{"role": "user", "content": "lighthouse " * 3000}]
+    with pytest.raises(PromptTooLong):
+        backend.complete(long_prompt, greedy)
+    assert backend.context_window == N_CTX
 
 
 def test_stream_yields_pieces_and_server_usage(remote, greedy):
