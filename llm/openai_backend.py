@@ -14,6 +14,7 @@ tokenizer when it is in the local Hugging Face cache, otherwise from the estimat
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -26,6 +27,7 @@ from llm.types import BackendBusy, Completion, GenerationParams, Message, Prompt
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT_WINDOW = 4096
+_WINDOW_IN_ERROR = re.compile(r"context (?:window|length)[^0-9]{0,20}(\d{3,7})", re.IGNORECASE)
 CONNECT_ATTEMPTS = 3
 
 
@@ -42,23 +44,28 @@ def api_base(base_url: str) -> str:
 def request_params(params: GenerationParams) -> dict[str, Any]:
     """Keyword arguments for ``chat.completions.create`` (seed 002 semantics).
 
-    Greedy is temperature 0; top_k > 0 switches top_p off; top_k -1 means "off" to
-    vLLM and llama.cpp alike.
+    Greedy is temperature 0; top_k > 0 switches top_p off. An extra that is off is not
+    sent at all: servers disagree on how to say "off" (vLLM takes top_k -1, llama.cpp's
+    server refuses anything below 0), and a missing field means "off" to all of them.
+    The repetition penalty goes under vLLM's name and llama.cpp's (``repeat_penalty``).
     """
     kwargs: dict[str, Any] = {"max_tokens": params.max_new_tokens}
+    extra: dict[str, Any] = {}
     if params.greedy:
         kwargs.update(temperature=0.0, top_p=1.0)
-        top_k = -1
     elif params.top_k > 0:
         kwargs.update(temperature=params.temperature, top_p=1.0)
-        top_k = params.top_k
+        extra["top_k"] = params.top_k
     else:
         kwargs.update(temperature=params.temperature,
                       top_p=params.top_p if 0.0 < params.top_p < 1.0 else 1.0)
-        top_k = -1
     if params.stop:
         kwargs["stop"] = list(params.stop)
-    kwargs["extra_body"] = {"top_k": top_k, "repetition_penalty": params.repetition_penalty or 1.0}
+    penalty = params.repetition_penalty or 1.0
+    if penalty != 1.0:
+        extra.update(repetition_penalty=penalty, repeat_penalty=penalty)
+    if extra:
+        kwargs["extra_body"] = extra
     return kwargs
 
 
@@ -84,8 +91,11 @@ class OpenAIBackend:
         if entry is None and model is None:
             raise LLMServerError(f"The server at {self.base_url} lists no models; pass --llm-model-name.")
         self.model = model or entry.id
-        served_window = getattr(entry, "max_model_len", None) if entry is not None else None
-        self.context_window = int(context_window or served_window or DEFAULT_CONTEXT_WINDOW)
+        served_window = context_window or self._served_window(entry)
+        if served_window is None:
+            logger.warning("%s does not say its context length; assuming %d tokens until it refuses a "
+                           "longer prompt (set --context-window to be sure)", self.base_url, DEFAULT_CONTEXT_WINDOW)
+        self.context_window = int(served_window or DEFAULT_CONTEXT_WINDOW)
         self.name = f"{self.model} @ {self.base_url}"
         self._counter = _local_counter(tokenizer_source or self.model)
         logger.info("using %s (context window %d, token counts %s)", self.name, self.context_window,
@@ -189,13 +199,40 @@ class OpenAIBackend:
         except openai.RateLimitError as exc:
             raise BackendBusy(f"{self.name} is busy: {exc.message}") from exc
         except openai.BadRequestError as exc:
-            if "context" in str(exc.message).lower() or "too long" in str(exc.message).lower():
-                raise PromptTooLong(str(exc.message)) from exc
+            message = str(exc.message)
+            if "context" in message.lower() or "too long" in message.lower():
+                self._learn_window(message)
+                raise PromptTooLong(message) from exc
             raise LLMServerError(f"{self.name} refused the request: {exc.message}") from exc
         except openai.APIConnectionError as exc:
             raise LLMServerError(f"Cannot reach {self.base_url}: {exc}") from exc
         except openai.APIStatusError as exc:
             raise LLMServerError(f"{self.name} answered HTTP {exc.status_code}: {exc.message}") from exc
+
+    def _served_window(self, entry: Any) -> int | None:
+        """The context length the server reports: vLLM's ``max_model_len`` on the model entry,
+        else llama.cpp's ``/props`` (``default_generation_settings.n_ctx``); None if neither."""
+        served = getattr(entry, "max_model_len", None) if entry is not None else None
+        if served:
+            return int(served)
+        import httpx
+
+        root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+        try:
+            response = httpx.get(f"{root}/props", timeout=5, headers={"Authorization": f"Bearer {self.client.api_key}"})
+            n_ctx = response.json().get("default_generation_settings", {}).get("n_ctx") if response.is_success else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            n_ctx = None
+        return int(n_ctx) if n_ctx else None
+
+    def _learn_window(self, message: str) -> None:
+        """Servers that never said their window name it when they refuse a prompt
+        (llama.cpp: "... exceed context window of 2048"); remember it for the next prompt."""
+        match = _WINDOW_IN_ERROR.search(message)
+        if match and int(match.group(1)) != self.context_window:
+            logger.warning("%s has a context window of %s tokens (was assuming %d)", self.base_url,
+                           match.group(1), self.context_window)
+            self.context_window = int(match.group(1))
 
     def _list_models(self) -> list[Any]:
         import openai
@@ -210,12 +247,16 @@ class OpenAIBackend:
 
     @staticmethod
     def _retrying(call: Any) -> Any:
-        """Run ``call``, retrying connection errors (not HTTP errors) with exponential back-off."""
+        """Run ``call``, retrying what may pass with exponential back-off.
+
+        Connection errors and 5xx answers (a server restarting, a worker that crashed)
+        are retried; 4xx answers are the request's fault and are not.
+        """
         import openai
         from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
         for attempt in Retrying(
-            retry=retry_if_exception_type(openai.APIConnectionError),
+            retry=retry_if_exception_type((openai.APIConnectionError, openai.InternalServerError)),
             stop=stop_after_attempt(CONNECT_ATTEMPTS),
             wait=wait_exponential(multiplier=0.5, max=4),
             reraise=True,

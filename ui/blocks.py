@@ -110,6 +110,14 @@ def build_ui(services: Any) -> gr.Blocks:
         conversation_events.wire(ui, blocks, services, after_load)
         chat_events.wire(ui, services)
         wire_language(ui, blocks, services)
+        if services.settings.mcp:
+            from api.mcp_tools import register_mcp_tools
+
+            register_mcp_tools(services)
+    if services.settings.mcp:
+        from api.mcp_tools import hide_ui_endpoints
+
+        hide_ui_endpoints(blocks)
     # Chat and indexing have their own concurrency groups; everything else is light.
     blocks.queue(default_concurrency_limit=8, max_size=max(64, services.settings.max_queue * 4))
     return blocks

@@ -131,7 +131,10 @@ def test_api_base_adds_v1_only_to_bare_hosts():
 
 
 def test_request_params_follow_seed_002():
-    greedy = request_params(GenerationParams(temperature=0.0, top_k=3))
-    assert (greedy["temperature"], greedy["extra_body"]["top_k"]) == (0.0, -1)
-    nucleus = request_params(GenerationParams(temperature=0.5, top_p=0.8))
-    assert (nucleus["top_p"], nucleus["extra_body"]["top_k"]) == (0.8, -1)
+    greedy = request_params(GenerationParams(temperature=0.0, top_k=3, repetition_penalty=1.0))
+    assert greedy["temperature"] == 0.0 and "extra_body" not in greedy  # extras that are off are not sent
+    nucleus = request_params(GenerationParams(temperature=0.5, top_p=0.8, repetition_penalty=1.0))
+    assert nucleus["top_p"] == 0.8 and "extra_body" not in nucleus
+    top_k = request_params(GenerationParams(temperature=0.5, top_p=0.8, top_k=4, repetition_penalty=1.3))
+    assert top_k["top_p"] == 1.0
+    assert top_k["extra_body"] == {"top_k": 4, "repetition_penalty": 1.3, "repeat_penalty": 1.3}
