@@ -138,8 +138,8 @@ def test_openai_use_rag_puts_the_passages_into_the_prompt(client, fake, with_han
     client.post("/v1/chat/completions", json=question)
     client.post("/v1/chat/completions", json={**question, "use_rag": True, "document_ids": [with_hanfu]})
     plain, rag = fake.calls_of("stream")
-    assert "mamianqun" not in plain.messages[0]["content"]  # use_rag defaults to false
-    assert "mamianqun" in rag.messages[0]["content"]
+    assert "mamianqun" not in plain.messages[-1]["content"]  # use_rag defaults to false
+    assert "mamianqun" in rag.messages[-1]["content"]
 
 
 # --- seed 003 /api/chat -------------------------------------------------------------------
@@ -177,8 +177,8 @@ def test_prompt_name_chat_answers_without_the_documents(client, fake, with_hanfu
     rag = chat(client, query="What is a horse-face skirt?", prompt_name="rag")
     plain = chat(client, query="What is a horse-face skirt?", prompt_name="chat")
     rag_call, chat_call = fake.calls_of("stream")
-    assert rag["sources"] and "mamianqun" in rag_call.messages[0]["content"]
-    assert plain["sources"] == [] and "mamianqun" not in chat_call.messages[0]["content"]
+    assert rag["sources"] and "mamianqun" in rag_call.messages[-1]["content"]
+    assert plain["sources"] == [] and "mamianqun" not in chat_call.messages[-1]["content"]
 
 
 def test_temperature_and_max_tokens_reach_the_model(client, fake):

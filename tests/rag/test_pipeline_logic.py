@@ -101,7 +101,7 @@ def test_sources_are_persisted_with_the_answer(indexed, fake):
     assert answer.prompt_tokens == fake.count_tokens(fake.calls_of("stream")[0].messages)
     assert answer.completion_tokens == 3
     # the context the model saw is the retrieved passages
-    assert "soapy water" in fake.calls_of("stream")[0].messages[0]["content"]
+    assert "soapy water" in fake.calls_of("stream")[0].messages[-1]["content"]  # context + question come last (stable prefix first)
 
 
 def test_window_keeps_the_newest_whole_turns(services, fake):
