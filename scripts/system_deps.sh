@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# System packages the tests need: Chromium for browser tests, Tesseract for OCR.
+# System packages the tests need: Chromium for browser tests, Tesseract for OCR, a CJK font.
 # Installed only when missing, so repeated `make test` runs do nothing here.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim)
+# A CJK font: pdfium draws Chinese PDFs that do not embed their fonts (page images) with it.
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
