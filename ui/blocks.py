@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from ui import chat_events, conversation_events, document_events, formatting
+from ui import chat_events, conversation_events, document_events, formatting, source_viewer
 from ui.layout import build_layout
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def theme() -> gr.themes.Theme:
 
 def launch_options() -> dict[str, Any]:
     """Keyword arguments for gr.mount_gradio_app / Blocks.launch that style the UI."""
-    return {"theme": theme(), "css": CSS, "footer_links": ["api", "settings"]}
+    return {"theme": theme(), "css": CSS + source_viewer.CSS, "footer_links": ["api", "settings"]}
 
 
 def model_info(services: Any) -> str:
@@ -85,6 +85,7 @@ def build_ui(services: Any) -> gr.Blocks:
         after_load = document_events.wire(ui, services)
         conversation_events.wire(ui, blocks, services, after_load)
         chat_events.wire(ui, services)
+        source_viewer.wire(ui, services)
     # Chat and indexing have their own concurrency groups; everything else is light.
     blocks.queue(default_concurrency_limit=8, max_size=max(64, services.settings.max_queue * 4))
     return blocks

@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from ui import errors, formatting, session
+from ui import errors, formatting, session, source_viewer
 from ui.layout import Layout
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def open_conversation(services: Any, user_id: str, conversation_id: str | None) 
     return (
         conversation_id,
         formatting.chat_messages(messages),
-        formatting.sources_markdown(formatting.last_answer_sources(messages)),
+        source_viewer.sources_html(formatting.last_answer_sources(messages)),
         title,
     )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from settings import Settings
-from ui import formatting, session
+from ui import formatting, session, source_viewer
 
 
 @dataclass
@@ -47,7 +47,8 @@ class Layout:
     send: gr.Button
     stop: gr.Button
     regenerate: gr.Button
-    sources: gr.Markdown
+    sources: gr.HTML
+    source_viewer: gr.HTML
     # settings accordion
     use_rag: gr.Checkbox
     temperature: gr.Slider
@@ -140,7 +141,10 @@ def _right_column(settings: Settings) -> dict:
     with gr.Column(scale=1, min_width=300, elem_classes="side-panel"):
         with gr.Group(elem_classes="panel sources-panel"):
             gr.Markdown("#### Sources of the latest answer", elem_classes="panel-title")
-            sources = gr.Markdown(formatting.EMPTY_SOURCES, elem_id="sources")
+            sources = gr.HTML(source_viewer.sources_html([]), elem_id="sources", js_on_load=source_viewer.SOURCES_JS)
+        with gr.Group(elem_classes="panel viewer-panel"):
+            viewer = gr.HTML(source_viewer.viewer_hint_html(), elem_id="source-viewer",
+                             js_on_load=source_viewer.VIEWER_JS)
         with gr.Accordion("Settings", open=False, elem_id="settings"):
             use_rag = gr.Checkbox(True, label="Answer from my documents (retrieval)", elem_id="use-rag")
             temperature = gr.Slider(
@@ -184,6 +188,6 @@ def build_layout(settings: Settings, model_info: str) -> Layout:
     names = Layout.__dataclass_fields__.keys()
     return Layout(
         browser_id=browser_id, user_id=user_id, conversation_id=conversation_id, cancel=cancel,
-        turn_lock=turn_lock, model_info=model_info_md,
+        turn_lock=turn_lock, model_info=model_info_md, source_viewer=parts["viewer"],
         **{name: part for name, part in parts.items() if name in names},
     )
