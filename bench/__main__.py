@@ -32,6 +32,7 @@ MEASUREMENTS = (
     "long_conversation",
     "latency",
     "concurrency",
+    "citations",
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
