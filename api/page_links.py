@@ -39,7 +39,7 @@ def sign(key: bytes, document_id: str, scope: str) -> str:
 
 
 def verify(key: bytes, document_id: str, scope: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(key, document_id, scope), signature or "")
+    return hmac.compare_digest(sign(key, document_id, scope).encode(), (signature or "").encode())
 
 
 def page_url(key: bytes, document_id: str, scope: str, page: int, chunk_id: str | None = None,

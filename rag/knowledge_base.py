@@ -24,6 +24,7 @@ from typing import Any
 from rag.embeddings import Embedder
 from rag.keyword_index import BM25Index
 from rag.pdf_loader import load_pages
+from rag.page_render import CACHE_DIR_NAME as PAGE_CACHE_DIR
 from rag.positions import locate_chunks
 from rag.retriever import CrossEncoderReranker, HybridRetriever
 from rag.splitter import embedding_text, split_pages
@@ -220,7 +221,7 @@ class KnowledgeBase:
         (self.settings.files_dir / f"{document_id}.pdf").unlink(missing_ok=True)
         if self.positions is not None:
             self.positions.delete_document(document_id)
-        shutil.rmtree(Path(self.settings.data_dir) / "page_cache" / document_id, ignore_errors=True)
+        shutil.rmtree(Path(self.settings.data_dir) / PAGE_CACHE_DIR / document_id, ignore_errors=True)
 
     # --- deleting, listing, searching ---------------------------------------------
     def delete(self, document_id: str, owner: str | None = None) -> bool:

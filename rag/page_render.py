@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -27,6 +26,10 @@ MIN_WIDTH = 100
 HIGHLIGHT_FILL = (255, 214, 0, 110)  # translucent yellow, like a marker pen
 HIGHLIGHT_OUTLINE = (230, 150, 0, 200)
 CACHE_DIR_NAME = "page_cache"
+
+
+def _is_document_id(value: str) -> bool:
+    return value.isascii() and value.isalnum()
 
 
 class PageNotFound(LookupError):
@@ -102,7 +105,7 @@ class PageViewer:
 
     def pdf_path(self, document_id: str) -> Path:
         """The stored original; PageNotFound when it is gone (deleted, or a failed upload)."""
-        if not document_id.isalnum():  # ids are sha256 hex: never let one walk the file system
+        if not _is_document_id(document_id):  # sha256 hex: never let one walk the file system
             raise PageNotFound("unknown document")
         path = Path(self.settings.files_dir) / f"{document_id}.pdf"
         if not path.is_file():
@@ -180,8 +183,3 @@ class PageViewer:
             except Exception as exc:  # keep going: the page route derives lazily as well
                 logger.warning("cannot derive positions of %s: %s", doc.id[:12], exc)
         return done
-
-    def forget(self, document_id: str) -> None:
-        """Drop cached renders (and positions) of a document whose file is gone."""
-        if document_id.isalnum():
-            shutil.rmtree(self.cache_dir / document_id, ignore_errors=True)
