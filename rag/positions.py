@@ -18,7 +18,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from rag.types import Chunk
 
@@ -45,8 +45,11 @@ class PageWords:
     text: str
     tokens: list[str] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
-    boxes: list[Rect] = field(default_factory=list)  # normalised, one per token
+    boxes: list[Rect] = field(default_factory=list)  # OCR: normalised, one per token
     source: str = "text"  # 'text' (pypdfium2) or 'ocr' (Tesseract)
+    # Text pages: rectangles of a character range, computed by pdfium (one call per
+    # matched run instead of one per character: ~10x faster on a dense page).
+    range_rects: Callable[[int, int], list[Rect]] | None = None
 
 
 @dataclass
@@ -78,29 +81,26 @@ def _union(boxes: Iterable[Rect]) -> Rect:
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
-def text_page_words(page, number: int) -> PageWords:
-    """Words of a pypdfium2 page from its text layer, each with the union of its char boxes."""
-    width, height = page.get_size()
-    textpage = page.get_textpage()
-    try:
-        count = textpage.count_chars()
-        text = textpage.get_text_range(0, count) if count else ""
-        if len(text) != count:  # surrogate pairs or generated chars: read char by char
-            text = "".join(textpage.get_text_range(i, 1) or " " for i in range(count))
-        words = PageWords(number, text)
-        for token, start, end in tokenize(text):
-            boxes = []
-            for i in range(start, min(end, count)):
-                left, bottom, right, top = textpage.get_charbox(i, loose=True)
-                if right > left and top > bottom:
-                    boxes.append([left / width, 1 - top / height, right / width, 1 - bottom / height])
-            if boxes:
-                words.tokens.append(token)
-                words.spans.append((start, end))
-                words.boxes.append(_union(boxes))
-        return words
-    finally:
-        textpage.close()
+def text_page_words(textpage, number: int, width: float, height: float) -> PageWords:
+    """Words of a pypdfium2 text page; their rectangles are asked of pdfium per matched run."""
+    count = textpage.count_chars()
+    text = textpage.get_text_range(0, count) if count else ""
+    if len(text) != count:  # surrogate pairs or generated chars: read char by char
+        text = "".join(textpage.get_text_range(i, 1) or " " for i in range(count))
+
+    def range_rects(start: int, end: int) -> list[Rect]:
+        rects = []
+        for i in range(textpage.count_rects(start, end - start)):
+            left, bottom, right, top = textpage.get_rect(i)
+            if right > left and top > bottom:
+                rects.append([left / width, 1 - top / height, right / width, 1 - bottom / height])
+        return rects
+
+    words = PageWords(number, text, range_rects=range_rects)
+    for token, start, end in tokenize(text):
+        words.tokens.append(token)
+        words.spans.append((start, end))
+    return words
 
 
 def ocr_page_words(page, number: int) -> PageWords:
@@ -131,21 +131,23 @@ def ocr_page_words(page, number: int) -> PageWords:
 
 
 def page_words(pdf, number: int, use_ocr: bool = True) -> PageWords:
-    """The page's words from its text layer, or from OCR when it has (almost) none."""
-    page = pdf[number - 1]
-    try:
-        words = text_page_words(page, number)
-        if len(words.text.strip()) < MIN_TEXT_CHARS and use_ocr:
-            from rag.ocr import ocr_available
+    """The page's words from its text layer, or from OCR when it has (almost) none.
 
-            if ocr_available():
-                try:
-                    words = ocr_page_words(page, number)
-                except Exception as exc:  # a failed OCR only costs the highlight
-                    logger.warning("OCR word boxes failed on page %d: %s", number, exc)
-        return words
-    finally:
-        page.close()
+    The text page stays open (rectangles are read from it later); it is closed with the
+    document.
+    """
+    page = pdf[number - 1]
+    width, height = page.get_size()
+    words = text_page_words(page.get_textpage(), number, width, height)
+    if len(words.text.strip()) < MIN_TEXT_CHARS and use_ocr:
+        from rag.ocr import ocr_available
+
+        if ocr_available():
+            try:
+                words = ocr_page_words(page, number)
+            except Exception as exc:  # a failed OCR only costs the highlight
+                logger.warning("OCR word boxes failed on page %d: %s", number, exc)
+    return words
 
 
 def align(chunk_text: str, words: PageWords) -> list[int]:
@@ -195,15 +197,32 @@ def locate(chunk: Chunk, words: PageWords) -> ChunkPosition | None:
     matched = align(chunk.text, words)
     if not matched:
         return None
+    boxes: list[Rect] = []
+    for first, last in _runs(matched):
+        if words.range_rects is not None:
+            boxes.extend(words.range_rects(words.spans[first][0], words.spans[last][1]))
+        else:
+            boxes.extend(words.boxes[first : last + 1])
     return ChunkPosition(
         chunk_id=chunk.id,
         document_id=chunk.document_id,
         page=words.number,
         char_start=words.spans[matched[0]][0],
         char_end=words.spans[matched[-1]][1],
-        rects=merge_lines([words.boxes[i] for i in matched]),
+        rects=merge_lines(boxes),
         source=words.source,
     )
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted indices as (first, last) pairs."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
 
 
 def locate_chunks(pdf_path: Path | str, chunks: Sequence[Chunk], use_ocr: bool = True) -> list[ChunkPosition]:
