@@ -137,9 +137,16 @@ if (!window.__docchatAnswerClicks) {
     target.dispatchEvent(new CustomEvent('docchat-answer', {detail: {answer: bubbles.indexOf(bubble), mark}}));
   });
 }
-element.closest('#sources')?.addEventListener('docchat-answer', (event) => {
-  trigger('click', {kind: 'answer', answer: String(event.detail.answer), mark: event.detail.mark});
-});
+const host = element.closest('#sources');
+if (host) {
+  host.__docchatTrigger = trigger;  // the newest mount's trigger; the listener is added once
+  if (!host.__docchatBound) {
+    host.__docchatBound = true;
+    host.addEventListener('docchat-answer', (event) => {
+      host.__docchatTrigger('click', {kind: 'answer', answer: String(event.detail.answer), mark: event.detail.mark});
+    });
+  }
+}
 """
 VIEWER_JS = """
 element.addEventListener('click', (event) => {
