@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# System packages the tests need: Chromium for browser tests, Tesseract for OCR, a CJK font.
+# System packages the tests need: Chromium for browser tests, Tesseract for OCR, a CJK
+# font so screenshots and page images of Chinese text show characters, not boxes.
 # Installed only when missing, so repeated `make test` runs do nothing here.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim)
-# A CJK font: pdfium draws Chinese PDFs that do not embed their fonts (page images) with it.
+fc-list :lang=zh family 2>/dev/null | grep -q "Noto Sans CJK" || need+=(fonts-noto-cjk fontconfig)
+# pdfium draws page images of Chinese PDFs that do not embed their fonts with a system CJK
+# font; the source-viewer tests were checked with WenQuanYi Zen Hei.
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
