@@ -109,7 +109,7 @@ def build_ui(services: Any) -> gr.Blocks:
         after_load = document_events.wire(ui, services)
         conversation_events.wire(ui, blocks, services, after_load)
         chat_events.wire(ui, services)
-        source_viewer.wire(ui, services)
+        source_viewer.wire(ui, blocks, services)
         wire_language(ui, blocks, services)
     # Chat and indexing have their own concurrency groups; everything else is light.
     blocks.queue(default_concurrency_limit=8, max_size=max(64, services.settings.max_queue * 4))

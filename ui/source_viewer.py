@@ -8,7 +8,7 @@ clicked item's data attributes; the handler checks the document is still visible
 this user (else "document removed") and answers with signed page/PDF links
 (api/page_links.py), which a browser can load without headers.
 
-Every user-visible string is in ``TEXT`` so it can be translated in one place.
+Every user-visible string is in ui/i18n.py (keys ``viewer_*``, ``source_*``, ``answer_*``).
 """
 
 from __future__ import annotations
@@ -20,39 +20,24 @@ from typing import Any, Iterable, Mapping
 import gradio as gr
 
 from api import page_links
-from ui.formatting import EMPTY_SOURCES, field, snippet
+from ui.formatting import field, snippet
+from ui.i18n import t
+from ui.language import request_language
 
 logger = logging.getLogger(__name__)
 
 VIEWER_WIDTH = 1000  # px of the page image; the panel scales it down, a click opens it full size
 
-TEXT = {
-    "empty_sources": EMPTY_SOURCES,
-    "viewer_hint": "Click a source, an answer or an [n] mark to see the cited page.",
-    "page": "p. {page}",
-    "page_of": "page {page} of {pages}",
-    "previous": "‹ Previous page",
-    "next": "Next page ›",
-    "open_pdf": "Open the PDF at page {page}",
-    "image_alt": "Page {page} of {filename}, the cited passage highlighted",
-    "document_removed": "{filename}: document removed — this source can no longer be shown.",
-    "cited": "cited",
-    "not_cited": "not cited",
-    "not_found": "not found on the cited page",
-    "answer_sources": "Sources of answer {n}",
-    "no_sources": "This answer has no sources.",
-}
-
-
 def _attrs(data: Mapping[str, Any]) -> str:
     return " ".join(f'data-{key}="{html.escape(str(value), quote=True)}"' for key, value in data.items())
 
 
-def sources_html(sources: Iterable[Any] | None, heading: str = "") -> str:
+def sources_html(sources: Iterable[Any] | None, heading: str = "", lang: str = "en") -> str:
     """#sources: one button per source, "[n] file · p. N", its snippet and citation flags."""
     items = list(sources or [])
     if not items:
-        return f"<p class='sources-empty'>{html.escape(TEXT['no_sources'] if heading else TEXT['empty_sources'])}</p>"
+        empty = t(lang, "answer_no_sources") if heading else t(lang, "empty_sources").strip("_")
+        return f"<p class='sources-empty'>{html.escape(empty)}</p>"
     blocks = [f"<p class='sources-heading'>{html.escape(heading)}</p>"] if heading else []
     for n, source in enumerate(items, start=1):
         filename = str(field(source, "filename", "?"))
@@ -63,30 +48,30 @@ def sources_html(sources: Iterable[Any] | None, heading: str = "") -> str:
         flags = ""
         if cited is not None:
             flags = f" <span class='badge {'cited' if cited else 'uncited'}'>" \
-                    f"{TEXT['cited'] if cited else TEXT['not_cited']}</span>"
+                    f"{t(lang, 'source_cited') if cited else t(lang, 'source_not_cited')}</span>"
         unsupported = [c for c in field(source, "claims", None) or [] if c.get("supported") is False]
         warnings = "".join(
-            f"<div class='claim-unsupported'>⚠ {html.escape(TEXT['not_found'])}: "
+            f"<div class='claim-unsupported'>⚠ {html.escape(t(lang, 'source_not_found'))}: "
             f"“{html.escape(snippet(str(c.get('sentence', '')), 160))}”</div>" for c in unsupported
         )
         blocks.append(
             f"<div class='source'><button class='source-item' type='button' {_attrs(data)}>"
-            f"<b>[{n}]</b> {html.escape(filename)} · {html.escape(TEXT['page'].format(page=page))}</button>{flags}"
+            f"<b>[{n}]</b> {html.escape(filename)} · {html.escape(t(lang, 'page', page=page))}</button>{flags}"
             f"<blockquote>{html.escape(snippet(str(field(source, 'text', ''))))}</blockquote>{warnings}</div>"
         )
     return "".join(blocks)
 
 
-def viewer_hint_html() -> str:
-    return f"<p class='viewer-hint'>{html.escape(TEXT['viewer_hint'])}</p>"
+def viewer_hint_html(lang: str = "en") -> str:
+    return f"<p class='viewer-hint'>{html.escape(t(lang, 'viewer_hint'))}</p>"
 
 
-def removed_html(filename: str) -> str:
-    return f"<p class='viewer-removed'>{html.escape(TEXT['document_removed'].format(filename=filename))}</p>"
+def removed_html(filename: str, lang: str = "en") -> str:
+    return f"<p class='viewer-removed'>{html.escape(t(lang, 'viewer_document_removed', filename=filename))}</p>"
 
 
 def viewer_html(document_id: str, filename: str, page: int, pages: int, chunk_id: str, chunk_page: int,
-                image_url: str, pdf_url: str) -> str:
+                image_url: str, pdf_url: str, lang: str = "en") -> str:
     """#source-viewer: header, previous/next, the PDF link and the (highlighted) page image."""
     name = html.escape(filename)
 
@@ -97,14 +82,14 @@ def viewer_html(document_id: str, filename: str, page: int, pages: int, chunk_id
                 "chunkpage": chunk_page, "filename": filename}
         return f"<button class='viewer-step' type='button' {_attrs(data)}>{html.escape(label)}</button>"
 
-    alt = html.escape(TEXT["image_alt"].format(page=page, filename=filename))
+    alt = html.escape(t(lang, "viewer_image_alt", page=page, filename=filename))
     return (
         f"<div class='viewer' data-document='{html.escape(document_id)}' data-page='{page}'>"
         f"<div class='viewer-head'><span class='viewer-file'>{name}</span> · "
-        f"<span class='viewer-page'>{html.escape(TEXT['page_of'].format(page=page, pages=pages))}</span></div>"
-        f"<div class='viewer-nav'>{step(page - 1, TEXT['previous'])}{step(page + 1, TEXT['next'])}"
+        f"<span class='viewer-page'>{html.escape(t(lang, 'viewer_page_of', page=page, pages=pages))}</span></div>"
+        f"<div class='viewer-nav'>{step(page - 1, t(lang, 'viewer_previous'))}{step(page + 1, t(lang, 'viewer_next'))}"
         f"<a class='viewer-pdf' href='{html.escape(pdf_url)}' target='_blank' rel='noopener'>"
-        f"{html.escape(TEXT['open_pdf'].format(page=page))}</a></div>"
+        f"{html.escape(t(lang, 'viewer_open_pdf', page=page))}</a></div>"
         f"<a href='{html.escape(image_url)}' target='_blank' rel='noopener'>"
         f"<img class='viewer-image' src='{html.escape(image_url)}' alt='{alt}'></a></div>"
     )
@@ -187,23 +172,23 @@ def _visible_document(services: Any, user_id: str, document_id: str):
 
 
 def open_page(services: Any, user_id: str, document_id: str, page: int, chunk_id: str = "",
-              chunk_page: int | None = None, filename: str = "") -> str:
+              chunk_page: int | None = None, filename: str = "", lang: str = "en") -> str:
     """#source-viewer for ``page`` of the document, highlighting ``chunk_id`` on its page."""
     doc, scope = _visible_document(services, user_id, document_id)
     if doc is None or services.pages is None:
-        return removed_html(filename or document_id[:12])
+        return removed_html(filename or document_id[:12], lang)
     try:
         pages = services.pages.page_count(document_id)
     except Exception as exc:  # the stored file vanished: same as removed for the reader
         logger.warning("cannot open %s: %s", document_id[:12], exc)
-        return removed_html(doc.filename)
+        return removed_html(doc.filename, lang)
     page = max(1, min(int(page), pages))
     chunk_page = int(chunk_page or page)
     key = page_links.link_key(services.settings.data_dir)
     highlight = chunk_id if chunk_id and chunk_page == page else None
     image = page_links.page_url(key, document_id, scope, page, highlight, VIEWER_WIDTH)
     pdf = page_links.file_url(key, document_id, scope, page)
-    return viewer_html(document_id, doc.filename, page, pages, chunk_id, chunk_page, image, pdf)
+    return viewer_html(document_id, doc.filename, page, pages, chunk_id, chunk_page, image, pdf, lang)
 
 
 def answer_sources(services: Any, user_id: str, conversation_id: str | None, answer: int) -> list:
@@ -219,26 +204,28 @@ def answer_sources(services: Any, user_id: str, conversation_id: str | None, ans
 
 
 def make_click_handler(services: Any):
-    def on_click(user_id: str, conversation_id: str | None, evt: gr.EventData) -> tuple:
+    def on_click(user_id: str, conversation_id: str | None, evt: gr.EventData, request: gr.Request) -> tuple:
         data = getattr(evt, "_data", None) or {}
+        lang = request_language(request)
         kind = data.get("kind")
         try:
             if kind in ("source", "page"):
                 viewer = open_page(services, user_id, str(data.get("document", "")), int(data.get("page", 1)),
                                    str(data.get("chunk", "")),
-                                   int(data.get("chunkpage") or data.get("page", 1)), str(data.get("filename", "")))
+                                   int(data.get("chunkpage") or data.get("page", 1)), str(data.get("filename", "")),
+                                   lang)
                 return gr.skip(), viewer
             if kind == "answer":
                 index = int(data.get("answer", -1))
                 sources = answer_sources(services, user_id, conversation_id, index)
-                listing = sources_html(sources, TEXT["answer_sources"].format(n=index + 1))
+                listing = sources_html(sources, t(lang, "answer_sources", n=index + 1), lang)
                 mark = int(data.get("mark") or 0)
                 chosen = sources[mark - 1] if 1 <= mark <= len(sources) else (sources[0] if sources else None)
                 if chosen is None:
-                    return listing, viewer_hint_html()
+                    return listing, viewer_hint_html(lang)
                 viewer = open_page(services, user_id, str(field(chosen, "document_id", "")),
                                    int(field(chosen, "page", 1)), str(field(chosen, "chunk_id", "") or ""),
-                                   None, str(field(chosen, "filename", "")))
+                                   None, str(field(chosen, "filename", "")), lang)
                 return listing, viewer
         except (TypeError, ValueError) as exc:  # tampered event data: ignore the click
             logger.info("ignored a source click with bad data %r: %s", data, exc)
@@ -247,9 +234,14 @@ def make_click_handler(services: Any):
     return on_click
 
 
-def wire(ui: Any, services: Any) -> None:
+def wire(ui: Any, blocks: gr.Blocks, services: Any) -> None:
     """Clicks on #sources items, viewer steps and answers open pages in #source-viewer."""
     on_click = make_click_handler(services)
     options = dict(queue=False, api_visibility="private", show_progress="hidden")
+
+    def hint(request: gr.Request) -> str:  # the hint in the tab's language
+        return viewer_hint_html(request_language(request))
+
+    blocks.load(hint, None, [ui.source_viewer], **options)
     ui.sources.click(on_click, [ui.user_id, ui.conversation_id], [ui.sources, ui.source_viewer], **options)
     ui.source_viewer.click(on_click, [ui.user_id, ui.conversation_id], [ui.sources, ui.source_viewer], **options)
