@@ -35,7 +35,7 @@ def conversation_list(services: Any, user_id: str, selected: str | None, lang: s
 def open_conversation(services: Any, user_id: str, conversation_id: str | None, lang: str = "en") -> tuple:
     """(conversation id, #chatbot, #sources, title box) for one conversation or an empty chat."""
     if conversation_id is None:
-        return None, [], t(lang, "empty_sources"), ""
+        return None, [], source_viewer.sources_html([], lang=lang), ""
     messages = services.history.get_messages(user_id, conversation_id)
     title = services.history.get_conversation(user_id, conversation_id).title
     return (
@@ -66,7 +66,7 @@ def make_handlers(services: Any) -> dict:
             return open_conversation(services, user_id, conversation_id, lang)
         except LookupError as exc:
             errors.warn(exc, "opening a conversation", lang)
-            return (None, [], t(lang, "empty_sources"), "")
+            return (None, [], source_viewer.sources_html([], lang=lang), "")
 
     def new_chat(user_id: str, request: gr.Request = None) -> tuple:
         lang = request_language(request)
