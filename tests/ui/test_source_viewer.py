@@ -36,10 +36,11 @@ def viewer_image_state(page) -> dict:
     }""")
 
 
-def wait_for_page_image(ui, page_number: int) -> str:
+def wait_for_page_image(ui, page_number: int, highlighted: bool | None = None) -> str:
     image = ui.page.locator("#source-viewer img")
     expect(image).to_be_visible()
-    expect(image).to_have_attribute("src", re.compile(rf"/pages/{page_number}\?"))
+    pattern = rf"/pages/{page_number}\?" + {True: ".*chunk_id=", False: "(?!.*chunk_id=)", None: ""}[highlighted]
+    expect(image).to_have_attribute("src", re.compile(pattern))
     ui.page.wait_for_function(
         "() => { const i = document.querySelector('#source-viewer img'); return i && i.complete && i.naturalWidth > 0; }"
     )
@@ -71,7 +72,7 @@ def test_sources_open_the_highlighted_page_for_any_answer(open_docchat, atlas_pd
     expect(first).to_contain_text("[1]", timeout=60_000)
     expect(first).to_contain_text("p. 1")
     first.click()
-    src = wait_for_page_image(ui, 1)
+    src = wait_for_page_image(ui, 1, highlighted=True)
     expect(ui.page.locator("#source-viewer .viewer-file")).to_have_text(name)
     expect(ui.page.locator("#source-viewer .viewer-page")).to_have_text("page 1 of 3")
     assert "chunk_id=" in src and highlighted(ui, src)
@@ -80,7 +81,7 @@ def test_sources_open_the_highlighted_page_for_any_answer(open_docchat, atlas_pd
 
     # Next page: page 2, without the highlight (the chunk is on page 1).
     ui.page.locator("#source-viewer .viewer-step", has_text="Next").click()
-    src = wait_for_page_image(ui, 2)
+    src = wait_for_page_image(ui, 2, highlighted=False)
     assert "chunk_id=" not in src
 
     # A second answer, then back to the first one by clicking it.
@@ -89,12 +90,12 @@ def test_sources_open_the_highlighted_page_for_any_answer(open_docchat, atlas_pd
     dish = ui.page.locator("#sources .source-item", has_text="p. 2")
     expect(dish).to_have_count(1, timeout=60_000)
     dish.click()
-    src = wait_for_page_image(ui, 2)
+    src = wait_for_page_image(ui, 2, highlighted=True)
     assert "chunk_id=" in src and highlighted(ui, src)
     ui.answers().first.click()
     expect(ui.page.locator("#sources")).to_contain_text("Sources of answer 1")
     expect(ui.page.locator("#sources .source-item").first).to_contain_text("p. 1")
-    src = wait_for_page_image(ui, 1)
+    src = wait_for_page_image(ui, 1, highlighted=True)
     assert highlighted(ui, src)
     ui.screenshot(tmp_path / "viewer-older-answer.png")
 
