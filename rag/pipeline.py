@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # imported lazily: building services loads models
 log = logging.getLogger(__name__)
 
 PROMPT_NAMES = ("default", "rag", "chat")
+MAX_HISTORY_MESSAGES = 400  # far more than any history token budget holds (>= 4 tokens a message)
 
 
 @dataclass
@@ -243,7 +244,9 @@ class _Turn:
         if req.history is not None:
             self.turns = [m for m in req.history if m.get("role") in ("user", "assistant")]
         elif req.persist:
-            stored = history.get_messages(req.user_id, self.conversation_id)
+            # Only the newest messages can fit the prompt's history budget: never load a whole long conversation.
+            wanted = req.history_len if req.history_len >= 0 else MAX_HISTORY_MESSAGES
+            stored = history.get_messages(req.user_id, self.conversation_id, limit=wanted + 1)
             if req.regenerate and stored and stored[-1].role == "user":
                 stored = stored[:-1]  # the question being answered again
             if req.history_len >= 0:

@@ -1,6 +1,6 @@
 """Chunk positions in SQLite: written at ingestion, read by the page renderer.
 
-A thin table gateway over ``chunk_positions`` (migration m002). Rows are per chunk id;
+A thin table gateway over ``chunk_positions`` (migration m003). Rows are per chunk id;
 ``positioned_documents`` records which documents have been through the locator, so
 start-up re-derivation only touches documents indexed before positions existed.
 """
