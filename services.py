@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from llm.types import ChatBackend
     from rag.embeddings import Embedder
     from rag.knowledge_base import KnowledgeBase
+    from rag.page_render import PageViewer
     from rag.pipeline import ConversationManager
     from storage.db import Database
     from storage.documents import DocumentRegistry
@@ -36,6 +38,7 @@ class Services:
     documents: "DocumentRegistry"
     knowledge_base: "KnowledgeBase"
     pipeline: "ConversationManager"
+    pages: "PageViewer | None" = None  # page images + chunk positions (source viewer)
 
     def model_info(self) -> dict[str, str]:
         """What the UI's #model-info and /healthz report."""
@@ -69,10 +72,12 @@ def build_services(
     from llm.factory import make_backend
     from rag.embeddings import make_embedder
     from rag.knowledge_base import KnowledgeBase
+    from rag.page_render import PageViewer
     from rag.pipeline import ConversationManager
     from storage.db import Database
     from storage.documents import DocumentRegistry
     from storage.history import HistoryManager
+    from storage.positions import PositionStore
 
     quiet_third_party()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -80,9 +85,13 @@ def build_services(
     history = HistoryManager(db, idle_minutes=settings.idle_minutes)
     documents = DocumentRegistry(db)
     embedder = embedder or make_embedder(settings)
-    knowledge_base = KnowledgeBase(settings, documents, embedder)
+    knowledge_base = KnowledgeBase(settings, documents, embedder, positions=PositionStore(db))
     knowledge_base.recover()
+    pages = PageViewer(settings, knowledge_base, knowledge_base.positions)
+    # Documents indexed before chunk positions existed get them in the background; the
+    # page route derives a document's positions on demand meanwhile.
+    threading.Thread(target=pages.derive_missing, name="derive-positions", daemon=True).start()
     llm = llm or make_backend(settings)
     pipeline = ConversationManager(settings, llm=llm, knowledge_base=knowledge_base, history=history)
     log.info("chat model: %s on %s; embeddings: %s", llm.name, getattr(llm, "device", "remote"), embedder.name)
-    return Services(settings, llm, embedder, db, history, documents, knowledge_base, pipeline)
+    return Services(settings, llm, embedder, db, history, documents, knowledge_base, pipeline, pages)

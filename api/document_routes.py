@@ -147,4 +147,8 @@ def source_out(source) -> SourceOut:
         page=int(get("page", 0) or 0),
         text=get("text", ""),
         score=float(get("score", 0.0) or 0.0),
+        chunk_id=get("chunk_id", "") or "",
+        cited=bool(get("cited", False)),
+        supported=get("supported", None),
+        claims=list(get("claims", None) or []),
     )

@@ -63,6 +63,15 @@ class DeletedResponse(BaseModel):
     deleted: bool = True
 
 
+class Claim(BaseModel):
+    """A sentence of the answer that cites a source, and whether the source backs it."""
+
+    sentence: str
+    supported: bool
+    lexical: float = Field(description="Share of the sentence's content words found in the passage.")
+    similarity: float = Field(description="Embedding cosine of sentence and passage.")
+
+
 class SourceOut(BaseModel):
     """A retrieved chunk: where it comes from (1-based page) and how well it matched."""
 
@@ -71,6 +80,12 @@ class SourceOut(BaseModel):
     page: int
     text: str
     score: float
+    chunk_id: str = Field("", description="Highlight it with /api/documents/{document_id}/pages/{page}?chunk_id=")
+    cited: bool = Field(False, description="In a chat reply: the answer cites this source with [n].")
+    supported: bool | None = Field(
+        None, description="In a chat reply: every sentence citing it is backed by its text (null when uncited)."
+    )
+    claims: list[Claim] = Field(default_factory=list, description="In a chat reply: each sentence citing it.")
 
 
 class SearchRequest(ApiRequest):

@@ -14,7 +14,7 @@ import time
 
 from fastapi import Depends, FastAPI
 
-from api import chat_routes, conversation_routes, document_routes, openai_routes, sse_routes
+from api import chat_routes, conversation_routes, document_routes, openai_routes, page_routes, sse_routes
 from api.deps import get_services
 from api.document_routes import UploadSizeLimit, upload_limit_bytes
 from api.errors import install_error_handlers
@@ -52,7 +52,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(UploadSizeLimit, get_limit=lambda: upload_limit_bytes(services))
 
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["health"])
-    for module in (document_routes, chat_routes, conversation_routes, sse_routes, openai_routes):
+    for module in (document_routes, page_routes, chat_routes, conversation_routes, sse_routes, openai_routes):
         app.include_router(module.router)
     return app
 

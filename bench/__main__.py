@@ -33,6 +33,7 @@ MEASUREMENTS = (
     "latency",
     "concurrency",
     "scale",
+    "citations",
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -161,6 +161,24 @@ def _zh(r: dict) -> str:
     return text + "\n"
 
 
+def _citations(r: dict) -> str:
+    render = r["render"]
+    text = (f"Page render + highlight at {render['width']} px over {render['cold']['n']} chunks sampled from "
+            f"the indexed filings ({render['chunks']} chunks, {render['located_share']:.0%} located on their page): "
+            "cold = pypdfium2 renders the page, warm = the plain render is cached on disk and the highlight "
+            "is drawn per request.\n\n")
+    text += _table(["render", "p50 ms", "p95 ms"], [["cold", render["cold"]["p50_ms"], render["cold"]["p95_ms"]],
+                                                     ["warm", render["warm"]["p50_ms"], render["warm"]["p95_ms"]]])
+    text += "\n" + _met(render) + "\n"
+    rows = [[side, s["n"], s["answers_with_marks"], s["precision"], s["precision_of_marked"], s["implicit_support"]]
+            for side in ("docchat", "recipe") if (s := r.get(side))]
+    text += (f"Citation precision ({r['chat_model']}, greedy, max_new_tokens={r['max_new_tokens']}): share of "
+             "answers whose [n] marks all point to passages that support their sentence; 'implicit' = the whole "
+             "answer is supported by the first source shown.\n\n")
+    return text + _table(["system", "answers", "with [n]", "precision", "precision of marked", "implicit"],
+                         rows) + "\n"
+
+
 SECTIONS = (
     ("retrieval_quality", "1. Retrieval quality — FinanceBench (all filings indexed together)", _retrieval),
     ("conversational", "2. Conversational retrieval — TREC CAsT 2021", _conversational),
@@ -171,6 +189,7 @@ SECTIONS = (
     ("long_conversation", "7. Long conversation (scripted)", _long),
     ("concurrency", "8. Concurrency through the HTTP API", _concurrency),
     ("scale", "9. Scale: 1,000 PDFs on one machine (issue 16)", lambda r: __import__("bench.scale").scale.render(r)),
+    ("citations", "10. Checkable citations: page render + highlight, citation precision", _citations),
     ("zh", "Chinese check (--zh)", _zh),
 )
 

@@ -31,11 +31,13 @@ from typing import Any
 from rag.embeddings import Embedder
 from rag.keyword_index import KeywordIndex, import_legacy_bm25
 from rag.pdf_loader import load_pages
+from rag.page_render import CACHE_DIR_NAME as PAGE_CACHE_DIR
+from rag.positions import locate_chunks
 from rag.reranker import make_reranker
 from rag.retriever import HybridRetriever
 from rag.splitter import embedding_text, keyword_chunk, split_pages
 from rag.text_cleaning import clean_pages
-from rag.types import DocchatError, IngestResult, Page, ProgressCallback, Source
+from rag.types import Chunk, DocchatError, IngestResult, Page, ProgressCallback, Source
 from rag.vector_store import ChromaStore, collection_name
 from storage.documents import Document, DocumentExists, DocumentNotFound, DocumentRegistry
 
@@ -69,8 +71,9 @@ class KnowledgeBase:
     """add_file / add_bytes / delete / list / search / recover over registry + Chroma + keywords."""
 
     def __init__(self, settings: Any, registry: DocumentRegistry, embedder: Embedder,
-                 reranker: Any | None = None) -> None:
+                 reranker: Any | None = None, positions: Any | None = None) -> None:
         self.settings = settings
+        self.positions = positions  # storage.positions.PositionStore: where chunks sit on pages
         self.registry = registry
         self.embedder = embedder
         self.reranker = reranker
@@ -193,9 +196,23 @@ class KnowledgeBase:
                 scope.store.delete_document(document_id)
                 self._remove_original(document_id)
                 raise DocchatError(f"{filename}: deleted while it was being indexed")
+        self._save_positions(document_id, filename, stored, chunks)
         logger.info("indexed %s: %d pages, %d chunks in %.1f s", filename, len(pages), len(chunks),
                     time.perf_counter() - started)
         return IngestResult(document_id, filename, "ready", len(pages), len(chunks), warnings=warnings)
+
+    def _save_positions(self, document_id: str, filename: str, stored: Path, chunks) -> None:
+        """Record where each chunk sits on its page; a failure costs highlights, not the document."""
+        if self.positions is None or self.positions.has_document(document_id):
+            return
+        try:
+            self.positions.save(document_id, locate_chunks(stored, chunks))
+        except Exception as exc:  # the page route derives them again on first use
+            logger.warning("could not locate the chunks of %s on their pages: %s", filename, exc)
+
+    def document_chunks(self, document_id: str, owner: str | None = None) -> builtins.list[Chunk]:
+        """The indexed chunks of one document (for re-deriving their page positions)."""
+        return builtins.list(self._scope(self._owner(owner)).store.iter_chunks(document_id))
 
     def _discard(self, document_id: str, owner: str) -> None:
         """Remove whatever chunks of the document reached the indexes."""
@@ -209,6 +226,9 @@ class KnowledgeBase:
         if self.registry.in_use(document_id):
             return
         (self.settings.files_dir / f"{document_id}.pdf").unlink(missing_ok=True)
+        if self.positions is not None:
+            self.positions.delete_document(document_id)
+        shutil.rmtree(Path(self.settings.data_dir) / PAGE_CACHE_DIR / document_id, ignore_errors=True)
 
     # --- deleting, listing, searching ---------------------------------------------
     def delete(self, document_id: str, owner: str | None = None) -> bool:

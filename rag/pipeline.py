@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from llm.types import ChatBackend, GenerationParams, Message, Usage
 from llm.window import fit_history
 from rag.condense import condense_question, retrieval_queries
+from rag.citations import MarkFilter, annotate
 from rag.prompting import build_system_prompt, format_context
 from rag.types import EmptyQuestion, NothingToRegenerate, Source
 from settings import Settings
@@ -307,19 +308,29 @@ class _Turn:
         timer.start()
         parts: list[str] = []
         finished = False
+        # [n] marks that point to no passage are dropped as they stream (rag/citations.py).
+        marks = MarkFilter(len(self.sources)) if self.sources else None
         t2 = time.perf_counter()
         try:
             for delta in stream:
-                if not parts:
+                if "first_token_s" not in timings:
                     timings["first_token_s"] = time.perf_counter() - t2
-                parts.append(delta)
-                yield delta
+                if marks is not None:
+                    delta = marks.feed(delta)
+                if delta:
+                    parts.append(delta)
+                    yield delta
+            if marks is not None and (tail := marks.flush()):
+                parts.append(tail)
+                yield tail
             finished = True
         finally:
             timer.cancel()
             timings["generate_s"] = time.perf_counter() - t2
             if not finished:  # an error or a reader that went away: what we have is partial
                 self.cancel.set()
+                if marks is not None:
+                    parts.append(marks.flush())
             self._finish("".join(parts), stream.usage, window.prompt_tokens, params, timings)
 
     def _finish(
@@ -329,6 +340,8 @@ class _Turn:
         finish = usage.finish_reason
         if finish == "stop" and self.cancel.is_set():
             finish = "cancelled"
+        if self.sources:  # which sources the answer cites, and whether they back it
+            self.sources = annotate(text, self.sources, self.cm.knowledge_base.embedder)
         if self.req.persist and self.conversation_id and (text or finish != "cancelled"):
             self.cm.history_manager.add_message(
                 self.conversation_id,

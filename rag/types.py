@@ -39,6 +39,11 @@ class Source:
     text: str
     score: float
     chunk_id: str = ""
+    # Filled after generation (rag/citations.py): did the answer cite it with [n], and
+    # are the sentences citing it backed by its text (None when uncited)?
+    cited: bool = False
+    supported: bool | None = None
+    claims: list[dict[str, Any]] = field(default_factory=list)  # per cited sentence
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

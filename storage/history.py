@@ -408,4 +408,7 @@ def _readable_time(timestamp: str) -> str:
 def _source_label(source: dict) -> str:
     name = source.get("filename") or source.get("document_id") or "unknown document"
     page = source.get("page")
-    return f"{name} p. {page}" if page is not None else str(name)
+    label = f"{name} p. {page}" if page is not None else str(name)
+    if source.get("cited"):  # rag/citations.py: the answer cites it; flag what its page does not back
+        label += " — cited" if source.get("supported") is not False else " — cited, not found on the cited page"
+    return label

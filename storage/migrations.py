@@ -117,7 +117,39 @@ def m002_keyword_index(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_keyword_index]
+def m003_chunk_positions(conn: sqlite3.Connection) -> None:
+    """Where each chunk sits on its page (rag/positions.py): offsets and rectangles.
+
+    Keyed by chunk id (which starts with the document's content hash), so one row
+    serves every owner of the same file. Data dirs from before this table get their
+    rows re-derived from the stored PDFs on start (services.py → PageViewer).
+    """
+    _run(
+        conn,
+        """
+        CREATE TABLE chunk_positions (
+            chunk_id     TEXT PRIMARY KEY,
+            document_id  TEXT NOT NULL,
+            page         INTEGER NOT NULL,
+            char_start   INTEGER NOT NULL,
+            char_end     INTEGER NOT NULL,
+            rects        TEXT NOT NULL DEFAULT '[]',
+            source       TEXT NOT NULL DEFAULT 'text'
+        )
+        """,
+        "CREATE INDEX idx_chunk_positions_document ON chunk_positions(document_id)",
+        # Documents whose positions were derived (even if no chunk could be placed),
+        # so a start-up does not redo the work for a PDF whose words never match.
+        """
+        CREATE TABLE positioned_documents (
+            document_id  TEXT PRIMARY KEY,
+            derived_at   TEXT NOT NULL
+        )
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_keyword_index, m003_chunk_positions]
 
 
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from ui import chat_events, conversation_events, document_events, formatting, language
+from ui import chat_events, conversation_events, document_events, formatting, language, source_viewer
 from ui.i18n import I18N
 from ui.layout import build_layout
 
@@ -74,7 +74,7 @@ def launch_options() -> dict[str, Any]:
     from starlette.middleware import Middleware
 
     return {
-        "theme": theme(), "css": CSS, "footer_links": ["api", "settings"], "i18n": I18N,
+        "theme": theme(), "css": CSS + source_viewer.CSS, "footer_links": ["api", "settings"], "i18n": I18N,
         "app_kwargs": {"middleware": [Middleware(language.BootScript)]},
     }
 
@@ -109,6 +109,7 @@ def build_ui(services: Any) -> gr.Blocks:
         after_load = document_events.wire(ui, services)
         conversation_events.wire(ui, blocks, services, after_load)
         chat_events.wire(ui, services)
+        source_viewer.wire(ui, blocks, services)
         wire_language(ui, blocks, services)
         if services.settings.mcp:
             from api.mcp_tools import register_mcp_tools

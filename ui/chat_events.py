@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import gradio as gr
 
 from rag.pipeline import TurnRequest
-from ui import errors, formatting
+from ui import errors, formatting, source_viewer
 from ui.conversation_events import conversation_list
 from ui.i18n import t
 from ui.language import request_language
@@ -135,7 +135,7 @@ def make_stream_answer(services: Any):
         try:
             for delta in stream:
                 if not parts:  # retrieval is done: its sources are the ones cited
-                    sources = formatting.sources_markdown(stream.sources, lang)
+                    sources = source_viewer.sources_html(stream.sources, lang=lang)
                 else:
                     sources = gr.skip()
                 parts.append(delta)
@@ -148,7 +148,7 @@ def make_stream_answer(services: Any):
             answer["content"] = result.text
             if result.finish_reason == "cancelled":
                 log.info("answer %s stopped after %d characters", result.message_id, len(result.text))
-            sources = formatting.sources_markdown(result.sources, lang)
+            sources = source_viewer.sources_html(result.sources, lang=lang)
         else:
             sources = gr.skip()
         if not answer["content"]:

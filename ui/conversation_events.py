@@ -17,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from ui import errors, formatting, session
+from ui import errors, formatting, session, source_viewer
 from ui.i18n import EN, t
 from ui.language import request_language
 from ui.layout import Layout
@@ -35,13 +35,13 @@ def conversation_list(services: Any, user_id: str, selected: str | None, lang: s
 def open_conversation(services: Any, user_id: str, conversation_id: str | None, lang: str = "en") -> tuple:
     """(conversation id, #chatbot, #sources, title box) for one conversation or an empty chat."""
     if conversation_id is None:
-        return None, [], t(lang, "empty_sources"), ""
+        return None, [], source_viewer.sources_html([], lang=lang), ""
     messages = services.history.get_messages(user_id, conversation_id)
     title = services.history.get_conversation(user_id, conversation_id).title
     return (
         conversation_id,
         formatting.chat_messages(messages, lang),
-        formatting.sources_markdown(formatting.last_answer_sources(messages), lang),
+        source_viewer.sources_html(formatting.last_answer_sources(messages), lang=lang),
         title,
     )
 
@@ -66,7 +66,7 @@ def make_handlers(services: Any) -> dict:
             return open_conversation(services, user_id, conversation_id, lang)
         except LookupError as exc:
             errors.warn(exc, "opening a conversation", lang)
-            return (None, [], t(lang, "empty_sources"), "")
+            return (None, [], source_viewer.sources_html([], lang=lang), "")
 
     def new_chat(user_id: str, request: gr.Request = None) -> tuple:
         lang = request_language(request)

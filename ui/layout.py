@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from settings import DEFAULT_SYSTEM_PROMPT, Settings
-from ui import language as ui_language, session
+from ui import language as ui_language, session, source_viewer
 from ui.i18n import L
 
 
@@ -48,7 +48,8 @@ class Layout:
     send: gr.Button
     stop: gr.Button
     regenerate: gr.Button
-    sources: gr.Markdown
+    sources: gr.HTML
+    source_viewer: gr.HTML
     # settings accordion
     use_rag: gr.Checkbox
     temperature: gr.Slider
@@ -147,7 +148,10 @@ def _right_column(settings: Settings) -> dict:
     with gr.Column(scale=1, min_width=300, elem_classes="side-panel"):
         with gr.Group(elem_classes="panel sources-panel"):
             gr.Markdown(L("sources_title"), elem_classes="panel-title")
-            sources = gr.Markdown(L("empty_sources"), elem_id="sources")
+            sources = gr.HTML(source_viewer.sources_html([]), elem_id="sources", js_on_load=source_viewer.SOURCES_JS)
+        with gr.Group(elem_classes="panel viewer-panel"):
+            viewer = gr.HTML(source_viewer.viewer_hint_html(), elem_id="source-viewer",
+                             js_on_load=source_viewer.VIEWER_JS)
         with gr.Accordion(L("settings"), open=False, elem_id="settings"):
             language = gr.Radio(
                 ui_language.choices(), value=ui_language.AUTO, label=L("language"), elem_id="language",
@@ -199,6 +203,6 @@ def build_layout(settings: Settings, model_info: str) -> Layout:
     names = Layout.__dataclass_fields__.keys()
     return Layout(
         browser_id=browser_id, user_id=user_id, conversation_id=conversation_id, cancel=cancel,
-        turn_lock=turn_lock, model_info=model_info_md,
+        turn_lock=turn_lock, model_info=model_info_md, source_viewer=parts["viewer"],
         **{name: part for name, part in parts.items() if name in names},
     )

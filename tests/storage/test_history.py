@@ -381,3 +381,16 @@ def test_history_survives_reopening_the_database(db_path, answered, clock, db):
         ]
     finally:
         reopened.close()
+
+
+def test_export_markdown_says_which_sources_were_cited_and_which_did_not_back_the_answer(history):
+    conversation = history.start_conversation("carol")
+    history.add_message(conversation.id, "user", "Where is pu-erh aged?")
+    history.add_message(conversation.id, "assistant", "In Yunnan [1]. By pandas [2].", sources=[
+        {"filename": "tea.pdf", "page": 2, "cited": True, "supported": True},
+        {"filename": "tea.pdf", "page": 1, "cited": True, "supported": False},
+        {"filename": "zoo.pdf", "page": 4, "cited": False, "supported": None},
+    ])
+    markdown = history.export_markdown("carol", conversation.id)
+    assert ("Sources:\n1. tea.pdf p. 2 — cited\n2. tea.pdf p. 1 — cited, not found on the cited page\n"
+            "3. zoo.pdf p. 4\n") in markdown

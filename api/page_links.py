@@ -1,0 +1,59 @@
+"""Signed links to page images and PDFs, so the browser can load them as plain URLs.
+
+An ``<img>`` or a link opened in a new tab sends no ``X-User-Id`` and no API key, so
+the UI hands out URLs that carry their own proof: ``o`` (the document scope the UI
+checked for this user) and ``sig``, an HMAC of document id and scope under a key kept
+in the data dir. A signature only opens what its user could already see, and stays
+valid across restarts (answers in an old conversation keep their page links).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+KEY_FILE = "page-links.key"
+
+
+def link_key(data_dir: Path) -> bytes:
+    """The data dir's signing key, created (readable by the owner only) on first use."""
+    path = Path(data_dir) / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another thread or process made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+def sign(key: bytes, document_id: str, scope: str) -> str:
+    return hmac.new(key, f"{document_id}\n{scope}".encode(), hashlib.sha256).hexdigest()
+
+
+def verify(key: bytes, document_id: str, scope: str, signature: str) -> bool:
+    return hmac.compare_digest(sign(key, document_id, scope).encode(), (signature or "").encode())
+
+
+def page_url(key: bytes, document_id: str, scope: str, page: int, chunk_id: str | None = None,
+             width: int | None = None) -> str:
+    """``/api/documents/{id}/pages/{page}?...`` that works without headers."""
+    params = {"o": scope, "sig": sign(key, document_id, scope)}
+    if chunk_id:
+        params["chunk_id"] = chunk_id
+    if width:
+        params["width"] = str(width)
+    return f"/api/documents/{quote(document_id)}/pages/{int(page)}?{urlencode(params)}"
+
+
+def file_url(key: bytes, document_id: str, scope: str, page: int | None = None) -> str:
+    """``/api/documents/{id}/file?...``, opened at ``page`` by the browser's PDF viewer."""
+    params = urlencode({"o": scope, "sig": sign(key, document_id, scope)})
+    return f"/api/documents/{quote(document_id)}/file?{params}" + (f"#page={int(page)}" if page else "")

@@ -1,0 +1,124 @@
+"""Inline citations: dangling marks removed (also mid-stream), cited sources flagged,
+each cited sentence checked against its passage; then the same through a real turn."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+
+from llm.types import GenerationParams, TextStream, Usage
+from rag.citations import MarkFilter, annotate, clean_marks, mark_numbers, split_sentences
+from rag.pipeline import TurnRequest
+from rag.types import Source
+from tests.pdfs import make_pdf
+
+SKIRT = ("The mamianqun, or horse-face skirt, has flat front and back panels with pleats at the sides. "
+         "It became popular during the Ming dynasty.")
+TEA = "Heat the water to about eighty degrees Celsius before you pour it. Boiling water makes green tea bitter."
+
+
+def source(text: str, page: int) -> Source:
+    return Source("doc", "notes.pdf", page, text, 1.0, f"doc:{page}:{page}")
+
+
+def test_marks_outside_the_sources_are_removed_and_valid_ones_kept():
+    text = "Pleats at the sides [1]. Popular in Ming [1, 4]. Invented [7]. Tea [2][9]."
+    assert clean_marks(text, 2) == "Pleats at the sides [1]. Popular in Ming [1]. Invented. Tea [2]."
+    assert mark_numbers("a [2] b [1，3] c [2]") == [2, 1, 3]
+
+
+@pytest.mark.parametrize("pieces", [
+    ["Hello [", "1", "] world [", "9] end [2", ", 5]", " tail"],
+    ["Hello [1] wor", "ld [9", "] end [2, 5] tail"],
+    ["Hello [1] world [9] end [2, 5] tail"],
+])
+def test_stream_filter_gives_the_same_text_however_the_deltas_are_cut(pieces):
+    marks = MarkFilter(2)
+    shown = "".join(marks.feed(p) for p in pieces) + marks.flush()
+    assert shown == "Hello [1] world end [2] tail"
+
+
+def test_stream_filter_lets_other_brackets_through_at_once():
+    marks = MarkFilter(2)
+    assert marks.feed("see [note] and [a") == "see [note] and [a"
+
+
+def test_sentences_keep_the_marks_after_their_full_stop():
+    assert split_sentences("Red skirts. [1] Green tea [2]. 汉服很美。[1] Last") == [
+        "Red skirts. [1]", "Green tea [2].", "汉服很美。[1]", "Last"]
+
+
+def test_cited_sentences_are_checked_against_their_passage(embedder):
+    answer = ("The horse-face skirt became popular during the Ming dynasty [1]. "
+              "Pandas eat bamboo in Sichuan [2]. Tea likes water at eighty degrees [2].")
+    skirt, tea, unused = annotate(answer, [source(SKIRT, 1), source(TEA, 2), source("Unused.", 3)], embedder)
+    assert (skirt.cited, skirt.supported) == (True, True)
+    assert tea.cited and tea.supported is False  # one of its two sentences is not on its page
+    assert [c["supported"] for c in tea.claims] == [False, True]
+    assert tea.claims[0]["sentence"] == "Pandas eat bamboo in Sichuan."
+    assert (unused.cited, unused.supported, unused.claims) == (False, None, [])
+
+
+def test_an_answer_without_marks_leaves_every_source_uncited(embedder):
+    out = annotate("The skirt has pleats.", [source(SKIRT, 1)], embedder)
+    assert (out[0].cited, out[0].supported) == (False, None)
+
+
+class QuotingBackend:
+    """A scripted chat model for this logic test: it quotes the first sentence of passage
+    [1] citing [1], invents a sentence citing [2], and cites a passage [9] that does not
+    exist, streamed in small pieces. Token counting is the real model's."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.name, self.context_window, self.device = "quoting", real.context_window, "cpu"
+
+    def stream(self, messages, params: GenerationParams, cancel: threading.Event | None = None) -> TextStream:
+        context = messages[0]["content"]
+        first = re.search(r"\[1\] [^\n]*\n([^.]*\.)", context).group(1)
+        answer = f"{first} [1]. Penguins run the bakery on weekends [2]. See also [9]."
+        pieces = [answer[i:i + 3] for i in range(0, len(answer), 3)]
+        return TextStream(iter(pieces), Usage(completion_tokens=len(pieces)))
+
+    def complete(self, messages, params):
+        return self.real.complete(messages, params)
+
+    def count_tokens(self, messages):
+        return self.real.count_tokens(messages)
+
+    def count_text_tokens(self, text):
+        return self.real.count_text_tokens(text)
+
+    def truncate_text(self, text, max_tokens):
+        return self.real.truncate_text(text, max_tokens)
+
+
+def test_a_turn_returns_streams_and_stores_checked_citations(make_services, bundled_backend, tmp_path):
+    from services import build_services
+    from settings import Settings
+
+    services = make_services()
+    pdf = make_pdf(tmp_path / "recipes.pdf", [
+        "Sourdough bread. Feed the starter with flour and water the evening before baking.",
+        "Fixing a flat tyre. Find the puncture with soapy water, then patch the inner tube.",
+    ])
+    assert services.knowledge_base.add_file(pdf, "recipes.pdf").status == "ready"
+    quoting = build_services(Settings(data_dir=services.settings.data_dir), llm=QuotingBackend(bundled_backend),
+                             embedder=services.embedder)
+    try:
+        stream = quoting.pipeline.stream_turn(TurnRequest("u", "How do I fix a flat tyre?", k=2))
+        streamed = "".join(stream)
+        result = stream.result
+    finally:
+        quoting.close()
+    assert "[9]" not in streamed and streamed == result.text
+    assert result.text.endswith("[2]. See also.")
+    first, second = result.sources
+    assert (first.cited, first.supported) == (True, True)
+    assert (second.cited, second.supported) == (True, False)
+    stored = services.history.get_messages("u", result.conversation_id)[-1]
+    assert stored.content == result.text
+    assert [(s["cited"], s["supported"]) for s in stored.sources] == [(True, True), (True, False)]
+    assert stored.sources[0]["chunk_id"] == first.chunk_id

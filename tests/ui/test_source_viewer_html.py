@@ -1,0 +1,51 @@
+"""What #sources and #source-viewer show, as plain values (no browser)."""
+
+from __future__ import annotations
+
+from rag.types import Source
+from ui import source_viewer
+
+
+def test_each_source_is_a_button_starting_with_its_mark_and_says_if_it_was_cited():
+    sources = [
+        Source("d1", "report.pdf", 4, "Revenue grew.", 1.0, "d1:4:2", cited=True, supported=True),
+        Source("d1", "report.pdf", 7, "Costs fell.", 0.5, "d1:7:5", cited=False),
+    ]
+    html = source_viewer.sources_html(sources)
+    assert html.count("class='source-item'") == 2
+    assert "<b>[1]</b> report.pdf · p. 4</button>" in html and "<b>[2]</b> report.pdf · p. 7</button>" in html
+    assert 'data-chunk="d1:4:2"' in html and 'data-page="7"' in html
+    assert ">cited</span>" in html and ">not cited</span>" in html
+
+
+def test_a_sentence_its_cited_page_does_not_back_is_flagged():
+    source = Source("d", "a.pdf", 1, "Tea.", 1.0, "d:1:0", cited=True, supported=False,
+                    claims=[{"sentence": "Pandas run the bakery.", "supported": False},
+                            {"sentence": "Tea is green.", "supported": True}])
+    html = source_viewer.sources_html([source])
+    assert "not found on the cited page: “Pandas run the bakery.”" in html
+    assert "Tea is green." not in html
+
+
+def test_pdf_text_and_file_names_cannot_inject_html():
+    html = source_viewer.sources_html([{"document_id": "d", "filename": "<img src=x>.pdf", "page": 1,
+                                        "text": "<script>alert(1)</script>", "chunk_id": "d:1:0"}])
+    assert "<script>" not in html and "<img src=x>" not in html
+
+
+def test_stored_sources_of_older_versions_still_show():
+    html = source_viewer.sources_html([{"filename": "old.pdf", "page": 2, "text": "x"}])
+    assert "<b>[1]</b> old.pdf · p. 2" in html and "cited" not in html
+
+
+def test_no_sources_shows_the_hint_and_a_selected_answer_without_sources_says_so():
+    assert "Sources of the latest answer appear here" in source_viewer.sources_html([])
+    assert "This answer has no sources." in source_viewer.sources_html([], "Sources of answer 2")
+
+
+def test_viewer_has_steps_within_the_document_and_a_pdf_link_at_the_page():
+    html = source_viewer.viewer_html("d", "a.pdf", 1, 3, "d:1:0", 1, "/img?x=1&y=2", "/file?s=1#page=1")
+    assert "page 1 of 3" in html
+    assert "<button class='viewer-step' type='button' disabled>‹ Previous page</button>" in html
+    assert 'data-page="2"' in html and "Next page ›" in html
+    assert "href='/file?s=1#page=1'" in html and "src='/img?x=1&amp;y=2'" in html
