@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from access import document_scope
 from rag.embeddings import Embedder
 from rag.keyword_index import BM25Index
 from rag.pdf_loader import load_pages
@@ -77,10 +78,8 @@ class KnowledgeBase:
 
     # --- scopes -----------------------------------------------------------------
     def _owner(self, owner: str | None) -> str:
-        """'' (shared) unless private documents are on and an owner is given."""
-        if owner and getattr(self.settings, "private_docs", False):
-            return owner
-        return ""
+        """The registry key of a scope: '' for the shared one (the rule is access.document_scope)."""
+        return document_scope(self.settings, owner) or ""
 
     def _scope(self, owner: str) -> _Scope:
         with self._scopes_lock:

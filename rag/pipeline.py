@@ -14,8 +14,9 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterator
 
+from access import document_scope
 from llm.types import ChatBackend, GenerationParams, Message, Usage
-from llm.window import fit_history
+from llm.window import answer_budget, fit_history, system_message
 from rag.condense import condense_question, retrieval_queries
 from rag.prompting import build_system_prompt, format_context
 from rag.types import EmptyQuestion, NothingToRegenerate, Source
@@ -62,6 +63,7 @@ class TurnResult:
     finish_reason: str = "stop"
     prompt_tokens: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +73,7 @@ class TurnResult:
             "standalone_query": self.standalone_query,
             "sources": [s.to_dict() for s in self.sources],
             "finish_reason": self.finish_reason,
+            "warnings": list(self.warnings),
             "usage": {
                 "prompt_tokens": self.usage.prompt_tokens,
                 "completion_tokens": self.usage.completion_tokens,
@@ -208,8 +211,8 @@ class ConversationManager:
         return replace(base, **overrides)
 
     def owner_for(self, user_id: str) -> str | None:
-        """Document scope: the user with --private-docs, else the shared collection."""
-        return user_id if self.settings.private_docs else None
+        """Document scope of ``user_id``, as access.py decides it for every entry point."""
+        return document_scope(self.settings, user_id)
 
 
 class _Turn:
@@ -225,6 +228,7 @@ class _Turn:
         self.standalone = self.question
         self.result: TurnResult | None = None
         self.window = None  # llm.window.WindowResult once the prompt is built
+        self.warnings: list[str] = []  # e.g. the answer budget was lowered to fit the question
         self._prepare()
 
     def _prepare(self) -> None:
@@ -277,13 +281,22 @@ class _Turn:
 
         params = req.params or cm.default_params()
         system = build_system_prompt(req.system_prompt or s.system_prompt, self.question, self.sources)
+        budget = answer_budget(
+            cm.llm.context_window,
+            params.max_new_tokens,
+            cm.llm.count_tokens([system_message(system, ""), {"role": "user", "content": self.question}]),
+        )
+        if budget.clamped:
+            params = replace(params, max_new_tokens=budget.max_new_tokens)
+            self.warnings.append(budget.warning())
+            log.info("answer budget clamped: %s", budget.warning())
         window = fit_history(
             system_prompt=system,
             context=format_context(self.sources),
             turns=self.turns,
             question=self.question,
             count_tokens=cm.llm.count_tokens,
-            budget=max(1, cm.llm.context_window - params.max_new_tokens),
+            budget=budget.prompt_budget,
             truncate=cm.llm.truncate_text,
             history_budget=req.history_token_budget or s.history_token_budget,
         )
@@ -353,4 +366,5 @@ class _Turn:
             finish_reason=finish,
             prompt_tokens=usage.prompt_tokens or prompt_tokens,
             timings=timings,
+            warnings=list(self.warnings),
         )
