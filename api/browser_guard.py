@@ -109,4 +109,25 @@ class BrowserGuard:
                 else:
                     await send({"type": "websocket.close", "code": 1008})
                 return
+            if scope["type"] == "http":
+                await self.app(scope, receive, _with_csp(send))
+                return
         await self.app(scope, receive, send)
+
+
+# Defence in depth for the UI: even if rendered model output slipped past the sanitizer,
+# the page may not load images, media, frames or plugins from anywhere else.
+CSP = "img-src 'self' data: blob:; media-src 'self' data: blob:; frame-src 'self'; object-src 'none'; base-uri 'self'"
+
+
+def _with_csp(send: Send) -> Send:
+    async def wrapped(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            if content_type.startswith(b"text/html"):
+                headers.append((b"content-security-policy", CSP.encode()))
+                message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped

@@ -237,16 +237,20 @@ class _Turn:
             conv = history.resolve_conversation(req.user_id, req.conversation_id, req.new_conversation)
             self.conversation_id = conv.id
             if req.regenerate:
-                user_msg = history.delete_last_answer(req.user_id, conv.id)
-                if user_msg is None:
+                # The old answer stays until a new one replaces it (_finish): a busy model,
+                # a refusal or an error leaves the conversation as it was.
+                questions = [m for m in history.get_messages(req.user_id, conv.id) if m.role == "user"]
+                if not questions:
                     raise NothingToRegenerate("There is no question to answer again in this conversation.")
-                self.question = user_msg.content
+                self.question = questions[-1].content
         if not self.question:
             raise EmptyQuestion("The question is empty.")
         if req.history is not None:
             self.turns = [m for m in req.history if m.get("role") in ("user", "assistant")]
         elif req.persist:
             stored = history.get_messages(req.user_id, self.conversation_id)
+            if req.regenerate and stored and stored[-1].role == "assistant":
+                stored = stored[:-1]  # the answer being replaced
             if req.regenerate and stored and stored[-1].role == "user":
                 stored = stored[:-1]  # the question being answered again
             if req.history_len >= 0:
@@ -313,7 +317,7 @@ class _Turn:
         timer.daemon = True
         timer.start()
         parts: list[str] = []
-        finished = False
+        finished = failed = False
         t2 = time.perf_counter()
         try:
             for delta in stream:
@@ -322,21 +326,33 @@ class _Turn:
                 parts.append(delta)
                 yield delta
             finished = True
+        except BaseException:
+            failed = True  # an error or a reader that went away (GeneratorExit)
+            raise
         finally:
             timer.cancel()
             timings["generate_s"] = time.perf_counter() - t2
             if not finished:  # an error or a reader that went away: what we have is partial
                 self.cancel.set()
-            self._finish("".join(parts), stream.usage, window.prompt_tokens, params, timings)
+            self._finish("".join(parts), stream.usage, window.prompt_tokens, params, timings, failed)
 
     def _finish(
-        self, text: str, usage: Usage, prompt_tokens: int, params: GenerationParams, timings: dict
+        self, text: str, usage: Usage, prompt_tokens: int, params: GenerationParams, timings: dict,
+        failed: bool = False,
     ) -> None:
-        """Persist the answer; a stopped or interrupted answer is stored as 'partial'."""
+        """Persist the answer; a stopped or interrupted answer is stored as 'partial'.
+
+        A regenerated answer replaces the old one only when it exists and did not fail.
+        """
         finish = usage.finish_reason
         if finish == "stop" and self.cancel.is_set():
             finish = "cancelled"
-        if self.req.persist and self.conversation_id and (text or finish != "cancelled"):
+        store = self.req.persist and self.conversation_id and (text or finish != "cancelled")
+        if store and self.req.regenerate:
+            store = bool(text) and not failed
+            if store:
+                self.cm.history_manager.delete_last_answer(self.req.user_id, self.conversation_id)
+        if store:
             self.cm.history_manager.add_message(
                 self.conversation_id,
                 "assistant",
