@@ -83,7 +83,6 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(30, description="Overlap between chunks, in embedding-model tokens.")
     ingest_timeout_s: float = Field(1800.0, description="Longest the indexing of one PDF may take.")
     pdf_parse_timeout_s: float = Field(300.0, gt=0, description="Longest the text extraction of one PDF may take (own process, killed after).")
-    ocr_max_pixels: int = Field(25_000_000, ge=1, description="Largest page render for OCR, in pixels.")
 
     @property
     def db_path(self) -> Path:

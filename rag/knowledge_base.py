@@ -159,7 +159,8 @@ class KnowledgeBase:
                 progress(stage, done, total)
 
         started = time.perf_counter()
-        raw = load_pages(stored, report, name=filename)
+        raw = load_pages(stored, report, name=filename,
+                         timeout_s=getattr(self.settings, "pdf_parse_timeout_s", None))
         texts = clean_pages([page.text for page in raw])
         pages = [Page(page.number, text) for page, text in zip(raw, texts)]
         warnings = []
