@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicC
 
 from access import DEFAULT_USER, MAX_USER_ID_CHARS, AccessError, AccessPolicy, Identity, validate_user_id
 from api.errors import ApiError
+from api.limits import request_kind
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +53,13 @@ def require_api_key(
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
     basic: HTTPBasicCredentials | None = Depends(_basic),
 ) -> None:
-    """401/403 unless the request carries what this server's mode asks for (access.py)."""
-    request_identity(request)
+    """401/403 unless the request carries what this server's mode asks for (access.py);
+    429 when this user sends chats or uploads faster than the rate limit allows."""
+    identity = request_identity(request)
+    kind = request_kind(request.method, request.url.path)
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if kind and limiter is not None:
+        limiter.check(identity.user_id, kind)
 
 
 def current_user(

@@ -32,6 +32,7 @@ AUTHENTICATION = "authentication_error"
 NOT_FOUND = "not_found_error"
 TOO_LARGE = "request_too_large"
 OVERLOADED = "server_busy"
+RATE_LIMITED = "rate_limit_error"
 SERVER_ERROR = "server_error"
 
 _TYPE_BY_STATUS = {
@@ -39,6 +40,7 @@ _TYPE_BY_STATUS = {
     403: AUTHENTICATION,
     404: NOT_FOUND,
     413: TOO_LARGE,
+    429: RATE_LIMITED,
     503: OVERLOADED,
 }
 
@@ -65,8 +67,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _documented("X-User-Id names another user than the authenticated one, or a foreign Origin"),
     404: _documented("Unknown or not yours"),
     413: _documented("Upload larger than --max-upload-mb"),
+    429: _documented("Too many requests for this user (--rate-limit-per-minute)"),
     422: _documented("The body or a parameter does not match the schema"),
-    503: _documented("The model is busy; retry later"),
+    503: _documented("The model or the uploads are busy; retry after Retry-After seconds"),
 }
 
 
@@ -74,13 +77,15 @@ class ApiError(Exception):
     """A user-actionable API failure with its HTTP status (raised by routes and dependencies)."""
 
     def __init__(
-        self, status_code: int, message: str, type: str | None = None, challenge: str | None = None
+        self, status_code: int, message: str, type: str | None = None, challenge: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
         self.type = type or _TYPE_BY_STATUS.get(status_code, INVALID_REQUEST)
         self.challenge = challenge  # the WWW-Authenticate value of a 401
+        self.headers = headers or {}  # e.g. Retry-After
 
 
 def error_body(message: str, type: str = INVALID_REQUEST) -> dict[str, Any]:
@@ -126,7 +131,9 @@ async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSON
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": exc.challenge or "Bearer"} if exc.status_code == 401 else None
+    headers = dict(exc.headers)
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = exc.challenge or "Bearer"
     return error_response(exc.status_code, exc.message, exc.type, headers=headers)
 
 

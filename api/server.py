@@ -18,8 +18,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from api import chat_routes, conversation_routes, document_routes, openai_routes, sse_routes
 from api.browser_guard import BrowserGuard, HostPolicy
 from api.deps import get_services
-from api.document_routes import UploadSizeLimit, upload_limit_bytes
+from api.document_routes import upload_limit_bytes
 from api.errors import install_error_handlers
+from api.limits import BodySizeLimit, RateLimiter, UploadGate
 from api.schemas import Health
 from services import Services
 
@@ -52,8 +53,10 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.started_at = int(time.time())
     install_error_handlers(app)
-    app.add_middleware(UploadSizeLimit, get_limit=lambda: upload_limit_bytes(services))
     settings = services.settings
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
+    app.state.upload_gate = UploadGate(settings.max_api_uploads)
+    app.add_middleware(BodySizeLimit, get_limit=lambda: upload_limit_bytes(services))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
