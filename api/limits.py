@@ -55,45 +55,36 @@ class BodySizeLimit:
             await too_large(scope, receive, send)
             return
         received = 0
-        started = False
+        overflowed = replaced = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, overflowed
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    overflowed = True
                     raise _BodyTooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
+        async def guarded_send(message: Message) -> None:
+            # Frameworks turn our signal into their own error (FastAPI: 400 "error parsing
+            # the body"); whatever the app answers after an overflow becomes our 413.
+            nonlocal replaced
+            if overflowed:
+                if not replaced:
+                    replaced = True
+                    await too_large(scope, receive, send)
+                return
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await too_large(scope, receive, send)
-        except Exception as exc:  # frameworks may wrap our signal (multipart parser, anyio groups)
-            if not _caused_by_too_large(exc) or started:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not overflowed or replaced:
                 raise
+            replaced = True
             await too_large(scope, receive, send)
-
-
-def _caused_by_too_large(exc: BaseException | None) -> bool:
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, _BodyTooLarge):
-            return True
-        nested = getattr(exc, "exceptions", None)
-        if nested and any(_caused_by_too_large(e) for e in nested):
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
 
 
 class RateLimiter:
