@@ -297,12 +297,6 @@ class AccessPolicy:
             raise AccessError(403, "X-User-Id names another user than the one authenticated.")
         return Identity(user, method)
 
-    def ui_identity(self, username: str | None, browser_id: str) -> Identity:
-        """The UI's caller: the logged-in name when logins are on, else the browser's id."""
-        if username:
-            return Identity(username, "login")
-        return Identity(browser_id, "local")
-
     def document_owner(self, user_id: str | None) -> str | None:
         return document_scope(self.settings, user_id)
 
