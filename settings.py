@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     max_queue: int = Field(16, description="Chat requests allowed to wait for the model before 'busy' is answered.")
 
     # --- storage ----------------------------------------------------------------
-    data_dir: Path = Field(Path("dbcache"), description="Runtime data: SQLite, Chroma, BM25, uploaded files.")
+    data_dir: Path = Field(Path("dbcache"), description="Runtime data: SQLite (with the keyword index), Chroma, uploaded files.")
+    chroma_url: str | None = Field(None, description="Chroma server (e.g. http://chroma:8000) to use instead of the embedded store under the data dir.")
 
     # --- models -----------------------------------------------------------------
     model: str = Field("auto", description="Chat model: 'auto', a HF id, a local dir or a .gguf file.")
@@ -52,7 +53,7 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(None, description="API key for --llm-base-url.")
     llm_model_name: str | None = Field(None, description="Model name to request from --llm-base-url (default: its first model).")
     embedding_model: str = Field("auto", description="Embedding model: 'auto', a HF id or a local dir.")
-    reranker_model: str | None = Field(None, description="Optional cross-encoder reranker (HF id or dir); off by default.")
+    reranker_model: str | None = Field(None, description="Optional cross-encoder reranker over the top 30 candidates: 'auto' (bge-reranker-v2-m3 on a GPU when cached or downloadable; on CPU only a cached one), a HF id or dir; off by default.")
     device: str = Field("auto", description="'auto', 'cpu' or 'cuda' for the local models.")
 
     # --- generation -------------------------------------------------------------
@@ -100,4 +101,5 @@ class Settings(BaseSettings):
 
     @property
     def bm25_dir(self) -> Path:
+        """Where the previous version kept its keyword tokens; migrated into SQLite on start."""
         return self.data_dir / "bm25"

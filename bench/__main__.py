@@ -32,6 +32,7 @@ MEASUREMENTS = (
     "long_conversation",
     "latency",
     "concurrency",
+    "scale",
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +54,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "more stable when other processes load the CPU")
     parser.add_argument("--cast-topics", type=int, default=None, help="CAsT dialogues to run (default: all 13)")
     parser.add_argument("--long-turns", type=int, default=None, help="turns of the scripted conversation (default 100)")
+    parser.add_argument("--index-cache", type=Path, default=None,
+                        help="build the big retrieval sets' indexes here once and reuse them (keyed by the "
+                             "indexing code and settings); default: a fresh temp dir")
+    parser.add_argument("--retrieval-sets", default=None,
+                        help="comma-separated extra retrieval sets: financebench_all, mmlongbench (default both; "
+                             "'none' for the twelve only)")
     return parser.parse_args(argv)
 
 
@@ -84,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.torch_threads)
     options = BenchOptions(eval_dir=args.eval_dir, out_dir=args.out, quick=args.quick, zh=args.zh,
                            max_new_tokens=args.max_new_tokens, answer_questions=args.answer_questions,
-                           cast_topics=args.cast_topics, long_turns=args.long_turns)
+                           cast_topics=args.cast_topics, long_turns=args.long_turns, index_cache=args.index_cache,
+                           retrieval_sets=[s.strip() for s in args.retrieval_sets.split(",") if s.strip()]
+                           if args.retrieval_sets else None)
     bench = Bench(options)
     results: dict = {}
     started = time.perf_counter()

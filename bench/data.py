@@ -1,8 +1,10 @@
 """Loaders for the evaluation sets under ``--eval-dir`` (never copied into the repo).
 
-Three sets, described in ``<eval-dir>/README.md``:
+The sets, described in ``<eval-dir>/README.md``:
 
-* ``financebench/``: 12 SEC filings + ``questions.jsonl`` with 1-based gold evidence pages.
+* ``financebench/``: 12 SEC filings + ``questions.jsonl`` with 1-based gold evidence pages;
+  ``financebench_more/``: 42 more filings in the same format.
+* ``mmlongbench/``: 26 long reports, papers and manuals with gold pages.
 * ``cast2021/``: TREC CAsT 2021 dialogues; each turn's canonical passage is the corpus.
 * ``zh/``: a Chinese paper with single- and two-turn questions.
 
@@ -68,7 +70,13 @@ class ZhTurn:
 
 def load_financebench(eval_dir: Path, limit: int | None = None) -> FinanceBench:
     """All 12 filings (they are indexed together) and the questions, optionally the first ``limit``."""
-    root = Path(eval_dir) / "financebench"
+    finance = _load_finance_folder(Path(eval_dir) / "financebench")
+    if limit:
+        finance.questions = finance.questions[:limit]
+    return finance
+
+
+def _load_finance_folder(root: Path) -> FinanceBench:
     pdfs = sorted((root / "pdfs").glob("*.pdf"))
     questions = []
     for line in (root / "questions.jsonl").read_text(encoding="utf-8").splitlines():
@@ -79,7 +87,42 @@ def load_financebench(eval_dir: Path, limit: int | None = None) -> FinanceBench:
         questions.append(
             FinanceQuestion(row["id"], row["doc_name"], row["question"], row["answer"], gold)
         )
-    return FinanceBench(pdfs=pdfs, questions=questions[:limit] if limit else questions)
+    return FinanceBench(pdfs=pdfs, questions=questions)
+
+
+@dataclass
+class RetrievalSet:
+    """PDFs indexed together and questions with gold pages: one row of the retrieval table."""
+
+    name: str
+    pdfs: list[Path]
+    questions: list[FinanceQuestion]
+
+
+def load_finance_set(eval_dir: Path, folder: str = "financebench") -> RetrievalSet:
+    """``financebench/`` (the twelve) or ``financebench_more/`` (42 more), same format."""
+    corpus = _load_finance_folder(Path(eval_dir) / folder)
+    return RetrievalSet(folder, corpus.pdfs, corpus.questions)
+
+
+def load_mmlongbench(eval_dir: Path) -> RetrievalSet:
+    """26 long reports, papers and manuals; a question is found when a chunk is on one of its pages."""
+    root = Path(eval_dir) / "mmlongbench"
+    questions = []
+    for i, line in enumerate((root / "questions.jsonl").read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        stem = row["doc"].rsplit(".", 1)[0]
+        questions.append(FinanceQuestion(f"mmlb_{i}", stem, row["question"], str(row.get("answer", "")),
+                                         {GoldPage(stem, int(p)) for p in row["pages"]}))
+    return RetrievalSet("mmlongbench", sorted((root / "pdfs").glob("*.pdf")), questions)
+
+
+def union(name: str, *sets: RetrievalSet) -> RetrievalSet:
+    """Several sets indexed together (e.g. all 54 FinanceBench filings)."""
+    pdfs = sorted({pdf for s in sets for pdf in s.pdfs}, key=lambda p: p.name)
+    return RetrievalSet(name, pdfs, [q for s in sets for q in s.questions])
 
 
 def load_cast(eval_dir: Path, topics: int | None = None) -> list[CastTurn]:

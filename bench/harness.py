@@ -30,6 +30,8 @@ class BenchOptions:
     answer_questions: int | None = None  # answer only the first N questions (None: all)
     cast_topics: int | None = None  # CAsT dialogues to run (None: all 13, quick 1)
     long_turns: int | None = None  # turns of the scripted conversation (None: 100, quick 10)
+    index_cache: Path | None = None  # reuse the big retrieval sets' indexes here (bench/index_cache.py)
+    retrieval_sets: list[str] | None = None  # extra retrieval sets (None: financebench_all, mmlongbench)
 
 
 class RssSampler:

@@ -1,7 +1,7 @@
 """Measurement 5: retrieval latency p50/p95 at 1k, 10k and 100k chunks, query embedding included.
 
 Synthetic chunks (pseudo-words, random unit vectors) fill docchat's real stores — a
-``ChromaStore`` (HNSW, cosine) and a ``BM25Index`` — behind the real ``HybridRetriever``;
+``ChromaStore`` (HNSW, cosine) and the SQLite FTS5 ``KeywordIndex`` — behind the real ``HybridRetriever``;
 embedding 100k real chunks would take longer than the whole benchmark. Queries are real
 questions, embedded per call by the bundled MiniLM, so the timing is what a user waits.
 The store grows in place (1k → 10k → 100k) and is measured at each size.
@@ -62,15 +62,17 @@ def _unit_vectors(count: int, dim: int, seed: int) -> np.ndarray:
 
 
 def run(bench: Bench) -> dict:
-    from rag.keyword_index import BM25Index
+    from rag.keyword_index import KeywordIndex
     from rag.retriever import HybridRetriever
     from rag.vector_store import ChromaStore
+    from storage.db import Database
 
     embedder = bench.embedder
     root = bench.work_dir / "latency"
     store = ChromaStore(root / "chroma", embedder.name, embedder.dimension)
-    bm25 = BM25Index(root / "bm25")
-    retriever = HybridRetriever(store, bm25, embedder)
+    root.mkdir(parents=True, exist_ok=True)
+    keywords = KeywordIndex(Database(root / "keywords.sqlite3"))
+    retriever = HybridRetriever(store, keywords.scoped(""), embedder)
     rng = random.Random(0)
     vocab = _vocabulary(rng)
     repeats = 2 if bench.options.quick else 5
@@ -84,7 +86,7 @@ def run(bench: Bench) -> dict:
         start = time.perf_counter()
         new = _synthetic_chunks(have, size - have, vocab, rng)
         store.add(new, _unit_vectors(len(new), embedder.dimension, seed=size))
-        bm25.add(new)
+        keywords.add(new)
         build_s = time.perf_counter() - start
         have = size
         totals, embeds = [], []

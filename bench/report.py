@@ -39,12 +39,30 @@ def _met(section: dict) -> str:
 
 def _retrieval(r: dict) -> str:
     d, c = r["docchat"], r["recipe"]
-    rows = [["docchat (hybrid, 200-token chunks)", d["recall@1"], d["recall@5"], d["mrr"], d["n"]],
-            ["LangChain recipe (seed 004)", c["recall@1"], c["recall@5"], c["mrr"], c["n"]]]
+    rows = [["docchat (hybrid, table-aware pages, heading prefixes, routing)", d["recall@1"], d["recall@5"], d["mrr"], d["n"]]]
+    if r.get("docchat_no_routing"):
+        n = r["docchat_no_routing"]
+        rows.append(["docchat without entity routing", n["recall@1"], n["recall@5"], n["mrr"], n["n"]])
+    rows.append(["LangChain recipe (seed 004)", c["recall@1"], c["recall@5"], c["mrr"], c["n"]])
     text = f"{r.get('files', '?')} filings, {d['n']} questions, page-level gold.\n\n"
     text += _table(["system", "recall@1", "recall@5", "MRR", "questions"], rows)
     text += f"\n\nThe recipe's as-shipped retriever (k=4) finds {_f(c.get('recall@4'))} at 4."
-    return text + _met(r)
+    text += _met(r)
+    for name, sr in (r.get("sets") or {}).items():
+        text += f"\n\n### {name}\n\n"
+        if "error" in sr:
+            text += f"failed: {sr['error']}"
+            continue
+        text += f"{sr['files']} documents indexed together, {sr['questions']} questions.\n\n"
+        set_rows = []
+        for label, row in sr["subsets"].items():
+            for side, title in (("docchat", "docchat"), ("docchat_no_routing", "docchat without routing"),
+                                ("recipe", "recipe")):
+                m = row[side]
+                set_rows.append([label, title, m["recall@1"], m["recall@5"], m["mrr"], m["n"]])
+        text += _table(["questions", "system", "recall@1", "recall@5", "MRR", "n"], set_rows)
+        text += "\n" + _met(sr)
+    return text
 
 
 def _conversational(r: dict) -> str:
@@ -145,6 +163,7 @@ SECTIONS = (
     ("generation", "6. Generation: pipeline vs bare model.generate", _generation),
     ("long_conversation", "7. Long conversation (scripted)", _long),
     ("concurrency", "8. Concurrency through the HTTP API", _concurrency),
+    ("scale", "9. Scale: 1,000 PDFs on one machine (issue 16)", lambda r: __import__("bench.scale").scale.render(r)),
     ("zh", "Chinese check (--zh)", _zh),
 )
 

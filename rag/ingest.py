@@ -1,6 +1,9 @@
-"""`python -m rag.ingest PATH...` — index PDFs (files or folders) into the data dir.
+"""`python -m rag.ingest PATH...` — index PDFs (files or folders, e.g. 1,000 of them) into the data dir.
 
-Prints a progress bar per file and a summary table of ready / duplicate / failed.
+One progress bar over all files. Resumable: a file whose bytes (sha256) are already
+indexed is skipped without reading it further, and a run cut short (Ctrl-C, a crash)
+is simply started again: the interrupted file is failed out by start-up recovery and
+retried. A bad file never stops the run; the failures are listed at the end.
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ import argparse
 import logging
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
+
+from rag.types import IngestResult
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,60 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--owner", default=None, help="user id of a private collection (with private docs)")
 
 
+TABLE_MAX_FILES = 50  # above this, only the counts and the failures are printed
+
+
+@dataclass
+class IngestRun:
+    """What one bulk run did, file by file (result, seconds)."""
+
+    results: list[tuple[IngestResult, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(result.status == status for result, _ in self.results)
+
+    @property
+    def failures(self) -> list[IngestResult]:
+        return [result for result, _ in self.results if result.status == "failed"]
+
+
+def ingest_all(kb, pdfs: list[Path], owner: str | None = None, bar: tqdm | None = None) -> IngestRun:
+    """Add every PDF in turn; duplicates (already indexed, same bytes) cost only their hash."""
+    run = IngestRun()
+    started = time.perf_counter()
+    for pdf in pdfs:
+        if bar is not None:
+            bar.set_description(pdf.name[:40])
+        progress = None if bar is None else (
+            lambda stage, done, total: bar.set_postfix_str(f"{stage} {done}/{total}", refresh=False))
+        file_started = time.perf_counter()
+        run.results.append((kb.add_file(pdf, pdf.name, owner=owner, progress=progress),
+                            time.perf_counter() - file_started))
+        if bar is not None:
+            bar.update(1)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def report(run: IngestRun, kb) -> str:
+    """The text printed at the end: a table for small runs, then counts, then every failure."""
+    lines: list[str] = []
+    if len(run.results) <= TABLE_MAX_FILES:
+        width = max(len(r.filename) for r, _ in run.results)
+        lines.append(f"{'file':<{width}}  {'status':<9} {'pages':>5} {'chunks':>6} {'secs':>6}")
+        lines += [f"{r.filename:<{width}}  {r.status:<9} {r.pages:>5} {r.chunks:>6} {secs:>6.1f}"
+                  for r, secs in run.results]
+        lines.append("")
+    lines.append(f"{run.count('ready')} indexed, {run.count('duplicate')} already indexed (skipped), "
+                 f"{run.count('failed')} failed in {run.seconds:.1f} s "
+                 f"(embedding model {kb.embedder.name}, data dir {kb.settings.data_dir})")
+    if run.failures:
+        lines.append("failed:")
+        lines += [f"  {r.filename}: {r.error}" for r in run.failures]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.ingest", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="PDF files or folders")
@@ -62,27 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         print("no PDF files found", file=sys.stderr)
         return 2
     kb = build_knowledge_base(args)
-    results = []
-    started = time.perf_counter()
     with tqdm(total=len(pdfs), unit="file") as bar:
-        for pdf in pdfs:
-            bar.set_description(pdf.name[:40])
-            progress = lambda stage, done, total: bar.set_postfix_str(f"{stage} {done}/{total}", refresh=False)  # noqa: E731
-            file_started = time.perf_counter()
-            results.append((kb.add_file(pdf, pdf.name, owner=args.owner, progress=progress),
-                            time.perf_counter() - file_started))
-            bar.update(1)
-    elapsed = time.perf_counter() - started
-
-    width = max(len(r.filename) for r, _ in results)
-    print(f"\n{'file':<{width}}  {'status':<9} {'pages':>5} {'chunks':>6} {'secs':>6}  error")
-    for result, secs in results:
-        print(f"{result.filename:<{width}}  {result.status:<9} {result.pages:>5} {result.chunks:>6} "
-              f"{secs:>6.1f}  {result.error or ''}")
-    counts = {s: sum(r.status == s for r, _ in results) for s in ("ready", "duplicate", "failed")}
-    print(f"\n{counts['ready']} ready, {counts['duplicate']} duplicate, {counts['failed']} failed "
-          f"in {elapsed:.1f} s (embedding model {kb.embedder.name}, data dir {kb.settings.data_dir})")
-    return 1 if counts["failed"] else 0
+        run = ingest_all(kb, pdfs, args.owner, bar)
+    print("\n" + report(run, kb))
+    return 1 if run.failures else 0
 
 
 if __name__ == "__main__":

@@ -1,32 +1,35 @@
-"""BM25 keyword index (bm25s) that understands Chinese (jieba) and English, kept beside Chroma.
+"""Keyword (BM25) index in SQLite FTS5, in the same file and transactions as the registry.
 
-What is persisted are the *tokens* of every chunk, one JSON file per document under
-``bm25_dir/<scope>/``; the bm25s index itself is rebuilt in memory from them (fast: it
-is a sparse matrix build) after every add/delete and on start. Tokenizing is the slow
-part (jieba), so it happens once per chunk, at ingestion. If the files are lost or
-disagree with Chroma, ``sync_with`` re-tokenizes the chunks stored in Chroma.
+Why FTS5 and not an in-memory bm25s index: an upload then writes only its own rows
+(cost independent of the corpus), a delete is one indexed DELETE, nothing is rebuilt
+or loaded at start, memory does not hold the corpus's tokens, and because the rows
+live in the registry's database the knowledge base changes both in one transaction
+(a crash cannot leave them out of step). Ranking is FTS5's ``bm25()``.
+
+Text is tokenized by us (jieba for Chinese runs, lowercased words otherwise, stopwords
+dropped) and stored as space-joined tokens, so FTS5's ``unicode61`` tokenizer only
+splits on those spaces. A query becomes ``"tok1" OR "tok2" ...``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import threading
+import shutil
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
-
-import numpy as np
 
 from rag.types import Chunk
+from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
 _CJK_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 _WORD = re.compile(r"[^\W_]+")
 _LONE_LETTER = re.compile(r"[a-z]")  # "s" of "Adobe's": noise
+MAX_QUERY_TOKENS = 64  # a pasted paragraph must not become a 500-term OR query
 
 
 @lru_cache(maxsize=1)
@@ -58,123 +61,159 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def _safe_name(document_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", document_id) + ".json"
+def match_expression(tokens: Iterable[str]) -> str:
+    """FTS5 query matching any of the tokens (each quoted, so no token is read as an operator)."""
+    unique = list(dict.fromkeys(t for t in tokens if t))[:MAX_QUERY_TOKENS]
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
 
 
-class BM25Index:
-    """Keyword index of one owner scope; thread-safe (writes rebuild and swap the index)."""
+class KeywordIndex:
+    """BM25 over every owner scope's chunks; ``owner`` is '' for shared documents.
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
-        self._lock = threading.RLock()
-        # document_id -> list of (chunk_id, tokens)
-        self._docs: dict[str, list[tuple[str, list[str]]]] = {}
-        self._ids: list[str] = []
-        self._doc_of: np.ndarray = np.zeros(0, dtype=object)
-        self._bm25 = None
-        self._load()
+    Writes join the caller's transaction when there is one (``Database.transaction``
+    nests), which is how the knowledge base commits keyword rows and the registry's
+    'ready' together.
+    """
 
-    # --- persistence -------------------------------------------------------------
-    def _load(self) -> None:
-        if not self.directory.is_dir():
-            return
-        for path in sorted(self.directory.glob("*.json")):
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                self._docs[data["document_id"]] = [(c["id"], c["tokens"]) for c in data["chunks"]]
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                logger.warning("ignoring unreadable BM25 file %s (%s); it will be rebuilt", path, exc)
-        self._rebuild()
-
-    def _write(self, document_id: str, entries: list[tuple[str, list[str]]]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        target = self.directory / _safe_name(document_id)
-        tmp = target.with_suffix(".tmp")
-        payload = {"document_id": document_id, "chunks": [{"id": i, "tokens": t} for i, t in entries]}
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, target)
-
-    def _rebuild(self) -> None:
-        """Build the bm25s index from the stored tokens (a few hundred ms at 10k chunks)."""
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
-        ids: list[str] = []
-        owners: list[str] = []
-        corpus: list[list[str]] = []
-        for document_id, entries in self._docs.items():
-            for chunk_id, tokens in entries:
-                ids.append(chunk_id)
-                owners.append(document_id)
-                corpus.append(tokens)
-        if not corpus:
-            self._bm25, self._ids, self._doc_of = None, [], np.zeros(0, dtype=object)
-            return
-        index = bm25s.BM25()
-        index.index(corpus, show_progress=False)
-        self._bm25, self._ids, self._doc_of = index, ids, np.array(owners, dtype=object)
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     # --- writes ------------------------------------------------------------------
-    def add(self, chunks: list[Chunk]) -> None:
-        """Add (or replace) documents' chunks; chunks of several documents are grouped."""
-        grouped: dict[str, list[tuple[str, list[str]]]] = {}
-        for chunk in chunks:
-            grouped.setdefault(chunk.document_id, []).append((chunk.id, tokenize(chunk.text)))
-        with self._lock:
-            for document_id, entries in grouped.items():
-                self._write(document_id, entries)
-                self._docs[document_id] = entries
-            self._rebuild()
+    def add(self, chunks: list[Chunk], owner: str = "", texts: list[str] | None = None) -> None:
+        """Index the chunks (of one or more documents), replacing those documents' rows.
 
-    def delete_document(self, document_id: str) -> None:
-        with self._lock:
-            (self.directory / _safe_name(document_id)).unlink(missing_ok=True)
-            if self._docs.pop(document_id, None) is not None:
-                self._rebuild()
+        ``texts`` (same order as ``chunks``) is what gets tokenized, when it should differ
+        from ``chunk.text`` (e.g. text prefixed with the document title and section).
+        """
+        if texts is not None and len(texts) != len(chunks):
+            raise ValueError(f"{len(chunks)} chunks but {len(texts)} texts")
+        by_id = {c.id: (c.id, c.document_id, owner, " ".join(tokenize(t)))  # one row per chunk id
+                 for c, t in zip(chunks, texts if texts is not None else [c.text for c in chunks])}
+        rows = list(by_id.values())
+        with self.db.transaction() as conn:
+            for document_id in dict.fromkeys(c.document_id for c in chunks):
+                self._delete(conn, document_id, owner)
+            self._insert(conn, rows)
+
+    def add_tokens(self, document_id: str, entries: list[tuple[str, list[str]]], owner: str = "") -> None:
+        """Index already-tokenized chunks ``(chunk_id, tokens)`` of one document (legacy import)."""
+        with self.db.transaction() as conn:
+            self._delete(conn, document_id, owner)
+            rows = {cid: (cid, document_id, owner, " ".join(tokens)) for cid, tokens in entries}
+            self._insert(conn, list(rows.values()))
+
+    @staticmethod
+    def _insert(conn, rows: list[tuple[str, str, str, str]]) -> None:
+        # Plain INSERT: a REPLACE would drop a row without telling FTS5 its old text.
+        for chunk_id, document_id, owner, tokens in rows:
+            cursor = conn.execute(
+                "INSERT INTO keyword_chunks (chunk_id, document_id, owner, tokens) VALUES (?, ?, ?, ?)",
+                (chunk_id, document_id, owner, tokens),
+            )
+            conn.execute("INSERT INTO keyword_fts (rowid, tokens) VALUES (?, ?)", (cursor.lastrowid, tokens))
+
+    @staticmethod
+    def _delete(conn, document_id: str, owner: str) -> int:
+        # External-content FTS5: the index forgets a row only when told its old text.
+        conn.execute(
+            "INSERT INTO keyword_fts (keyword_fts, rowid, tokens) "
+            "SELECT 'delete', rowid, tokens FROM keyword_chunks WHERE owner = ? AND document_id = ?",
+            (owner, document_id),
+        )
+        return conn.execute(
+            "DELETE FROM keyword_chunks WHERE owner = ? AND document_id = ?", (owner, document_id)
+        ).rowcount
+
+    def delete_document(self, document_id: str, owner: str = "") -> bool:
+        """Remove the document's rows; True when there were some."""
+        with self.db.transaction() as conn:
+            return self._delete(conn, document_id, owner) > 0
 
     # --- reads -------------------------------------------------------------------
-    def document_ids(self) -> set[str]:
-        return set(self._docs)
+    def search(self, query: str, k: int, document_ids: Iterable[str] | None = None,
+               owner: str = "") -> list[tuple[str, float]]:
+        """The ``k`` best (chunk_id, BM25 score > 0) of the owner's chunks, best first."""
+        expression = match_expression(tokenize(query))
+        if not expression or k <= 0:
+            return []
+        sql = ("SELECT c.chunk_id, -bm25(keyword_fts) AS score FROM keyword_fts "
+               "JOIN keyword_chunks c ON c.rowid = keyword_fts.rowid "
+               "WHERE keyword_fts MATCH ? AND c.owner = ?")
+        params: list = [expression, owner]
+        if document_ids is not None:
+            wanted = list(document_ids)
+            if not wanted:
+                return []
+            sql += " AND c.document_id IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(wanted))
+        sql += " ORDER BY score DESC LIMIT ?"
+        params.append(int(k))
+        return [(row[0], float(row[1])) for row in self.db.query(sql, params) if row[1] > 0]
 
-    def count(self) -> int:
-        return sum(len(entries) for entries in self._docs.values())
+    def has_document(self, document_id: str, owner: str = "") -> bool:
+        rows = self.db.query("SELECT 1 FROM keyword_chunks WHERE owner = ? AND document_id = ? LIMIT 1",
+                             (owner, document_id))
+        return bool(rows)
+
+    def chunk_counts(self, owner: str = "") -> dict[str, int]:
+        """Chunks per document of the owner (an index-only scan: fine at start-up)."""
+        rows = self.db.query("SELECT document_id, count(*) FROM keyword_chunks WHERE owner = ? "
+                             "GROUP BY document_id", (owner,))
+        return {row[0]: row[1] for row in rows}
+
+    def document_ids(self, owner: str = "") -> set[str]:
+        return set(self.chunk_counts(owner))
+
+    def count(self, owner: str = "") -> int:
+        return self.db.query("SELECT count(*) FROM keyword_chunks WHERE owner = ?", (owner,))[0][0]
+
+    def scoped(self, owner: str) -> ScopedKeywordIndex:
+        return ScopedKeywordIndex(self, owner)
+
+
+class ScopedKeywordIndex:
+    """One owner's view, with the ``query(text, k, document_ids)`` the retriever calls."""
+
+    def __init__(self, index: KeywordIndex, owner: str) -> None:
+        self.index = index
+        self.owner = owner
 
     def query(self, text: str, k: int, document_ids: Iterable[str] | None = None) -> list[tuple[str, float]]:
-        """The ``k`` best (chunk_id, BM25 score) with a positive score, best first."""
-        tokens = tokenize(text)
-        bm25, ids, doc_of = self._bm25, self._ids, self._doc_of  # one consistent snapshot
-        if bm25 is None or not tokens or k <= 0:
-            return []
-        scores = bm25.get_scores(tokens)
-        if document_ids is not None:
-            scores = np.where(np.isin(doc_of, list(document_ids)), scores, 0.0)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        return self.index.search(text, k, document_ids, self.owner)
 
-    # --- consistency with Chroma --------------------------------------------------
-    def sync_with(self, store) -> bool:
-        """Make the index hold exactly the documents ``store`` (a ChromaStore) holds.
+    def document_ids(self) -> set[str]:
+        return self.index.document_ids(self.owner)
 
-        Returns True when something had to be rebuilt. Documents whose chunk count
-        differs are re-tokenized from Chroma's stored texts.
-        """
-        chroma_counts = store.chunk_counts()
-        with self._lock:
-            stale = [d for d in self._docs if d not in chroma_counts]
-            missing = [d for d, n in chroma_counts.items() if len(self._docs.get(d, ())) != n]
-            if not stale and not missing:
-                return False
-            logger.info("BM25 index out of step with Chroma: rebuilding %d document(s), dropping %d",
-                        len(missing), len(stale))
-            for document_id in stale:
-                (self.directory / _safe_name(document_id)).unlink(missing_ok=True)
-                self._docs.pop(document_id, None)
-            for document_id in missing:
-                entries = [(c.id, tokenize(c.text)) for c in store.iter_chunks(document_id)]
-                self._write(document_id, entries)
-                self._docs[document_id] = entries
-            self._rebuild()
-            return True
+
+def import_legacy_bm25(index: KeywordIndex, bm25_dir: Path, owners_by_dir: Mapping[str, str]) -> int:
+    """Move the previous version's per-document token files (``bm25_dir/<scope>/*.json``) into FTS.
+
+    ``owners_by_dir`` maps a scope folder name (a Chroma collection name) to its owner;
+    folders of unknown owners are left for the start-up check to rebuild from Chroma.
+    The tokens are reused as they are (no re-tokenizing); the folder is removed once
+    everything is committed, and importing twice is harmless (rows are replaced).
+    Returns the number of documents imported.
+    """
+    if not bm25_dir.is_dir():
+        return 0
+    imported = 0
+    with index.db.transaction():
+        for directory in sorted(p for p in bm25_dir.iterdir() if p.is_dir()):
+            owner = owners_by_dir.get(directory.name)
+            if owner is None:
+                logger.warning("legacy BM25 folder %s belongs to no known owner; skipped", directory.name)
+                continue
+            for path in sorted(directory.glob("*.json")):
+                try:
+                    data = json.loads(path.read_text(encoding="utf-8"))
+                    entries = [(c["id"], list(c["tokens"])) for c in data["chunks"]]
+                    index.add_tokens(data["document_id"], entries, owner)
+                    imported += 1
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    logger.warning("ignoring unreadable BM25 file %s (%s); it will be rebuilt", path, exc)
+    shutil.rmtree(bm25_dir, ignore_errors=True)
+    logger.info("moved %d document(s) from %s into the SQLite keyword index", imported, bm25_dir)
+    return imported
+
+
+BM25Index = ScopedKeywordIndex  # the name the retriever's type hints use

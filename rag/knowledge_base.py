@@ -1,10 +1,17 @@
-"""The knowledge base: PDFs in, cited chunks out. Keeps registry, Chroma, BM25 and files in step.
+"""The knowledge base: PDFs in, cited chunks out. Keeps registry, Chroma, keywords and files in step.
 
 One instance per app, shared by every thread. Writes (add, delete, recover) hold one
-lock so the three stores change together; searches take no lock (Chroma handles its
-own concurrency and the BM25 index is swapped atomically). Ingesting never raises for
-a bad file: it returns ``IngestResult(status='failed', error=...)`` with a message a
-user can act on.
+lock so the stores change together; searches take no lock (Chroma and SQLite handle
+their own concurrency). Ingesting never raises for a bad file: it returns
+``IngestResult(status='failed', error=...)`` with a message a user can act on.
+
+How the stores stay in step without scanning them: the keyword index lives in the
+registry's SQLite file, and a document's keyword rows commit in the same transaction
+that marks it ready (or deletes it). Chroma is written before that commit on an add
+(a crash leaves an 'indexing' row, whose chunks start-up removes by id) and after it
+on a delete (a ``pending_deletes`` row, finished at start-up). Start-up compares
+counts (registry vs keyword rows vs Chroma's collection count) and only scans Chroma
+when they disagree.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ from typing import Any
 
 from access import document_scope
 from rag.embeddings import Embedder
-from rag.keyword_index import BM25Index
+from rag.keyword_index import KeywordIndex, import_legacy_bm25
 from rag.pdf_loader import load_pages
-from rag.retriever import CrossEncoderReranker, HybridRetriever
-from rag.splitter import embedding_text, split_pages
+from rag.reranker import make_reranker
+from rag.retriever import HybridRetriever
+from rag.splitter import embedding_text, keyword_chunk, split_pages
 from rag.text_cleaning import clean_pages
 from rag.types import DocchatError, IngestResult, Page, ProgressCallback, Source
 from rag.vector_store import ChromaStore, collection_name
@@ -47,7 +55,6 @@ class _Scope:
     """The indexes of one owner scope (shared, or one user's private documents)."""
 
     store: ChromaStore
-    bm25: BM25Index
     retriever: HybridRetriever
 
 
@@ -60,7 +67,7 @@ def _sha256_file(path: Path) -> str:
 
 
 class KnowledgeBase:
-    """add_file / add_bytes / delete / list / search / recover over registry + Chroma + BM25."""
+    """add_file / add_bytes / delete / list / search / recover over registry + Chroma + keywords."""
 
     def __init__(self, settings: Any, registry: DocumentRegistry, embedder: Embedder,
                  reranker: Any | None = None) -> None:
@@ -68,13 +75,16 @@ class KnowledgeBase:
         self.registry = registry
         self.embedder = embedder
         self.reranker = reranker
-        if reranker is None and getattr(settings, "reranker_model", None):
-            device = getattr(embedder, "device", "cpu")
-            self.reranker = CrossEncoderReranker(settings.reranker_model, device)
+        if reranker is None:
+            self.reranker = make_reranker(getattr(settings, "reranker_model", None), getattr(embedder, "device", "cpu"))
         self._write_lock = threading.RLock()
         self._scopes_lock = threading.Lock()
         self._scopes: dict[str, _Scope] = {}
+        self.keywords = KeywordIndex(registry.db)
         self._scope("")  # opens the shared collection now: a model mismatch fails at start
+        legacy = self.settings.bm25_dir
+        if legacy.is_dir():  # a data dir of the previous version: per-document token files
+            import_legacy_bm25(self.keywords, legacy, {collection_name(o): o for o in self.registry.owners()})
 
     # --- scopes -----------------------------------------------------------------
     def _owner(self, owner: str | None) -> str:
@@ -85,12 +95,10 @@ class KnowledgeBase:
         with self._scopes_lock:
             scope = self._scopes.get(owner)
             if scope is None:
-                name = collection_name(owner)
-                store = ChromaStore(self.settings.chroma_dir, self.embedder.name, self.embedder.dimension, name)
-                bm25 = BM25Index(self.settings.bm25_dir / name)
-                bm25.sync_with(store)  # rebuilt from Chroma if its files are missing or disagree
-                scope = _Scope(store, bm25, HybridRetriever(store, bm25, self.embedder, self.reranker,
-                                                              dense_weight=self.settings.dense_weight))
+                store = ChromaStore(self.settings.chroma_dir, self.embedder.name, self.embedder.dimension,
+                                    collection_name(owner), url=getattr(self.settings, "chroma_url", None))
+                scope = _Scope(store, HybridRetriever(store, self.keywords.scoped(owner), self.embedder,
+                                                      self.reranker, dense_weight=self.settings.dense_weight))
                 self._scopes[owner] = scope
             return scope
 
@@ -177,12 +185,12 @@ class KnowledgeBase:
         scope = self._scope(owner)
         with self._write_lock:
             scope.store.add(chunks, vectors)
-            scope.bm25.add(chunks)
             try:
-                self.registry.mark_ready(document_id, owner, len(pages), len(chunks))
+                with self.registry.db.transaction():  # keyword rows and 'ready' commit together
+                    self.keywords.add([keyword_chunk(c) for c in chunks], owner)  # prefix searchable too
+                    self.registry.mark_ready(document_id, owner, len(pages), len(chunks))
             except DocumentNotFound:  # deleted while we were indexing: leave no trace
                 scope.store.delete_document(document_id)
-                scope.bm25.delete_document(document_id)
                 self._remove_original(document_id)
                 raise DocchatError(f"{filename}: deleted while it was being indexed")
         logger.info("indexed %s: %d pages, %d chunks in %.1f s", filename, len(pages), len(chunks),
@@ -194,25 +202,26 @@ class KnowledgeBase:
         scope = self._scope(owner)
         with self._write_lock:
             scope.store.delete_document(document_id)
-            scope.bm25.delete_document(document_id)
+            self.keywords.delete_document(document_id, owner)
 
     def _remove_original(self, document_id: str) -> None:
         """Delete the stored file unless another owner's registry row still uses it."""
-        if any(doc.id == document_id and doc.status != "failed"
-               for status in ("indexing", "ready") for doc in self.registry.list_by_status(status)):
+        if self.registry.in_use(document_id):
             return
         (self.settings.files_dir / f"{document_id}.pdf").unlink(missing_ok=True)
 
     # --- deleting, listing, searching ---------------------------------------------
     def delete(self, document_id: str, owner: str | None = None) -> bool:
-        """Remove the document from Chroma, BM25, the registry and the file store."""
+        """Remove the document from the registry, keywords, Chroma and the file store."""
         owner_key = self._owner(owner)
         scope = self._scope(owner_key)
         with self._write_lock:
-            in_index = document_id in scope.bm25.document_ids()
+            with self.registry.db.transaction():  # gone from search at once, in one commit
+                in_index = self.keywords.delete_document(document_id, owner_key)
+                existed = self.registry.delete(document_id, owner_key)
+                self.registry.note_pending_delete(document_id, owner_key)
             scope.store.delete_document(document_id)
-            scope.bm25.delete_document(document_id)
-            existed = self.registry.delete(document_id, owner_key)
+            self.registry.clear_pending_delete(document_id, owner_key)
             self._remove_original(document_id)
         if existed or in_index:
             logger.info("deleted document %s", document_id[:12])
@@ -222,7 +231,7 @@ class KnowledgeBase:
         return self.registry.list(self._owner(owner))
 
     def has_documents(self, owner: str | None = None) -> bool:
-        return any(doc.status == "ready" for doc in self.list(owner))
+        return self.registry.has_ready(self._owner(owner))
 
     def search(self, queries: str | builtins.list[str], k: int = 5,
                document_ids: builtins.list[str] | None = None, owner: str | None = None) -> builtins.list[Source]:
@@ -231,26 +240,42 @@ class KnowledgeBase:
 
     # --- start-up recovery ----------------------------------------------------------
     def recover(self) -> None:
-        """After a crash: fail out documents left 'indexing' and make registry, Chroma and BM25 agree."""
+        """After a crash: fail out documents left 'indexing', finish interrupted deletes,
+        and make registry, keywords and Chroma agree (scanning Chroma only if counts differ)."""
         with self._write_lock:
             for doc in self.registry.list_by_status("indexing"):
                 logger.warning("document %s (%s) was interrupted while indexing", doc.filename, doc.id[:12])
                 self._discard(doc.id, doc.owner)
                 self.registry.mark_failed(doc.id, doc.owner, INTERRUPTED)
                 self._remove_original(doc.id)
-            owners = {""} | {doc.owner for status in ("ready", "failed")
-                             for doc in self.registry.list_by_status(status)}
-            for owner in owners:
-                scope = self._scope(owner)
-                ready = {doc.id for doc in self.registry.list(owner) if doc.status == "ready"}
-                indexed = scope.store.document_ids()
-                for lost in ready - indexed:
-                    logger.warning("document %s is ready but has no chunks in the index", lost[:12])
-                    self.registry.mark_failed(lost, owner, "its index was lost; upload again")
-                ready &= indexed
-                for orphan in indexed - ready:
-                    logger.warning("removing orphan chunks of %s from the index", orphan[:12])
-                    scope.store.delete_document(orphan)
-                for orphan in scope.bm25.document_ids() - ready:
-                    scope.bm25.delete_document(orphan)
-                scope.bm25.sync_with(scope.store)
+            for document_id, owner in self.registry.pending_deletes():
+                doc = self.registry.get(document_id, owner)
+                if doc is None or doc.status != "ready":
+                    logger.warning("finishing the interrupted delete of %s", document_id[:12])
+                    self._scope(owner).store.delete_document(document_id)
+                self.registry.clear_pending_delete(document_id, owner)
+            for owner in sorted(self.registry.owners()):
+                self._reconcile(owner)
+
+    def _reconcile(self, owner: str) -> None:
+        """Make one scope's Chroma collection and keyword rows hold exactly its ready documents."""
+        scope = self._scope(owner)
+        ready = self.registry.ready_chunk_counts(owner)
+        if scope.store.count() != sum(ready.values()):  # rare: only then pay for a full scan
+            indexed = scope.store.chunk_counts()
+            logger.warning("Chroma collection %s disagrees with the registry: repairing", scope.store.name)
+            for lost in [d for d in ready if d not in indexed]:
+                logger.warning("document %s is ready but has no chunks in the index", lost[:12])
+                self.registry.mark_failed(lost, owner, "its index was lost; upload again")
+                del ready[lost]
+            for orphan in indexed.keys() - ready.keys():
+                logger.warning("removing orphan chunks of %s from the index", orphan[:12])
+                scope.store.delete_document(orphan)
+        keyword = self.keywords.chunk_counts(owner)
+        for orphan in keyword.keys() - ready.keys():
+            self.keywords.delete_document(orphan, owner)
+        stale = [d for d, n in ready.items() if keyword.get(d) != n]
+        if stale:
+            logger.info("re-indexing keywords of %d document(s) from Chroma", len(stale))
+        for document_id in stale:
+            self.keywords.add([keyword_chunk(c) for c in scope.store.iter_chunks(document_id)], owner)

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from rag import ocr
+from rag.layout import pdfium_page_texts
 from rag.types import NoTextLayer, Page, PasswordProtectedPDF, ProgressCallback, UnreadablePDF
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,23 @@ def _extract(reader, index: int, filename: str) -> str:
         return ""
 
 
+def _page_texts(path: Path, reader, total: int, name: str, progress: ProgressCallback | None) -> list[str]:
+    """pdfium's row-ordered text (rag/layout.py), pypdf for pages pdfium leaves empty or cannot read."""
+    fast = pdfium_page_texts(path)
+    if fast is not None and len(fast) != total:
+        logger.info("%s: pdfium sees %d pages, pypdf %d; using pypdf", name, len(fast), total)
+        fast = None
+    texts: list[str] = []
+    for index in range(total):
+        text = fast[index] if fast is not None else ""
+        if len(text.strip()) < MIN_TEXT_CHARS:
+            text = max(text, _extract(reader, index, name), key=lambda t: len(t.strip()))
+        texts.append(text)
+        if progress:
+            progress("reading pages", index + 1, total)
+    return texts
+
+
 def load_pages(path: Path | str, progress: ProgressCallback | None = None, use_ocr: bool = True,
                name: str | None = None, timeout_s: float | None = None) -> list[Page]:
     """All pages of ``path`` (1-based numbers, raw text; cleaning is the caller's job).
@@ -82,11 +100,7 @@ def read_pages(path: Path | str, progress: ProgressCallback | None = None, use_o
     name = name or path.name
     reader = _open(path, name)
     total = len(reader.pages)
-    texts: list[str] = []
-    for index in range(total):
-        texts.append(_extract(reader, index, name))
-        if progress:
-            progress("reading pages", index + 1, total)
+    texts = _page_texts(path, reader, total, name, progress)
     scanned = [i + 1 for i, text in enumerate(texts) if len(text.strip()) < MIN_TEXT_CHARS]
     if scanned and use_ocr and ocr.ocr_available():
         logger.info("%s: OCR of %d page(s) without a text layer", name, len(scanned))

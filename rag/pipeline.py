@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # imported lazily: building services loads models
 log = logging.getLogger(__name__)
 
 PROMPT_NAMES = ("default", "rag", "chat")
+MAX_HISTORY_MESSAGES = 400  # far more than any history token budget holds (>= 4 tokens a message)
 
 
 @dataclass
@@ -239,7 +240,8 @@ class _Turn:
             if req.regenerate:
                 # The old answer stays until a new one replaces it (_finish): a busy model,
                 # a refusal or an error leaves the conversation as it was.
-                questions = [m for m in history.get_messages(req.user_id, conv.id) if m.role == "user"]
+                latest = history.get_messages(req.user_id, conv.id, limit=2)  # [question, answer] or [.., question]
+                questions = [m for m in latest if m.role == "user"]
                 if not questions:
                     raise NothingToRegenerate("There is no question to answer again in this conversation.")
                 self.question = questions[-1].content
@@ -248,7 +250,9 @@ class _Turn:
         if req.history is not None:
             self.turns = [m for m in req.history if m.get("role") in ("user", "assistant")]
         elif req.persist:
-            stored = history.get_messages(req.user_id, self.conversation_id)
+            # Only the newest messages can fit the prompt's history budget: never load a whole long conversation.
+            wanted = req.history_len if req.history_len >= 0 else MAX_HISTORY_MESSAGES
+            stored = history.get_messages(req.user_id, self.conversation_id, limit=wanted + 2)
             if req.regenerate and stored and stored[-1].role == "assistant":
                 stored = stored[:-1]  # the answer being replaced
             if req.regenerate and stored and stored[-1].role == "user":

@@ -8,35 +8,23 @@ rewrite by a small model can only add candidates, not lose the good ones.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from rag.embeddings import Embedder
 from rag.fusion import collapse_near_duplicates, merge_same_page, reciprocal_rank_fusion
 from rag.keyword_index import BM25Index
+from rag.reranker import CrossEncoderReranker  # noqa: F401  (re-exported: its old home)
+from rag.routing import document_terms, route
+from rag.splitter import document_title, embedding_text
 from rag.types import Chunk, Source
 from rag.vector_store import ChromaStore
 
 logger = logging.getLogger(__name__)
 
 MIN_CANDIDATES = 20
-
-
-class CrossEncoderReranker:
-    """Optional second stage: a sentence-transformers CrossEncoder scores (query, chunk) pairs."""
-
-    def __init__(self, source: str, device: str = "cpu") -> None:
-        from sentence_transformers import CrossEncoder
-
-        self.name = source
-        self.model = CrossEncoder(source, device=device)
-
-    def rerank(self, query: str, sources: list[Source]) -> list[Source]:
-        if not sources:
-            return sources
-        scores = self.model.predict([(query, s.text) for s in sources], show_progress_bar=False)
-        for source, score in zip(sources, scores):
-            source.score = float(score)
-        return sorted(sources, key=lambda s: s.score, reverse=True)
+RERANK_CANDIDATES = 30  # pages handed to the cross-encoder; it returns the best k of them
+CATALOGUE_CHUNKS = 3  # a document's routing terms: its title and its first chunks
 
 
 def _source(chunk: Chunk, score: float) -> Source:
@@ -48,12 +36,38 @@ class HybridRetriever:
     """Dense + BM25 over one owner scope; ``search`` returns fused, de-duplicated Sources."""
 
     def __init__(self, store: ChromaStore, bm25: BM25Index, embedder: Embedder,
-                 reranker: Any | None = None, dense_weight: float = 1.0) -> None:
+                 reranker: Any | None = None, dense_weight: float = 1.0, routing: bool = True,
+                 rerank_candidates: int = RERANK_CANDIDATES) -> None:
         self.store = store
         self.bm25 = bm25
         self.embedder = embedder
         self.reranker = reranker
         self.dense_weight = dense_weight
+        self.routing = routing
+        self.rerank_candidates = rerank_candidates
+        self._catalogue: dict[str, tuple[set[str], set[str]]] = {}
+        self._catalogue_lock = threading.Lock()
+
+    def catalogue(self) -> dict[str, tuple[set[str], set[str]]]:
+        """(title terms, opening terms) per indexed document, in step with the keyword index."""
+        indexed = self.bm25.document_ids()
+        with self._catalogue_lock:
+            if indexed != self._catalogue.keys():
+                catalogue = {d: terms for d, terms in self._catalogue.items() if d in indexed}
+                for document_id in indexed - catalogue.keys():
+                    first = self.store.first_chunks(document_id, CATALOGUE_CHUNKS)
+                    title = document_title(first[0].filename) if first else ""
+                    catalogue[document_id] = (document_terms(title),
+                                              document_terms(" ".join(embedding_text(c) for c in first)))
+                self._catalogue = catalogue
+            return self._catalogue
+
+    def routed_documents(self, queries: list[str], document_ids: list[str] | None = None) -> list[str]:
+        """Documents the queries name (rag/routing.py), to be searched once more on their own."""
+        if not self.routing:
+            return []
+        catalogue = self.catalogue()
+        return list(dict.fromkeys(d for q in queries for d in route(q, catalogue, document_ids)))
 
     def ranked_lists(self, queries: list[str], n: int,
                      document_ids: list[str] | None = None) -> tuple[list[list[str]], dict[str, Chunk]]:
@@ -75,13 +89,18 @@ class HybridRetriever:
         queries = [q for q in dict.fromkeys(q.strip() for q in queries) if q]  # unique, in order
         if not queries or k <= 0:
             return []
-        n = max(MIN_CANDIDATES, 4 * k)
+        n = max(MIN_CANDIDATES, 4 * k, self.rerank_candidates if self.reranker is not None else 0)
         lists, chunks = self.ranked_lists(queries, n, document_ids)
+        routed = self.routed_documents(queries, document_ids)
+        if routed:  # the named documents' own rankings join the fusion: weighed up, nothing excluded
+            more, more_chunks = self.ranked_lists(queries, n, routed)
+            lists += more
+            chunks.update(more_chunks)
         fused = reciprocal_rank_fusion(lists, weights=(self.dense_weight, 1.0))[:n]
         missing = [chunk_id for chunk_id, _ in fused if chunk_id not in chunks]
         chunks.update((chunk.id, chunk) for chunk in self.store.get_chunks(missing))
         sources = [_source(chunks[cid], score) for cid, score in fused if cid in chunks]
         sources = merge_same_page(collapse_near_duplicates(sources))
         if self.reranker is not None:
-            sources = self.reranker.rerank(queries[0], sources[: max(k * 3, 10)])
+            sources = self.reranker.rerank(queries[0], sources[: max(k, self.rerank_candidates)])
         return sources[:k]

@@ -22,7 +22,11 @@ class Chunk:
     page: int
     page_end: int
     index: int
-    text: str
+    text: str  # the page's own words (table rows reformatted), nothing added
+    # Document title, section and page heading, e.g. "3M 2022 10K | Item 8. Financial
+    # Statements | CONSOLIDATED BALANCE SHEET": joined to ``text`` only for the dense
+    # embedding and the keyword index, never shown or cited.
+    context_prefix: str = ""
 
 
 @dataclass

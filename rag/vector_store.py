@@ -12,6 +12,7 @@ import hashlib
 import logging
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -31,33 +32,47 @@ def collection_name(owner: str | None) -> str:
     return "docchat_user_" + hashlib.sha256(owner.encode("utf-8")).hexdigest()[:24]
 
 
-def _client(chroma_dir: Path):
+def _client(chroma_dir: Path, url: str | None = None):
+    """The embedded store under ``chroma_dir``, or a Chroma server's HTTP client when ``url`` is set."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if url:
+        parsed = urlsplit(url if "://" in url else f"http://{url}")
+        ssl = parsed.scheme == "https"
+        return chromadb.HttpClient(host=parsed.hostname or "localhost", port=parsed.port or (443 if ssl else 8000),
+                                   ssl=ssl, settings=settings)
     chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False))
+    return chromadb.PersistentClient(path=str(chroma_dir), settings=settings)
 
 
 def _metadata(chunk: Chunk) -> dict:
     return {"document_id": chunk.document_id, "filename": chunk.filename, "page": chunk.page,
-            "page_end": chunk.page_end, "index": chunk.index}
+            "page_end": chunk.page_end, "index": chunk.index, "context_prefix": chunk.context_prefix}
 
 
 def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
     return Chunk(id=chunk_id, document_id=meta["document_id"], filename=meta["filename"],
                  page=int(meta["page"]), page_end=int(meta.get("page_end", meta["page"])),
-                 index=int(meta.get("index", 0)), text=text or "")
+                 index=int(meta.get("index", 0)), text=text or "",
+                 context_prefix=str(meta.get("context_prefix") or ""))
 
 
 class ChromaStore:
-    """One Chroma collection (an owner scope) under ``chroma_dir``."""
+    """One Chroma collection (an owner scope) under ``chroma_dir``, or on the Chroma server at ``url``.
 
-    def __init__(self, chroma_dir: Path, model_name: str, dimension: int, name: str = SHARED_COLLECTION) -> None:
+    The chunk count is cached (one docchat process owns its collections): a query needs
+    it, and asking Chroma for it on every query costs a round trip to its database.
+    """
+
+    def __init__(self, chroma_dir: Path, model_name: str, dimension: int, name: str = SHARED_COLLECTION,
+                 url: str | None = None) -> None:
         self.name = name
         self.model_name = model_name
         self.dimension = dimension
-        self._client = _client(Path(chroma_dir))
+        self._count: int | None = None
+        self._client = _client(Path(chroma_dir), url)
         self._collection = self._client.get_or_create_collection(
             name,
             configuration={"hnsw": {"space": "cosine"}},
@@ -95,16 +110,31 @@ class ChromaStore:
                 documents=[c.text for c in part],
                 metadatas=[_metadata(c) for c in part],
             )
+        self._count = None
+
+    def add_raw(self, ids: list[str], vectors: np.ndarray, texts: list[str], metadatas: list[dict]) -> None:
+        """Upsert prepared rows (bulk loading and benchmarks fill the store without Chunk objects)."""
+        batch = min(ADD_BATCH * 5, self._client.get_max_batch_size())
+        for start in range(0, len(ids), batch):
+            end = start + batch
+            self._collection.upsert(ids=ids[start:end], embeddings=np.asarray(vectors[start:end], dtype=np.float32),
+                                    documents=texts[start:end], metadatas=metadatas[start:end])
+        self._count = None
 
     def delete_document(self, document_id: str) -> None:
         self._collection.delete(where={"document_id": document_id})
+        self._count = None
 
     def count(self) -> int:
-        return self._collection.count()
+        count = self._count
+        if count is None:
+            count = self._count = self._collection.count()
+        return count
 
     def query(self, vector: np.ndarray, k: int, document_ids: list[str] | None = None) -> list[tuple[Chunk, float]]:
         """The ``k`` nearest chunks with cosine similarity (1 - cosine distance), best first."""
-        if k <= 0 or self.count() == 0:
+        count = self.count()
+        if k <= 0 or count == 0:
             return []
         where = None
         if document_ids is not None:
@@ -113,7 +143,7 @@ class ChromaStore:
             where = {"document_id": {"$in": list(document_ids)}}
         result = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(k, self.count()),
+            n_results=min(k, count),
             where=where,
             include=["documents", "metadatas", "distances"],
         )
@@ -128,6 +158,13 @@ class ChromaStore:
         by_id = {i: _chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [by_id[i] for i in chunk_ids if i in by_id]
 
+    def first_chunks(self, document_id: str, n: int) -> list[Chunk]:
+        """The document's first ``n`` chunks in reading order (its title page, for routing)."""
+        got = self._collection.get(where={"$and": [{"document_id": document_id}, {"index": {"$lt": n}}]},
+                                   include=["documents", "metadatas"])
+        chunks = [_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        return sorted(chunks, key=lambda c: c.index)
+
     def iter_chunks(self, document_id: str | None = None) -> Iterator[Chunk]:
         """Every stored chunk (optionally of one document), page by page: for rebuilding BM25."""
         where = {"document_id": document_id} if document_id else None
@@ -141,7 +178,7 @@ class ChromaStore:
             offset += len(got["ids"])
 
     def chunk_counts(self) -> dict[str, int]:
-        """Chunks per document id (metadata only: cheap enough to run at every start)."""
+        """Chunks per document id: a full scan of the metadata, only for repairs (counts disagree)."""
         counts: dict[str, int] = {}
         offset = 0
         while True:

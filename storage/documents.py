@@ -148,3 +148,35 @@ class DocumentRegistry:
         with self.db.transaction() as conn:
             cursor = conn.execute("DELETE FROM documents WHERE id = ? AND owner = ?", (document_id, owner))
         return cursor.rowcount > 0
+
+    # --- cheap questions a turn or a delete asks (no listing of every document) -------
+    def has_ready(self, owner: str = "") -> bool:
+        """Whether the owner has at least one ready document."""
+        return bool(self.db.query("SELECT 1 FROM documents WHERE owner = ? AND status = 'ready' LIMIT 1", (owner,)))
+
+    def in_use(self, document_id: str) -> bool:
+        """Whether any owner still has the document indexing or ready (its stored file is needed)."""
+        return bool(self.db.query(
+            "SELECT 1 FROM documents WHERE id = ? AND status IN ('indexing', 'ready') LIMIT 1", (document_id,)))
+
+    def owners(self) -> set[str]:
+        """Every owner with a row, plus '' (the shared scope always exists)."""
+        return {""} | {row[0] for row in self.db.query("SELECT DISTINCT owner FROM documents")}
+
+    def ready_chunk_counts(self, owner: str = "") -> dict[str, int]:
+        """Chunks per ready document of the owner: what the indexes must hold."""
+        rows = self.db.query("SELECT id, chunks FROM documents WHERE owner = ? AND status = 'ready'", (owner,))
+        return {row[0]: row[1] for row in rows}
+
+    # --- deletes whose Chroma half may not have happened (crash in between) -----------
+    def note_pending_delete(self, document_id: str, owner: str = "") -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO pending_deletes (document_id, owner) VALUES (?, ?)",
+                         (document_id, owner))
+
+    def clear_pending_delete(self, document_id: str, owner: str = "") -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM pending_deletes WHERE document_id = ? AND owner = ?", (document_id, owner))
+
+    def pending_deletes(self) -> builtins.list[tuple[str, str]]:
+        return [(row[0], row[1]) for row in self.db.query("SELECT document_id, owner FROM pending_deletes")]

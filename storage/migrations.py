@@ -81,7 +81,43 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_keyword_index(conn: sqlite3.Connection) -> None:
+    """The keyword index lives beside the registry so one transaction changes both.
+
+    ``keyword_chunks`` holds one row per chunk: its scope (owner), document and the
+    jieba/lowercased tokens joined by spaces; ``keyword_fts`` is an FTS5 index over
+    those tokens with ``keyword_chunks`` as its external content (tokens stored once).
+    ``pending_deletes`` records a document removed from registry + keywords whose
+    Chroma chunks may not be gone yet (a crash in between): start-up finishes the job
+    without scanning Chroma.
+    """
+    _run(
+        conn,
+        """
+        CREATE TABLE keyword_chunks (
+            rowid        INTEGER PRIMARY KEY,
+            chunk_id     TEXT NOT NULL,
+            document_id  TEXT NOT NULL,
+            owner        TEXT NOT NULL DEFAULT '',
+            tokens       TEXT NOT NULL,
+            UNIQUE (owner, chunk_id)
+        )
+        """,
+        "CREATE INDEX idx_keyword_chunks_document ON keyword_chunks(owner, document_id)",
+        # unicode61 splits only on what we already split on (spaces); no diacritics folding.
+        "CREATE VIRTUAL TABLE keyword_fts USING fts5("
+        "tokens, content='keyword_chunks', content_rowid='rowid', tokenize='unicode61 remove_diacritics 0')",
+        """
+        CREATE TABLE pending_deletes (
+            document_id  TEXT NOT NULL,
+            owner        TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (document_id, owner)
+        )
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_keyword_index]
 
 
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:

@@ -1,5 +1,5 @@
 """Fixtures for the knowledge-base tests: the bundled embedder (loaded once), generated PDFs,
-and knowledge bases on a fresh data dir (real SQLite, real Chroma, real BM25 files)."""
+and knowledge bases on a fresh data dir (real SQLite, real Chroma, FTS5 keywords in SQLite)."""
 
 from __future__ import annotations
 

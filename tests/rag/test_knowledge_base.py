@@ -1,15 +1,20 @@
-"""The knowledge base end to end: real PDFs, real Chroma, real BM25 files, real SQLite."""
+"""The knowledge base end to end: real PDFs, real Chroma, real SQLite (registry + FTS5 keywords)."""
 
-import shutil
+import json
 
 import pytest
 
 from rag import ocr
-from rag.keyword_index import BM25Index
+from rag.keyword_index import KeywordIndex
 from rag.knowledge_base import INTERRUPTED
 from rag.types import EmbeddingModelMismatch
 from rag.vector_store import SHARED_COLLECTION, ChromaStore
 from tests.pdfs import make_broken_pdfs, make_pdf
+
+
+def _chroma(kb) -> ChromaStore:
+    """The shared collection as the knowledge base sees it (embedded, or on its Chroma server)."""
+    return ChromaStore(kb.settings.chroma_dir, kb.embedder.name, kb.embedder.dimension, url=kb.settings.chroma_url)
 
 
 def _top_page(kb, query, **kwargs):
@@ -45,8 +50,8 @@ def test_delete_leaves_no_trace(make_kb, english_pdf, chinese_pdf):
     settings = kb.settings
     assert kb.delete(doc.id)
     assert doc.id not in {d.id for d in kb.list()}
-    assert doc.id not in ChromaStore(settings.chroma_dir, kb.embedder.name, kb.embedder.dimension).document_ids()
-    assert doc.id not in BM25Index(settings.bm25_dir / SHARED_COLLECTION).document_ids()
+    assert doc.id not in _chroma(kb).document_ids()
+    assert doc.id not in KeywordIndex(kb.registry.db).document_ids()
     assert not (settings.files_dir / f"{doc.id}.pdf").exists()
     assert all(r.document_id != doc.id for r in kb.search("bicycle chain", k=5))
     assert not kb.delete(doc.id)
@@ -123,14 +128,31 @@ def test_index_built_with_another_embedding_model_is_refused(make_kb, english_pd
         make_kb(tmp_path / "data", embedder_=_OtherModel(embedder))
 
 
-def test_bm25_is_rebuilt_from_chroma_when_its_files_are_lost(make_kb, english_pdf, tmp_path):
+def test_keywords_are_reindexed_from_chroma_when_their_rows_are_lost(make_kb, english_pdf, tmp_path):
     kb = make_kb()
     doc = kb.add_file(english_pdf)
-    shutil.rmtree(kb.settings.bm25_dir)
+    kb.keywords.delete_document(doc.id)
+    assert kb.keywords.search("bicycle chain", 1) == []
     restarted = make_kb(tmp_path / "data")
-    rebuilt = BM25Index(restarted.settings.bm25_dir / SHARED_COLLECTION)
-    assert rebuilt.document_ids() == {doc.id}
-    assert rebuilt.query("bicycle chain", 1)[0][0].startswith(f"{doc.id}:2:")
+    restarted.recover()
+    assert restarted.keywords.chunk_counts() == {doc.id: doc.chunks}
+    assert restarted.keywords.search("bicycle chain", 1)[0][0].startswith(f"{doc.id}:2:")
+
+
+def test_a_data_dir_of_the_previous_version_is_migrated(make_kb, english_pdf, tmp_path):
+    """The previous version kept tokens in data_dir/bm25/<collection>/<doc>.json."""
+    kb = make_kb()
+    doc = kb.add_file(english_pdf)
+    rows = kb.registry.db.query("SELECT chunk_id, tokens FROM keyword_chunks ORDER BY rowid")
+    legacy = kb.settings.bm25_dir / SHARED_COLLECTION
+    legacy.mkdir(parents=True)
+    (legacy / f"{doc.id}.json").write_text(json.dumps({"document_id": doc.id, "chunks": [
+        {"id": r["chunk_id"], "tokens": r["tokens"].split()} for r in rows]}), encoding="utf-8")
+    kb.keywords.delete_document(doc.id)
+    restarted = make_kb(tmp_path / "data")
+    assert not kb.settings.bm25_dir.exists()
+    assert restarted.keywords.chunk_counts() == {doc.id: doc.chunks}
+    assert _top_page(restarted, "bicycle chain oil") == ("household.pdf", 2)
 
 
 def test_recover_fails_out_interrupted_documents_and_removes_orphans(make_kb, english_pdf, chinese_pdf, tmp_path):
@@ -144,9 +166,8 @@ def test_recover_fails_out_interrupted_documents_and_removes_orphans(make_kb, en
     restarted = make_kb(tmp_path / "data")
     restarted.recover()
     assert [(d.id, d.status, d.error) for d in restarted.list()] == [(doc.id, "failed", INTERRUPTED)]
-    settings = restarted.settings
-    assert ChromaStore(settings.chroma_dir, kb.embedder.name, kb.embedder.dimension).document_ids() == set()
-    assert BM25Index(settings.bm25_dir / SHARED_COLLECTION).document_ids() == set()
+    assert _chroma(kb).document_ids() == set()
+    assert restarted.keywords.document_ids() == set()
     assert restarted.search("bicycle", k=3) == []
     assert restarted.add_file(english_pdf).status == "ready"
 
@@ -157,3 +178,31 @@ def test_private_documents_are_separate_per_owner(make_kb, english_pdf):
     assert kb.search("bicycle chain", k=3, owner="alice")
     assert kb.search("bicycle chain", k=3, owner="bob") == []
     assert [d.filename for d in kb.list(owner="bob")] == []
+
+
+def test_keywords_and_chroma_agree_after_add_delete_and_restart(make_kb, english_pdf, chinese_pdf, tmp_path):
+    kb = make_kb()
+    english, chinese = kb.add_file(english_pdf), kb.add_file(chinese_pdf)
+    store = _chroma(kb)
+    assert kb.keywords.chunk_counts() == store.chunk_counts() == {english.id: english.chunks,
+                                                                   chinese.id: chinese.chunks}
+    kb.delete(english.id)
+    assert kb.keywords.chunk_counts() == store.chunk_counts() == {chinese.id: chinese.chunks}
+    restarted = make_kb(tmp_path / "data")
+    restarted.recover()
+    assert restarted.keywords.chunk_counts() == store.chunk_counts() == {chinese.id: chinese.chunks}
+
+
+def test_a_delete_cut_short_before_chroma_is_finished_at_start(make_kb, english_pdf, tmp_path, monkeypatch):
+    kb = make_kb()
+    doc = kb.add_file(english_pdf)
+    monkeypatch.setattr(ChromaStore, "delete_document", lambda self, document_id: (_ for _ in ()).throw(
+        KeyboardInterrupt("killed")))
+    with pytest.raises(KeyboardInterrupt):
+        kb.delete(doc.id)
+    monkeypatch.undo()
+    assert kb.keywords.document_ids() == set()
+    restarted = make_kb(tmp_path / "data")
+    restarted.recover()
+    store = _chroma(kb)
+    assert store.chunk_counts() == {} and restarted.registry.pending_deletes() == []

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.splitter import split_pages
+from rag.splitter import embedding_text, split_pages
 from rag.types import Page
 
 
@@ -11,7 +11,7 @@ def tokenizer(embedder):
 
 def test_short_pages_give_one_chunk_each_with_page_numbers_and_ids(tokenizer):
     pages = [Page(1, "First page text."), Page(2, ""), Page(3, "Third page text.")]
-    chunks = split_pages(pages, "doc", "a.pdf", tokenizer, chunk_tokens=5, chunk_overlap=0)
+    chunks = split_pages(pages, "doc", "a.pdf", tokenizer, chunk_tokens=8, chunk_overlap=0)
     assert [(c.id, c.page, c.page_end, c.index, c.text) for c in chunks] == [
         ("doc:1:0", 1, 1, 0, "First page text."),
         ("doc:3:1", 3, 3, 1, "Third page text."),
@@ -30,6 +30,8 @@ def test_chunks_respect_the_token_size(tokenizer):
     chunks = split_pages([Page(1, text)], "doc", "a.pdf", tokenizer, chunk_tokens=40, chunk_overlap=5)
     assert len(chunks) > 5
     assert max(len(tokenizer.tokenize(c.text)) for c in chunks) <= 40
+    # the context prefix is paid for from the same budget: what is embedded still fits
+    assert max(len(tokenizer.tokenize(embedding_text(c))) for c in chunks) <= 40
     assert len({c.id for c in chunks}) == len(chunks)
 
 
@@ -60,3 +62,15 @@ def test_embedding_text_prefixes_a_readable_document_title():
     assert document_title("q-fin.zh.v2.PDF") == "q fin zh v2"
     chunk = Chunk("d:1:0", "d", "3M_2018_10K.pdf", 1, 1, 0, "Net sales grew.")
     assert embedding_text(chunk) == "3M 2018 10K: Net sales grew."
+
+
+def test_every_chunk_carries_title_section_and_page_heading(tokenizer):
+    pages = [Page(1, "Item 8. Financial Statements\nBALANCE SHEETS\nCash: 5 | 6\nDebt: 7 | 8"),
+             Page(2, "INCOME STATEMENTS\nRevenue: 9 | 10")]
+    chunks = split_pages(pages, "doc", "ACME_2022_10K.pdf", tokenizer, chunk_tokens=40, chunk_overlap=0)
+    assert [c.context_prefix for c in chunks] == [
+        "ACME 2022 10K | Item 8. Financial Statements | BALANCE SHEETS",
+        "ACME 2022 10K | Item 8. Financial Statements | INCOME STATEMENTS",
+    ]
+    assert chunks[1].text == "INCOME STATEMENTS\nRevenue: 9 | 10"  # the text itself is the page's own
+    assert embedding_text(chunks[1]) == f"{chunks[1].context_prefix}: {chunks[1].text}"

@@ -1,13 +1,13 @@
 """Read the three stores of a data dir straight from disk and say whether they agree.
 
-Used after crashes and fuzzing: the registry (SQLite), Chroma and the BM25 files must
-name the same ready documents in every owner scope, with no orphan chunks. Read from
-disk, not through ``KnowledgeBase``, whose constructor would quietly repair BM25.
+Used after crashes and fuzzing: the registry (SQLite), Chroma and the keyword index
+(FTS5 rows in the same SQLite file) must name the same ready documents in every owner
+scope, with no orphan chunks. Read from disk, not through ``KnowledgeBase``, whose
+start-up would quietly repair them.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,13 +48,14 @@ def _chroma_document_ids(data_dir: Path) -> dict[str, set[str]]:
 
 
 def _bm25_document_ids(data_dir: Path) -> dict[str, set[str]]:
+    conn = sqlite3.connect(f"file:{data_dir / 'docchat.sqlite3'}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT DISTINCT owner, document_id FROM keyword_chunks").fetchall()
+    finally:
+        conn.close()
     out: dict[str, set[str]] = {}
-    root = data_dir / "bm25"
-    if root.is_dir():
-        for directory in root.iterdir():
-            if directory.is_dir():
-                out[directory.name] = {json.loads(p.read_text(encoding="utf-8"))["document_id"]
-                                       for p in directory.glob("*.json")}
+    for owner, document_id in rows:
+        out.setdefault(collection_name(owner), set()).add(document_id)
     return out
 
 

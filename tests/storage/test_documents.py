@@ -128,3 +128,23 @@ def test_registry_survives_reopening(db_path, registry, db):
     with Database(db_path) as reopened:
         document = DocumentRegistry(reopened).get(SHA)
     assert (document.status, document.pages, document.chunks) == ("ready", 3, 9)
+
+
+def test_cheap_lookups_answer_without_listing_documents(registry):
+    registry.begin(SHA, "report.pdf", owner="alice")
+    assert not registry.has_ready("alice") and registry.in_use(SHA)
+    registry.mark_ready(SHA, "alice", pages=1, chunks=7)
+    registry.begin(OTHER_SHA, "broken.pdf")
+    registry.mark_failed(OTHER_SHA, "", "unreadable")
+    assert registry.has_ready("alice") and not registry.has_ready("")
+    assert registry.in_use(SHA) and not registry.in_use(OTHER_SHA)
+    assert registry.owners() == {"", "alice"}
+    assert registry.ready_chunk_counts("alice") == {SHA: 7} and registry.ready_chunk_counts("") == {}
+
+
+def test_pending_deletes_are_recorded_until_cleared(registry):
+    registry.note_pending_delete(SHA, "alice")
+    registry.note_pending_delete(SHA, "alice")
+    assert registry.pending_deletes() == [(SHA, "alice")]
+    registry.clear_pending_delete(SHA, "alice")
+    assert registry.pending_deletes() == []

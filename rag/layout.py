@@ -1,0 +1,58 @@
+"""Page text from pdfium's text layer, row by row, with table rows written as 'label: v | v'.
+
+pypdf writes text in content-stream order, so in many financial statements a row's
+label lands at the end of one line and its numbers at the start of the next ("…2017 Net
+product sales\\n$ 79,268 $ 94,665"). pdfium's text page keeps each printed row on one
+line, is about twenty times faster than pypdf's extract_text on the FinanceBench
+filings (5 s against well over 100 s for 552 pages), and is the same character source
+the page viewer highlights from. The loader falls back to pypdf for any page pdfium
+cannot read.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rag.tables import format_table_rows
+
+logger = logging.getLogger(__name__)
+
+# pdfium marks a hyphen it saw at a line break with U+FFFE; the private-use bullets of
+# symbol fonts carry no meaning.
+_PDFIUM_FIXES = str.maketrans({"\ufffe": "-", "\r": None, "\uf0b7": "•"})
+
+
+def pdfium_page_texts(path: Path) -> list[str] | None:
+    """Text of every page (rows kept on one line, table rows formatted), or None if pdfium cannot open it."""
+    try:
+        import pypdfium2 as pdfium
+
+        document = pdfium.PdfDocument(str(path))
+    except Exception as exc:  # an odd file is left to pypdf, which gives the user-facing message
+        logger.info("pdfium cannot open %s (%s); using pypdf", path.name, exc)
+        return None
+    texts: list[str] = []
+    try:
+        for index in range(len(document)):
+            texts.append(_page_text(document, index))
+    finally:
+        document.close()
+    return texts
+
+
+def _page_text(document, index: int) -> str:
+    try:
+        page = document[index]
+        try:
+            textpage = page.get_textpage()
+            try:
+                raw = textpage.get_text_range()
+            finally:
+                textpage.close()
+        finally:
+            page.close()
+    except Exception as exc:  # one bad page must not lose the document
+        logger.warning("pdfium could not read page %d: %s", index + 1, exc)
+        return ""
+    return format_table_rows(raw.translate(_PDFIUM_FIXES))

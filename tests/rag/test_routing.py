@@ -1,0 +1,41 @@
+from rag.routing import document_terms, query_names, route
+
+def _entry(title: str, opening: str) -> tuple[set[str], set[str]]:
+    return document_terms(title), document_terms(f"{title} {opening}")
+
+
+CATALOGUE = {
+    "3m": _entry("3M 2022 10K", "3M Company and Subsidiaries"),
+    "amzn": _entry("AMAZON 2017 10K", "AMAZON.COM, INC."),
+    "mgm": _entry("MGMRESORTS 2022Q4 EARNINGS", "MGM RESORTS INTERNATIONAL REPORTS FOURTH QUARTER adjusted EBIT"),
+    "amcor": _entry("AMCOR 2023Q4 EARNINGS", "Adjusted EBIT and adjusted EPS grew"),
+    "manual": _entry("camera guide", "Nikon D3500 User Manual"),
+}
+
+
+def test_names_and_periods_are_read_from_a_question():
+    names = query_names("Is 3M a capital-intensive business based on FY2022 data?")
+    assert names.names == {"3m"} and names.periods == {"2022"}
+    names = query_names("What was MGM Resorts' revenue in Q4 2022?")
+    assert names.names == {"mgm", "resorts"} and names.periods == {"q4", "2022"}
+    assert query_names("What is the title of the slide?").names == set()
+
+
+def test_a_question_naming_a_document_routes_to_it():
+    assert route("What is Amazon's FY2017 days payable outstanding?", CATALOGUE) == ["amzn"]
+    assert route("How do I change the ISO on the Nikon D3500?", CATALOGUE) == ["manual"]
+    assert route("MGM Resorts Q4 2022 revenue", CATALOGUE) == ["mgm"]
+
+
+def test_a_name_in_the_title_outweighs_words_in_another_document_opening():
+    assert route("What was MGM's interest coverage using FY2022 Adjusted EBIT?", CATALOGUE) == ["mgm"]
+
+
+def test_no_name_no_routing_and_restriction_is_respected():
+    assert route("What is the capital expenditure?", CATALOGUE) == []
+    assert route("What is Amazon's revenue?", CATALOGUE, restrict=["3m"]) == []
+
+
+def test_a_name_held_by_many_documents_does_not_route():
+    catalogue = {str(i): _entry(f"Report {i}", "Annual Review") for i in range(6)}
+    assert route("What does the Annual Review say?", catalogue) == []
