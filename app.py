@@ -57,17 +57,20 @@ def create_server_app(services: Any) -> Any:
     """The FastAPI app: API routes first, the Gradio UI mounted at "/"."""
     import gradio as gr
 
+    from access import AccessPolicy
     from api.server import create_app
-    from ui.auth import auth_callable
+    from ui.auth import login_check
     from ui.blocks import build_ui, launch_options
 
+    if services.access is None:
+        services.access = AccessPolicy.from_settings(services.settings)
     app = create_app(services)
     blocks = build_ui(services)
     return gr.mount_gradio_app(
         app,
         blocks,
         path="/",
-        auth=auth_callable(services.settings),
+        auth=login_check(services.access),
         max_file_size=f"{services.settings.max_upload_mb}mb",
         show_error=False,
         mcp_server=services.settings.mcp,
@@ -95,6 +98,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from access import AccessPolicy, BadCredentials
+
+    try:
+        policy = AccessPolicy.from_settings(settings)
+    except BadCredentials as exc:
+        log.error("%s", exc)
+        return 2
+    problem = policy.startup_problem()
+    if problem:  # checked before any model loads: refusing must be quick and plain
+        log.error("refusing to start: %s", problem)
+        return 2
+    log.info("access mode: %s", policy.mode)
     import uvicorn
 
     from services import build_services

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from settings import Settings
 
 if TYPE_CHECKING:
+    from access import AccessPolicy
     from llm.types import ChatBackend
     from rag.embeddings import Embedder
     from rag.knowledge_base import KnowledgeBase
@@ -39,6 +40,7 @@ class Services:
     knowledge_base: "KnowledgeBase"
     pipeline: "ConversationManager"
     pages: "PageViewer | None" = None  # page images + chunk positions (source viewer)
+    access: "AccessPolicy | None" = None  # who is calling and what they may see (access.py)
 
     def model_info(self) -> dict[str, str]:
         """What the UI's #model-info and /healthz report."""
@@ -69,6 +71,7 @@ def build_services(
 
     ``llm``/``embedder`` let tests and benchmarks share already-loaded models.
     """
+    from access import AccessPolicy
     from llm.factory import make_backend
     from rag.embeddings import make_embedder
     from rag.knowledge_base import KnowledgeBase
@@ -80,6 +83,7 @@ def build_services(
     from storage.positions import PositionStore
 
     quiet_third_party()
+    access = AccessPolicy.from_settings(settings)  # a bad credentials file fails before models load
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_path)
     history = HistoryManager(db, idle_minutes=settings.idle_minutes)
@@ -94,4 +98,4 @@ def build_services(
     llm = llm or make_backend(settings)
     pipeline = ConversationManager(settings, llm=llm, knowledge_base=knowledge_base, history=history)
     log.info("chat model: %s on %s; embeddings: %s", llm.name, getattr(llm, "device", "remote"), embedder.name)
-    return Services(settings, llm, embedder, db, history, documents, knowledge_base, pipeline, pages)
+    return Services(settings, llm, embedder, db, history, documents, knowledge_base, pipeline, pages, access)

@@ -30,9 +30,15 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 exposes it on the network.")
     port: int = Field(7860, description="Port of the UI and the HTTP API.")
     share: bool = Field(False, description="Ask Gradio for a public share link.")
-    api_key: str | None = Field(None, description="When set, every API route needs 'Authorization: Bearer <key>'.")
+    api_key: str | None = Field(None, description="One shared key (trusted-gateway mode): every API route needs 'Authorization: Bearer <key>' and X-User-Id names the user.")
     auth: list[str] = Field(default_factory=list, description="UI logins as 'user:password' (repeatable flag).")
     auth_file: Path | None = Field(None, description="File with one 'user:password' per line for the UI login.")
+    api_keys_file: Path | None = Field(None, description="File with one 'user:key' per line: per-user API keys (Authorization: Bearer <key>).")
+    allow_anonymous: bool = Field(False, description="Start even with --share or a non-loopback --host and no logins or keys.")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Extra Host names the server answers to (DNS-rebinding guard; '*' allows any).")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser (CORS); none by default.")
+    rate_limit_per_minute: int | None = Field(None, ge=0, description="Chat and upload requests per user per minute; 0 = off. Default: off on loopback, 60 otherwise.")
+    max_api_uploads: int = Field(2, ge=1, description="API uploads indexed at once; more wait briefly, then get 503.")
     private_docs: bool = Field(False, description="Give every user their own document collection.")
     max_upload_mb: int = Field(200, description="Largest accepted PDF upload, in MiB (larger → HTTP 413).")
     mcp: bool = Field(False, description="Serve the Model Context Protocol at /gradio_api/mcp/ (tools list_documents, search_documents, ask).")
@@ -78,6 +84,7 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, description="Chunk size, in embedding-model tokens.")
     chunk_overlap: int = Field(30, description="Overlap between chunks, in embedding-model tokens.")
     ingest_timeout_s: float = Field(1800.0, description="Longest the indexing of one PDF may take.")
+    pdf_parse_timeout_s: float = Field(300.0, gt=0, description="Longest the text extraction of one PDF may take (own process, killed after).")
 
     @property
     def db_path(self) -> Path:

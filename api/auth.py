@@ -1,63 +1,73 @@
-"""Who is calling: the optional ``--api-key`` check and the user identity.
+"""FastAPI's skin over ``access.py``: every API route asks the one AccessPolicy who is calling.
 
-The API key is one shared secret for the whole server (DESIGN.md §5): it says "this
-caller may use the API", not who they are. Identity therefore always comes from the
-``X-User-Id`` header, else ``"default"``; it scopes conversations (and documents with
-``--private-docs``), so it is validated like any other input.
+``require_api_key`` (a router-wide dependency, name kept for the routers) establishes
+the caller's ``Identity`` once per request — 401 with ``WWW-Authenticate`` when
+credentials are needed and missing, 403 when ``X-User-Id`` contradicts them — and
+``current_user`` hands its user id to the route. The rules themselves live in
+access.py so the UI and the MCP server follow the same ones.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from fastapi import Depends, Header, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 
+from access import DEFAULT_USER, MAX_USER_ID_CHARS, AccessError, AccessPolicy, Identity, validate_user_id
 from api.errors import ApiError
+from api.limits import request_kind
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_USER = "default"
-MAX_USER_ID_CHARS = 64
+__all__ = ["DEFAULT_USER", "MAX_USER_ID_CHARS", "current_user", "require_api_key", "request_identity",
+           "validate_user_id"]
 
-# auto_error=False: we answer 401 ourselves, in the API's error shape; it also puts the
-# Bearer scheme into /openapi.json so /docs has an "Authorize" button.
-_bearer = HTTPBearer(auto_error=False, description="Needed only when the server runs with --api-key.")
+# auto_error=False: we answer 401 ourselves, in the API's error shape; declaring them puts
+# both schemes into /openapi.json so /docs has an "Authorize" button.
+_bearer = HTTPBearer(auto_error=False, description="A per-user key (--api-keys-file) or the shared --api-key.")
+_basic = HTTPBasic(auto_error=False, description="A UI login (--auth / --auth-file).")
+
+
+def policy_of(request: Request) -> AccessPolicy:
+    services = request.app.state.services
+    if services.access is None:  # services built by hand (tests, scripts)
+        services.access = AccessPolicy.from_settings(services.settings)
+    return services.access
+
+
+def request_identity(request: Request) -> Identity:
+    """The caller of ``request``, established once and kept on ``request.state``."""
+    identity = getattr(request.state, "identity", None)
+    if identity is None:
+        try:
+            identity = policy_of(request).identify(request.headers)
+        except AccessError as exc:
+            raise ApiError(exc.status, exc.message, challenge=exc.challenge) from None
+        request.state.identity = identity
+    return identity
 
 
 def require_api_key(
     request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    basic: HTTPBasicCredentials | None = Depends(_basic),
 ) -> None:
-    """401 unless ``Authorization: Bearer <key>`` matches ``settings.api_key`` (when one is set)."""
-    expected = request.app.state.services.settings.api_key
-    if not expected:
-        return
-    if credentials is None:
-        raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'.")
-    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise ApiError(401, "Invalid API key.")
-
-
-def validate_user_id(raw: str | None) -> str:
-    """A short printable id without surrounding blanks; an absent or empty header is the default user."""
-    if raw is None or raw == "":
-        return DEFAULT_USER
-    if len(raw) > MAX_USER_ID_CHARS or not raw.isprintable() or raw != raw.strip():
-        raise ApiError(
-            400,
-            f"X-User-Id must be 1-{MAX_USER_ID_CHARS} printable characters without leading "
-            "or trailing spaces.",
-        )
-    return raw
+    """401/403 unless the request carries what this server's mode asks for (access.py);
+    429 when this user sends chats or uploads faster than the rate limit allows."""
+    identity = request_identity(request)
+    kind = request_kind(request.method, request.url.path)
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if kind and limiter is not None:
+        limiter.check(identity.user_id, kind)
 
 
 def current_user(
+    request: Request,
     x_user_id: str | None = Header(
         None,
         alias="X-User-Id",
-        description="Who is asking; scopes conversations. Default: 'default'.",
+        description="Who is asking, in local and gateway mode; with logins it must be you or absent.",
     ),
 ) -> str:
-    return validate_user_id(x_user_id)
+    return request_identity(request).user_id

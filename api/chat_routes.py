@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends
 from api.auth import current_user, require_api_key
 from api.deps import get_services
 from api.document_routes import source_out
-from api.errors import ERROR_RESPONSES, error_body
+from api.errors import ERROR_RESPONSES, error_body, public_message
 from api.schemas import ChatRequest, ChatResponse
 from api.streaming import SSE_DONE, LiveTurn, event_stream, run_turn, sse_data, start_turn
 from llm.types import Message
@@ -68,8 +68,7 @@ async def _chat_events(turn: LiveTurn) -> AsyncIterator[dict[str, str]]:
         async for delta in turn.deltas():
             yield sse_data({"text": delta, **ids})
     except Exception as exc:  # after the 200 went out, an error can only be an event
-        logger.exception("chat stream failed")
-        yield sse_data(error_body(str(exc) or type(exc).__name__, "server_error"))
+        yield sse_data(error_body(public_message(exc, "chat stream"), "server_error"))
         yield SSE_DONE
         return
     result = turn.result
@@ -80,6 +79,7 @@ async def _chat_events(turn: LiveTurn) -> AsyncIterator[dict[str, str]]:
             "sources": [source_out(s).model_dump() for s in (result.sources if result else [])],
             "standalone_query": result.standalone_query if result else "",
             "finish_reason": result.finish_reason if result else "cancelled",
+            "warnings": result.warnings if result else [],
         }
     )
     yield SSE_DONE
@@ -108,4 +108,5 @@ async def chat(
         standalone_query=result.standalone_query,
         sources=[source_out(s) for s in result.sources],
         finish_reason=result.finish_reason,
+        warnings=result.warnings,
     )

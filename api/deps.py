@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from access import document_scope
 from services import Services
 
 
@@ -17,5 +18,5 @@ def get_services(request: Request) -> Services:
 
 
 def document_owner(services: Services, user_id: str) -> str | None:
-    """Document scope of ``user_id``: their own with --private-docs, else the shared collection."""
-    return services.pipeline.owner_for(user_id)
+    """Document scope of ``user_id`` (the rule lives in access.py, shared with UI and MCP)."""
+    return document_scope(services.settings, user_id)

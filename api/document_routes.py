@@ -10,12 +10,11 @@ import logging
 from pathlib import PurePath
 
 import anyio
-from fastapi import APIRouter, Depends, File, UploadFile
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 
 from api.auth import current_user, require_api_key
 from api.deps import document_owner, get_services
-from api.errors import ERROR_RESPONSES, ApiError, error_response
+from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import (
     DeletedResponse,
     DocumentInfo,
@@ -31,7 +30,6 @@ from services import Services
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_PATH = "/api/documents"
 MIB = 1024 * 1024
 
 router = APIRouter(
@@ -41,28 +39,6 @@ router = APIRouter(
 
 def upload_limit_bytes(services: Services) -> int:
     return int(services.settings.max_upload_mb) * MIB
-
-
-class UploadSizeLimit:
-    """Answer 413 from the Content-Length header, before an oversized body is read at all.
-
-    An upload request may carry at most ``--max-upload-mb`` MiB in total; the route
-    checks each file again for clients that stream without Content-Length.
-    """
-
-    def __init__(self, app: ASGIApp, get_limit) -> None:
-        self.app = app
-        self.get_limit = get_limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == UPLOAD_PATH:
-            length = dict(scope["headers"]).get(b"content-length")
-            limit = self.get_limit()
-            if length is not None and length.isdigit() and int(length) > limit:
-                response = error_response(413, f"Upload larger than {limit // MIB} MiB.")
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def _safe_filename(raw: str | None) -> str:
@@ -82,10 +58,16 @@ def _ingest(services: Services, data: bytes, filename: str, owner: str | None) -
 
 @router.post("/documents", response_model=UploadResponse, summary="Upload and index PDFs")
 async def upload_documents(
+    request: Request,
     files: list[UploadFile] = File(..., description="One or more PDF files"),
     user: str = Depends(current_user),
     services: Services = Depends(get_services),
 ) -> UploadResponse:
+    async with request.app.state.upload_gate.slot():  # 503 + Retry-After when too many index at once
+        return await _upload(files, user, services)
+
+
+async def _upload(files: list[UploadFile], user: str, services: Services) -> UploadResponse:
     limit = upload_limit_bytes(services)
     owner = document_owner(services, user)
     results: list[UploadedDocument] = []

@@ -11,6 +11,7 @@ Bad input is always a 4xx; only a real bug reaches FastAPI's 500.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,6 +32,7 @@ AUTHENTICATION = "authentication_error"
 NOT_FOUND = "not_found_error"
 TOO_LARGE = "request_too_large"
 OVERLOADED = "server_busy"
+RATE_LIMITED = "rate_limit_error"
 SERVER_ERROR = "server_error"
 
 _TYPE_BY_STATUS = {
@@ -38,6 +40,7 @@ _TYPE_BY_STATUS = {
     403: AUTHENTICATION,
     404: NOT_FOUND,
     413: TOO_LARGE,
+    429: RATE_LIMITED,
     503: OVERLOADED,
 }
 
@@ -60,22 +63,29 @@ def _documented(description: str) -> dict[str, Any]:
 # Passed as ``responses=`` to every API router so /openapi.json tells the truth.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _documented("Bad input (malformed JSON, unreadable value, invalid identity header)"),
-    401: _documented("Missing or wrong API key (only when the server has --api-key)"),
+    401: _documented("Missing or wrong credentials (when the server has logins or keys)"),
+    403: _documented("X-User-Id names another user than the authenticated one, or a foreign Origin"),
     404: _documented("Unknown or not yours"),
     413: _documented("Upload larger than --max-upload-mb"),
+    429: _documented("Too many requests for this user (--rate-limit-per-minute)"),
     422: _documented("The body or a parameter does not match the schema"),
-    503: _documented("The model is busy; retry later"),
+    503: _documented("The model or the uploads are busy; retry after Retry-After seconds"),
 }
 
 
 class ApiError(Exception):
     """A user-actionable API failure with its HTTP status (raised by routes and dependencies)."""
 
-    def __init__(self, status_code: int, message: str, type: str | None = None) -> None:
+    def __init__(
+        self, status_code: int, message: str, type: str | None = None, challenge: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
         self.type = type or _TYPE_BY_STATUS.get(status_code, INVALID_REQUEST)
+        self.challenge = challenge  # the WWW-Authenticate value of a 401
+        self.headers = headers or {}  # e.g. Retry-After
 
 
 def error_body(message: str, type: str = INVALID_REQUEST) -> dict[str, Any]:
@@ -121,7 +131,9 @@ async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSON
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    headers = dict(exc.headers)
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = exc.challenge or "Bearer"
     return error_response(exc.status_code, exc.message, exc.type, headers=headers)
 
 
@@ -143,10 +155,29 @@ async def _conversation_not_found(request: Request, exc: ConversationNotFound) -
     return error_response(404, str(exc) or "Conversation not found.", NOT_FOUND)
 
 
+def log_with_error_id(exc: BaseException, where: str) -> str:
+    """Log ``exc`` with its traceback under a fresh id and return the id.
+
+    Exception text can carry server paths or document text: it goes to the log only, and
+    the caller gets the id to quote when reporting the problem.
+    """
+    error_id = uuid.uuid4().hex[:12]
+    logger.error("error %s in %s", error_id, where, exc_info=exc)
+    return error_id
+
+
+def public_message(exc: BaseException, where: str) -> str:
+    """What a caller may read about ``exc``: our own user-facing messages as they are,
+    anything else only as an error id (the details go to the log)."""
+    if isinstance(exc, (DocchatError, BackendBusy, PromptTooLong)) and str(exc):
+        return str(exc)
+    return f"Generation failed (error id {log_with_error_id(exc, where)})."
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """A bug, not bad input: logged with its traceback, answered in the same shape."""
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "Internal server error.", SERVER_ERROR)
+    """A bug, not bad input: logged with its traceback and an id, answered with the id only."""
+    error_id = log_with_error_id(exc, f"{request.method} {request.url.path}")
+    return error_response(500, f"Internal server error (error id {error_id}).", SERVER_ERROR)
 
 
 def install_error_handlers(app: FastAPI) -> None:

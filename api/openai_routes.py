@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from api.auth import current_user, require_api_key
 from api.deps import get_services
 from api.document_routes import source_out
-from api.errors import ERROR_RESPONSES, ApiError, error_body
+from api.errors import ERROR_RESPONSES, ApiError, error_body, public_message
 from api.openai_schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -96,6 +96,7 @@ def completion(result: TurnResult, body: ChatCompletionRequest, model: str) -> C
         choices=[Choice(message=AssistantMessage(content=result.text), finish_reason=finish_reason(result.finish_reason))],
         usage=usage_out(result.usage, result.prompt_tokens),
         sources=[source_out(s) for s in result.sources] if body.use_rag else None,
+        warnings=result.warnings or None,
     )
 
 
@@ -115,8 +116,7 @@ async def _chunks(turn: LiveTurn, body: ChatCompletionRequest, model: str) -> As
         async for delta in turn.deltas():
             yield chunk({"content": delta})
     except Exception as exc:  # the 200 is out: report it the way OpenAI streams errors
-        logger.exception("chat completion stream failed")
-        yield sse_data(error_body(str(exc) or type(exc).__name__, "server_error"))
+        yield sse_data(error_body(public_message(exc, "chat completion stream"), "server_error"))
         yield SSE_DONE
         return
     result = turn.result

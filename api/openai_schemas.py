@@ -109,6 +109,7 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     usage: UsageOut
     sources: list[SourceOut] | None = Field(None, description="With use_rag: the chunks the answer used.")
+    warnings: list[str] | None = Field(None, description="E.g. max_tokens lowered so the question fits.")
 
 
 class ModelCard(BaseModel):

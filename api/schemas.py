@@ -151,6 +151,7 @@ class ChatResponse(BaseModel):
     standalone_query: str
     sources: list[SourceOut]
     finish_reason: str = Field("stop", description="'stop' | 'length' | 'cancelled'")
+    warnings: list[str] = Field(default_factory=list, description="E.g. max_tokens lowered so the question fits.")
 
 
 # --- conversations ------------------------------------------------------------------------

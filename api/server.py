@@ -13,11 +13,14 @@ import logging
 import time
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api import chat_routes, conversation_routes, document_routes, openai_routes, page_routes, sse_routes
+from api.browser_guard import BrowserGuard, HostPolicy
 from api.deps import get_services
-from api.document_routes import UploadSizeLimit, upload_limit_bytes
+from api.document_routes import upload_limit_bytes
 from api.errors import install_error_handlers
+from api.limits import BodySizeLimit, RateLimiter, UploadGate
 from api.schemas import Health
 from services import Services
 
@@ -31,8 +34,9 @@ Private chat over your PDFs, with page citations.
 * **Seed 002**: `/sse/subscribe`, YuanChat's request and event envelope.
 * **OpenAI-compatible**: `/v1/models`, `/v1/chat/completions` — use any OpenAI client.
 
-Errors are `{"error": {"message", "type"}}` with a 4xx status. With `--api-key`,
-send `Authorization: Bearer <key>`.
+Errors are `{"error": {"message", "type"}}` with a 4xx status. With logins (`--auth`,
+`--auth-file`) send HTTP Basic or `Authorization: Bearer <your key>` (`--api-keys-file`);
+with the shared `--api-key` send `Authorization: Bearer <key>` and `X-User-Id`.
 """
 
 
@@ -49,7 +53,20 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.started_at = int(time.time())
     install_error_handlers(app)
-    app.add_middleware(UploadSizeLimit, get_limit=lambda: upload_limit_bytes(services))
+    settings = services.settings
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
+    app.state.upload_gate = UploadGate(settings.max_api_uploads)
+    app.add_middleware(BodySizeLimit, get_limit=lambda: upload_limit_bytes(services))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "X-User-Id"],
+        )
+    # Outermost: a foreign Host or Origin is refused before anything else runs (the UI too,
+    # since app.py mounts Gradio on this app).
+    app.add_middleware(BrowserGuard, policy=HostPolicy.from_settings(settings))
 
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["health"])
     for module in (document_routes, page_routes, chat_routes, conversation_routes, sse_routes, openai_routes):

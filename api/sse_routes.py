@@ -38,7 +38,7 @@ from starlette.responses import Response
 
 from api.auth import current_user, require_api_key
 from api.deps import get_services
-from api.errors import ERROR_RESPONSES, is_malformed_json
+from api.errors import ERROR_RESPONSES, is_malformed_json, public_message
 from api.streaming import LiveTurn, event_stream, start_turn
 from llm.types import BackendBusy, Message, PromptTooLong
 from rag.pipeline import TurnRequest
@@ -176,8 +176,7 @@ async def _answer_events(turn: LiveTurn) -> AsyncIterator[dict[str, str]]:
             sent = True
             yield _event(envelope(delta))
     except Exception as exc:  # the 200 is out: report it the seed's way
-        logger.exception("seed 002 stream failed")
-        yield _event(failure(INFERENCE_ERROR, "Generation failed, please retry.", str(exc)))
+        yield _event(failure(INFERENCE_ERROR, "Generation failed, please retry.", public_message(exc, "seed 002 stream")))
         return
     if not sent:
         yield _event(envelope(""))
@@ -210,5 +209,5 @@ async def subscribe(
     except PromptTooLong as exc:
         return event_stream(_single(failure(PROMPT_TOO_LONG, "The conversation is too long for the model.", str(exc))))
     except DocchatError as exc:
-        return event_stream(_single(failure(INFERENCE_ERROR, str(exc))))
+        return event_stream(_single(failure(INFERENCE_ERROR, public_message(exc, "seed 002"))))
     return event_stream(_answer_events(turn), turn)

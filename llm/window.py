@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
-from llm.types import Message
+from llm.types import Message, PromptTooLong
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,50 @@ _PROBE_SYSTEM: Message = {"role": "system", "content": "."}
 
 # Old turns leave the window this many at a time (see the module docstring).
 DROP_BLOCK_TURNS = 4
+
+
+# The shortest answer worth generating: below it the question is refused as too long.
+MIN_ANSWER_TOKENS = 16
+
+
+@dataclass
+class AnswerBudget:
+    """How the context window is split between the prompt and the answer."""
+
+    max_new_tokens: int  # what the model may write (the request's, or less when clamped)
+    prompt_budget: int  # what the whole prompt may take
+    requested: int  # what the caller asked for
+
+    @property
+    def clamped(self) -> bool:
+        return self.max_new_tokens < self.requested
+
+    def warning(self) -> str | None:
+        if not self.clamped:
+            return None
+        return (f"max tokens lowered from {self.requested} to {self.max_new_tokens} so that the "
+                "system prompt and the question fit the model's context window")
+
+
+def answer_budget(
+    context_window: int, requested: int, essential_tokens: int, min_answer: int = MIN_ANSWER_TOKENS
+) -> AnswerBudget:
+    """Split the window so the system prompt and the question always fit.
+
+    ``essential_tokens`` is what the system prompt and the question cost as the chat
+    template renders them (no context, no history). A larger answer budget than the
+    window leaves is lowered to what is left — never the question cut to make room for
+    an answer to a question nobody asked. When not even ``min_answer`` tokens are left,
+    ``PromptTooLong`` says so.
+    """
+    room = context_window - essential_tokens
+    if room < min_answer:
+        raise PromptTooLong(
+            f"The question and system prompt take {essential_tokens} tokens; the model's context window "
+            f"of {context_window} leaves no room for an answer. Shorten the question."
+        )
+    max_new = max(1, min(requested, room))
+    return AnswerBudget(max_new, context_window - max_new, requested)
 
 
 @dataclass

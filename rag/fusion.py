@@ -86,9 +86,27 @@ def merge_same_page(sources: list[Source], max_chunks_per_page: int = 2) -> list
         best = group[0]
         if len(group) > 1:
             ordered = sorted(group, key=lambda s: _chunk_index(s.chunk_id))
-            best = replace(best, text="\n".join(s.text for s in ordered))
+            text = ordered[0].text
+            for following in ordered[1:]:
+                text = join_overlapping(text, following.text)
+            best = replace(best, text=text)
         merged.append(best)
     return merged
+
+
+def join_overlapping(first: str, second: str, min_overlap: int = 8) -> str:
+    """``first`` then ``second`` without repeating the text they share.
+
+    Neighbouring chunks overlap by design (``chunk_overlap``): the end of one is the
+    start of the next. Joined blindly, a merged source shows that passage twice. The
+    longest end of ``first`` that begins ``second`` (ignoring surrounding blanks) is
+    written once; chunks that do not touch are joined on a new line.
+    """
+    head, tail = first.rstrip(), second.lstrip()
+    for size in range(min(len(head), len(tail)), min_overlap - 1, -1):
+        if head.endswith(tail[:size]):
+            return head + tail[size:]
+    return head + "\n" + tail
 
 
 def _chunk_index(chunk_id: str) -> int:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from access import document_scope
 from rag.embeddings import Embedder
 from rag.keyword_index import KeywordIndex, import_legacy_bm25
 from rag.pdf_loader import load_pages
@@ -90,10 +91,8 @@ class KnowledgeBase:
 
     # --- scopes -----------------------------------------------------------------
     def _owner(self, owner: str | None) -> str:
-        """'' (shared) unless private documents are on and an owner is given."""
-        if owner and getattr(self.settings, "private_docs", False):
-            return owner
-        return ""
+        """The registry key of a scope: '' for the shared one (the rule is access.document_scope)."""
+        return document_scope(self.settings, owner) or ""
 
     def _scope(self, owner: str) -> _Scope:
         with self._scopes_lock:
@@ -171,7 +170,8 @@ class KnowledgeBase:
                 progress(stage, done, total)
 
         started = time.perf_counter()
-        raw = load_pages(stored, report, name=filename)
+        raw = load_pages(stored, report, name=filename,
+                         timeout_s=getattr(self.settings, "pdf_parse_timeout_s", None))
         texts = clean_pages([page.text for page in raw])
         pages = [Page(page.number, text) for page, text in zip(raw, texts)]
         warnings = []

@@ -13,7 +13,21 @@ logger = logging.getLogger(__name__)
 
 RENDER_DPI = 300
 PAGE_TIMEOUT_S = 120
+MAX_RENDER_PIXELS = 25_000_000  # an A4 page at 300 dpi is 8.7 M pixels
 INSTALL_HINT = "no text layer; install tesseract-ocr to read scanned PDFs"
+
+
+def render_scale(width_pt: float, height_pt: float, max_pixels: int = MAX_RENDER_PIXELS) -> float:
+    """RENDER_DPI, lowered so the render stays under ``max_pixels``.
+
+    Why: a page can claim any size (PDF allows 200 x 200 inches); rendered at 300 dpi
+    that is billions of pixels and the memory of the whole server.
+    """
+    scale = RENDER_DPI / 72
+    area = max(width_pt, 1.0) * max(height_pt, 1.0) * scale * scale
+    if area > max_pixels:
+        scale *= (max_pixels / area) ** 0.5
+    return scale
 
 
 def ocr_available() -> bool:
@@ -52,7 +66,7 @@ def ocr_pages(path: Path, page_numbers: list[int], progress=None) -> dict[int, s
         for done, number in enumerate(page_numbers, start=1):
             try:
                 page = pdf[number - 1]
-                image = page.render(scale=RENDER_DPI / 72).to_pil()
+                image = page.render(scale=render_scale(*page.get_size())).to_pil()
                 texts[number] = pytesseract.image_to_string(image, lang=languages, timeout=PAGE_TIMEOUT_S)
             except Exception as exc:  # one bad page must not lose the document
                 logger.warning("OCR failed on page %d of %s: %s", number, path.name, exc)

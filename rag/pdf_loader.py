@@ -73,8 +73,23 @@ def _page_texts(path: Path, reader, total: int, name: str, progress: ProgressCal
 
 
 def load_pages(path: Path | str, progress: ProgressCallback | None = None, use_ocr: bool = True,
-               name: str | None = None) -> list[Page]:
+               name: str | None = None, timeout_s: float | None = None) -> list[Page]:
     """All pages of ``path`` (1-based numbers, raw text; cleaning is the caller's job).
+
+    With ``timeout_s`` the parsing runs in a worker process that is killed past the
+    limit (rag/pdf_worker.py): a PDF that hangs the parser fails alone, with
+    ``PDFTooSlow`` ("took too long to read").
+    """
+    if timeout_s is not None:
+        from rag.pdf_worker import read_isolated
+
+        return read_isolated(path, timeout_s, progress, use_ocr, name)
+    return read_pages(path, progress, use_ocr, name)
+
+
+def read_pages(path: Path | str, progress: ProgressCallback | None = None, use_ocr: bool = True,
+               name: str | None = None) -> list[Page]:
+    """``load_pages`` in this process.
 
     Pages without a text layer are OCRed when Tesseract is installed. Raises
     UnreadablePDF / PasswordProtectedPDF for bad files and NoTextLayer when no page has

@@ -14,8 +14,9 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterator
 
+from access import document_scope
 from llm.types import ChatBackend, GenerationParams, Message, Usage
-from llm.window import fit_history
+from llm.window import answer_budget, fit_history, system_message
 from rag.condense import condense_question, retrieval_queries
 from rag.citations import MarkFilter, annotate
 from rag.prompting import build_system_prompt, format_context
@@ -64,6 +65,7 @@ class TurnResult:
     finish_reason: str = "stop"
     prompt_tokens: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,7 @@ class TurnResult:
             "standalone_query": self.standalone_query,
             "sources": [s.to_dict() for s in self.sources],
             "finish_reason": self.finish_reason,
+            "warnings": list(self.warnings),
             "usage": {
                 "prompt_tokens": self.usage.prompt_tokens,
                 "completion_tokens": self.usage.completion_tokens,
@@ -210,8 +213,8 @@ class ConversationManager:
         return replace(base, **overrides)
 
     def owner_for(self, user_id: str) -> str | None:
-        """Document scope: the user with --private-docs, else the shared collection."""
-        return user_id if self.settings.private_docs else None
+        """Document scope of ``user_id``, as access.py decides it for every entry point."""
+        return document_scope(self.settings, user_id)
 
 
 class _Turn:
@@ -227,6 +230,7 @@ class _Turn:
         self.standalone = self.question
         self.result: TurnResult | None = None
         self.window = None  # llm.window.WindowResult once the prompt is built
+        self.warnings: list[str] = []  # e.g. the answer budget was lowered to fit the question
         self._prepare()
 
     def _prepare(self) -> None:
@@ -235,10 +239,13 @@ class _Turn:
             conv = history.resolve_conversation(req.user_id, req.conversation_id, req.new_conversation)
             self.conversation_id = conv.id
             if req.regenerate:
-                user_msg = history.delete_last_answer(req.user_id, conv.id)
-                if user_msg is None:
+                # The old answer stays until a new one replaces it (_finish): a busy model,
+                # a refusal or an error leaves the conversation as it was.
+                latest = history.get_messages(req.user_id, conv.id, limit=2)  # [question, answer] or [.., question]
+                questions = [m for m in latest if m.role == "user"]
+                if not questions:
                     raise NothingToRegenerate("There is no question to answer again in this conversation.")
-                self.question = user_msg.content
+                self.question = questions[-1].content
         if not self.question:
             raise EmptyQuestion("The question is empty.")
         if req.history is not None:
@@ -246,7 +253,9 @@ class _Turn:
         elif req.persist:
             # Only the newest messages can fit the prompt's history budget: never load a whole long conversation.
             wanted = req.history_len if req.history_len >= 0 else MAX_HISTORY_MESSAGES
-            stored = history.get_messages(req.user_id, self.conversation_id, limit=wanted + 1)
+            stored = history.get_messages(req.user_id, self.conversation_id, limit=wanted + 2)
+            if req.regenerate and stored and stored[-1].role == "assistant":
+                stored = stored[:-1]  # the answer being replaced
             if req.regenerate and stored and stored[-1].role == "user":
                 stored = stored[:-1]  # the question being answered again
             if req.history_len >= 0:
@@ -281,13 +290,22 @@ class _Turn:
 
         params = req.params or cm.default_params()
         system = build_system_prompt(req.system_prompt or s.system_prompt, self.question, self.sources)
+        budget = answer_budget(
+            cm.llm.context_window,
+            params.max_new_tokens,
+            cm.llm.count_tokens([system_message(system, ""), {"role": "user", "content": self.question}]),
+        )
+        if budget.clamped:
+            params = replace(params, max_new_tokens=budget.max_new_tokens)
+            self.warnings.append(budget.warning())
+            log.info("answer budget clamped: %s", budget.warning())
         window = fit_history(
             system_prompt=system,
             context=format_context(self.sources),
             turns=self.turns,
             question=self.question,
             count_tokens=cm.llm.count_tokens,
-            budget=max(1, cm.llm.context_window - params.max_new_tokens),
+            budget=budget.prompt_budget,
             truncate=cm.llm.truncate_text,
             history_budget=req.history_token_budget or s.history_token_budget,
         )
@@ -307,7 +325,7 @@ class _Turn:
         timer.daemon = True
         timer.start()
         parts: list[str] = []
-        finished = False
+        finished = failed = False
         # [n] marks that point to no passage are dropped as they stream (rag/citations.py).
         marks = MarkFilter(len(self.sources)) if self.sources else None
         t2 = time.perf_counter()
@@ -324,6 +342,9 @@ class _Turn:
                 parts.append(tail)
                 yield tail
             finished = True
+        except BaseException:
+            failed = True  # an error or a reader that went away (GeneratorExit)
+            raise
         finally:
             timer.cancel()
             timings["generate_s"] = time.perf_counter() - t2
@@ -331,18 +352,27 @@ class _Turn:
                 self.cancel.set()
                 if marks is not None:
                     parts.append(marks.flush())
-            self._finish("".join(parts), stream.usage, window.prompt_tokens, params, timings)
+            self._finish("".join(parts), stream.usage, window.prompt_tokens, params, timings, failed)
 
     def _finish(
-        self, text: str, usage: Usage, prompt_tokens: int, params: GenerationParams, timings: dict
+        self, text: str, usage: Usage, prompt_tokens: int, params: GenerationParams, timings: dict,
+        failed: bool = False,
     ) -> None:
-        """Persist the answer; a stopped or interrupted answer is stored as 'partial'."""
+        """Persist the answer; a stopped or interrupted answer is stored as 'partial'.
+
+        A regenerated answer replaces the old one only when it exists and did not fail.
+        """
         finish = usage.finish_reason
         if finish == "stop" and self.cancel.is_set():
             finish = "cancelled"
         if self.sources:  # which sources the answer cites, and whether they back it
             self.sources = annotate(text, self.sources, self.cm.knowledge_base.embedder)
-        if self.req.persist and self.conversation_id and (text or finish != "cancelled"):
+        store = self.req.persist and self.conversation_id and (text or finish != "cancelled")
+        if store and self.req.regenerate:
+            store = bool(text) and not failed
+            if store:
+                self.cm.history_manager.delete_last_answer(self.req.user_id, self.conversation_id)
+        if store:
             self.cm.history_manager.add_message(
                 self.conversation_id,
                 "assistant",
@@ -372,4 +402,5 @@ class _Turn:
             finish_reason=finish,
             prompt_tokens=usage.prompt_tokens or prompt_tokens,
             timings=timings,
+            warnings=list(self.warnings),
         )

@@ -139,13 +139,13 @@ def make_stream_answer(services: Any):
                 else:
                     sources = gr.skip()
                 parts.append(delta)
-                answer["content"] = "".join(parts)
+                answer["content"] = formatting.safe_markdown("".join(parts))
                 yield history, gr.skip(), sources, gr.skip()
         except Exception as exc:  # noqa: BLE001
             errors.warn(exc, "generating an answer", lang)
         result = stream.result
         if result is not None:
-            answer["content"] = result.text
+            answer["content"] = formatting.safe_markdown(result.text)
             if result.finish_reason == "cancelled":
                 log.info("answer %s stopped after %d characters", result.message_id, len(result.text))
             sources = source_viewer.sources_html(result.sources, lang=lang)

