@@ -3,7 +3,7 @@
 Gradio 6 turns every ``gr.api`` endpoint of the Blocks into an MCP tool served at
 ``/gradio_api/mcp/`` (streamable HTTP) on the same port as the UI and the HTTP API.
 The tools are thin skins over the same services as the API routes, and the caller is
-identified by the same rule (``identity.caller_for_headers``): an MCP client sends the
+identified by the same rule (``access.AccessPolicy.identify``): an MCP client sends the
 same ``Authorization`` header an HTTP client would. ``McpAuthGuard`` answers 401 on the
 MCP path itself when logins or keys are configured, so an anonymous client cannot even
 list the tools; each tool checks the identity again from its own request.
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.pipeline import TurnRequest
 
@@ -36,12 +37,41 @@ class _Caller:
 
 
 def _caller(services: Any, request: gr.Request | None) -> _Caller:
-    """Who is calling, by the same rule as every API route; refuses anonymous callers."""
-    from api.auth import validate_user_id
+    """Who is calling, by the same rule as every API route (access.py); refuses the rest."""
+    from access import AccessError
 
     headers = {k.lower(): v for k, v in (dict(request.headers) if request is not None else {}).items()}
-    user = validate_user_id(headers.get("x-user-id"))
-    return _Caller(user, services.pipeline.owner_for(user))
+    try:
+        identity = services.access.identify(headers)
+    except AccessError as exc:
+        raise gr.Error(exc.message) from None
+    return _Caller(identity.user_id, services.access.document_owner(identity.user_id))
+
+
+class McpAuthGuard:
+    """401 on the MCP path itself for a caller the access policy does not accept.
+
+    Gradio mounts its MCP server outside its own login; without this an anonymous client
+    could at least list the tools of a server that has logins or keys configured.
+    """
+
+    def __init__(self, app: ASGIApp, policy: Any) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(MCP_PATH):
+            from access import AccessError
+            from api.errors import error_response
+
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            try:
+                self.policy.identify(headers)
+            except AccessError as exc:
+                challenge = {"WWW-Authenticate": exc.challenge} if exc.challenge else None
+                await error_response(exc.status, exc.message, headers=challenge)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _json(payload: dict) -> str:

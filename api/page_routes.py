@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
-from fastapi.security import HTTPAuthorizationCredentials
 
 from api import page_links
-from api.auth import _bearer, current_user, require_api_key
-from api.deps import document_owner, get_services
+from access import document_scope
+from api.auth import request_identity
+from api.deps import get_services
 from api.errors import ERROR_RESPONSES, ApiError
 from rag.page_render import MAX_WIDTH, MIN_WIDTH, PageNotFound
 from services import Services
@@ -36,18 +36,16 @@ def page_scope(
     document_id: str = DocumentId,
     o: str | None = Query(None, max_length=200, description="Scope of a signed link (from the UI)."),
     sig: str | None = Query(None, max_length=128, description="Signature of a link handed out by the UI."),
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    x_user_id: str | None = Header(None, alias="X-User-Id"),
 ) -> str:
-    """The owner scope to look the document up in: from a valid signed link, else the caller's."""
+    """The owner scope to look the document up in: from a valid signed link, else the caller's
+    (identified like on every API route: 401/403 without the credentials this mode asks for)."""
     services: Services = request.app.state.services
     if sig is not None:
         scope = o or ""
         if page_links.verify(page_links.link_key(services.settings.data_dir), document_id, scope, sig):
             return scope
         raise ApiError(404, NOT_FOUND)
-    require_api_key(request, credentials)
-    return document_owner(services, current_user(x_user_id)) or ""
+    return document_scope(services.settings, request_identity(request).user_id) or ""
 
 
 def _ready_document(services: Services, document_id: str, scope: str):

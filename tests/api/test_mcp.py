@@ -95,3 +95,26 @@ def test_mcp_caller_sees_only_their_own_conversations(mcp_server):
                              {"X-User-Id": "visitor"})
     keeper = httpx.get(f"{mcp_server.base_url}/api/conversations", headers={"X-User-Id": "keeper"}).json()
     assert answer["conversation_id"] not in {c["id"] for c in keeper["conversations"]}
+
+
+def test_mcp_needs_the_same_credentials_as_the_api_when_logins_are_set(start_server, tmp_path):
+    """With --auth, an MCP client without credentials gets 401 and nothing else; with the
+    login it gets the tools, as that user."""
+    import base64
+
+    server = start_server("--mcp", "--auth", "keeper:lamp-oil-42")
+    anonymous = httpx.post(f"{server.base_url}/gradio_api/mcp/", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                           headers={"Accept": "application/json, text/event-stream"})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"].startswith("Basic")
+    with pytest.raises(BaseException) as refused:  # the client gives up on the 401
+        mcp_calls(server.base_url, [("list_documents", {})])
+    assert not isinstance(refused.value, AssertionError)
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"keeper:wrong").decode()}
+    assert httpx.post(f"{server.base_url}/gradio_api/mcp/", json={}, headers=wrong).status_code == 401
+
+    login = {"Authorization": "Basic " + base64.b64encode(b"keeper:lamp-oil-42").decode()}
+    tools, (listed,) = mcp_calls(server.base_url, [("list_documents", {})], login)
+    assert tools == TOOLS and listed == {"documents": []}
+    impostor = {**login, "X-User-Id": "visitor"}
+    assert httpx.post(f"{server.base_url}/gradio_api/mcp/", json={}, headers=impostor).status_code == 403
