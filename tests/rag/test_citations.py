@@ -76,7 +76,7 @@ class QuotingBackend:
         self.name, self.context_window, self.device = "quoting", real.context_window, "cpu"
 
     def stream(self, messages, params: GenerationParams, cancel: threading.Event | None = None) -> TextStream:
-        context = messages[0]["content"]
+        context = messages[-1]["content"]  # the context block comes with the question, last
         first = re.search(r"\[1\] [^\n]*\n([^.]*\.)", context).group(1)
         answer = f"{first} [1]. Penguins run the bakery on weekends [2]. See also [9]."
         pieces = [answer[i:i + 3] for i in range(0, len(answer), 3)]
