@@ -74,6 +74,7 @@ class TransformersBackend:
         dtype: str | None = None,
         context_window: int | None = None,
         max_queue: int = 16,
+        adapters: dict[str, Path] | None = None,
     ) -> None:
         started = time.perf_counter()
         self.source = str(source)
@@ -82,6 +83,12 @@ class TransformersBackend:
         self.max_queue = max_queue
         self.name = display_name(self.source, gguf_file, dtype)
         self.tokenizer, self.model = _load(self.source, gguf_file, device, dtype)
+        self.adapters = dict(adapters or {})
+        if self.adapters:  # LoRA: one base model, adapter chosen per call (llm/adapters.py)
+            from llm.adapters import attach_adapters, describe
+
+            self.model = attach_adapters(self.model, self.adapters)
+            self.name = f"{self.name} + {describe(self.adapters)}"
         self._counter = TokenCounter(self.tokenizer)
         config_window = getattr(self.model.config, "max_position_embeddings", None)
         self.context_window = int(context_window or config_window or DEFAULT_CONTEXT_WINDOW)
@@ -214,6 +221,8 @@ class _Generation:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
+        from llm.adapters import generate_kwargs
+
         generation = self
 
         class _Stop(StoppingCriteria):
@@ -233,6 +242,7 @@ class _Generation:
                     streamer=self.streamer,
                     stopping_criteria=StoppingCriteriaList([_Stop()]),
                     **sampling_kwargs(self.params),
+                    **generate_kwargs(backend.adapters, self.params.adapter),
                 )
             self.new_ids = out[0, len(self.input_ids):].tolist()
         except BaseException as exc:  # handed to the reader, which re-raises it

@@ -27,6 +27,8 @@ class GenerationParams:
     top_k: int = 0
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
+    # LoRA adapter role for this call ("condense"); None = an answer (llm/adapters.py).
+    adapter: str | None = None
 
     @property
     def greedy(self) -> bool:
