@@ -50,6 +50,7 @@ class TrainConfig:
     alpha: int = 16
     dropout: float = 0.05
     target_modules: str = "all-linear"
+    top_layers: int = 0  # LoRA on the last N transformer layers only (0 = all): a shorter backward pass
     max_length: int = 512
     max_eval: int = 40
     eval_tokens: int = 64
@@ -144,8 +145,12 @@ def _batch(examples: list[Example], pad_id: int) -> dict[str, Any]:
 def add_lora(model: Any, config: TrainConfig) -> Any:
     from peft import LoraConfig, get_peft_model
 
+    layers = None
+    total = getattr(model.config, "num_hidden_layers", 0)
+    if config.top_layers and total:
+        layers = list(range(max(0, total - config.top_layers), total))
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-                      target_modules=config.target_modules, task_type="CAUSAL_LM")
+                      target_modules=config.target_modules, layers_to_transform=layers, task_type="CAUSAL_LM")
     return get_peft_model(model, lora)
 
 
@@ -280,7 +285,8 @@ def write_model_card(out: Path, info: dict[str, Any]) -> None:
         f"- data: {info['data']} — {info['train_dialogues']} train / {info['dev_dialogues']} dev dialogues "
         f"({info['train_examples']} / {info['dev_examples']} examples); dev dialogues: {', '.join(info['dev_ids'])}",
         f"- training: {info['steps_done']} steps × batch {info['config']['batch_size']}, lr {info['config']['lr']}, "
-        f"LoRA r={info['config']['rank']} α={info['config']['alpha']} on {info['config']['target_modules']}, "
+        f"LoRA r={info['config']['rank']} α={info['config']['alpha']} on {info['config']['target_modules']}"
+        f"{' of the last ' + str(info['config']['top_layers']) + ' layers' if info['config']['top_layers'] else ''}, "
         f"max {info['config']['max_length']} tokens; {info['train_seconds']:.0f} s on {info['device']}",
         f"- loss: {info['loss_first']:.3f} (first 10 steps) → {info['loss_last']:.3f} (last 10 steps); see loss.png",
         "",
@@ -343,7 +349,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not train_set:
         raise DataError(data_label, None, "no dialogue left for training after the dev split")
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, rank=args.rank,
-                         alpha=args.alpha, max_length=args.max_length, max_eval=args.max_eval,
+                         alpha=args.alpha, top_layers=args.top_layers, max_length=args.max_length, max_eval=args.max_eval,
                          eval_tokens=args.eval_tokens, seed=args.seed, max_minutes=args.max_minutes)
     tokenizer, model, base_name = load_base(args.model, args.device)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -351,7 +357,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not examples:
         raise DataError(data_label, None, f"no training example fits in --max-length {config.max_length}")
     pairs = eval_pairs(dev_set, config.max_eval)
-    log.info("%d train examples from %d dialogues, %d dev replies", len(examples), len(train_set), len(pairs))
+    log.info("%d train examples from %d dialogues, %d dev replies", len(examples), len({d.id for d in train_set}), len(pairs))
     before, _ = evaluate(model, tokenizer, pairs, args.task, config.eval_tokens, "dev before", args.progress)
     model = add_lora(model, config)
     started = time.perf_counter()
@@ -390,10 +396,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dev-dialogues", help="comma-separated dialogue ids for dev (default: a seeded fraction)")
     p.add_argument("--dev-fraction", type=float, default=0.2)
     defaults = TrainConfig()
-    for name in ("steps", "batch_size", "rank", "alpha", "max_length", "max_eval", "eval_tokens", "seed"):
+    for name in ("steps", "batch_size", "rank", "alpha", "top_layers", "max_length", "max_eval", "eval_tokens", "seed"):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     p.add_argument("--lr", type=float, default=defaults.lr)
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop training after this long (0: no limit)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0: torch's choice; 1 is steadier on a machine loaded by others)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     return p
 
@@ -401,6 +409,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parser().parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         info = run(args)
     except DataError as exc:
