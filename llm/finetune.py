@@ -143,14 +143,19 @@ def _batch(examples: list[Example], pad_id: int) -> dict[str, Any]:
 
 
 def add_lora(model: Any, config: TrainConfig) -> Any:
+    """LoRA layers on ``model``; they start as a no-op (B = 0), so the output is the base model's."""
+    import torch
     from peft import LoraConfig, get_peft_model
 
-    layers = None
+    layers, targets = None, config.target_modules
     total = getattr(model.config, "num_hidden_layers", 0)
     if config.top_layers and total:
         layers = list(range(max(0, total - config.top_layers), total))
+        if targets == "all-linear":  # peft wants names with layers_to_transform
+            targets = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                              if isinstance(module, torch.nn.Linear) and ".layers." in name})
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-                      target_modules=config.target_modules, layers_to_transform=layers, task_type="CAUSAL_LM")
+                      target_modules=targets, layers_to_transform=layers, task_type="CAUSAL_LM")
     return get_peft_model(model, lora)
 
 
@@ -358,8 +363,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise DataError(data_label, None, f"no training example fits in --max-length {config.max_length}")
     pairs = eval_pairs(dev_set, config.max_eval)
     log.info("%d train examples from %d dialogues, %d dev replies", len(examples), len({d.id for d in train_set}), len(pairs))
+    model = add_lora(model, config)  # first: a bad LoRA setting fails before any slow work
     before, _ = evaluate(model, tokenizer, pairs, args.task, config.eval_tokens, "dev before", args.progress)
-    model = add_lora(model, config)
     started = time.perf_counter()
     losses = train(model, examples, config, pad_id, args.progress)
     seconds = time.perf_counter() - started
