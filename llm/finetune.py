@@ -293,7 +293,8 @@ def write_model_card(out: Path, info: dict[str, Any]) -> None:
         f"LoRA r={info['config']['rank']} α={info['config']['alpha']} on {info['config']['target_modules']}"
         f"{' of the last ' + str(info['config']['top_layers']) + ' layers' if info['config']['top_layers'] else ''}, "
         f"max {info['config']['max_length']} tokens; {info['train_seconds']:.0f} s on {info['device']}",
-        f"- loss: {info['loss_first']:.3f} (first 10 steps) → {info['loss_last']:.3f} (last 10 steps); see loss.png",
+        f"- loss: {info['loss_first']:.3f} (first {info['loss_window']} steps) → {info['loss_last']:.3f} "
+        f"(last {info['loss_window']} steps); see loss.png",
         "",
         "| dev (sacrebleu) | BLEU | chrF |",
         "|---|---|---|",
@@ -307,10 +308,15 @@ def write_model_card(out: Path, info: dict[str, Any]) -> None:
     (out / "README.md").write_text("\n".join(lines))
 
 
-def save_adapter(model: Any, out: Path, half: bool = True) -> None:
-    """peft's adapter files; fp16 weights (half the size; loading casts back)."""
+def save_adapter(model: Any, out: Path, base_name: str, half: bool = True) -> None:
+    """peft's adapter files; fp16 weights (half the size; loading casts back). The base
+    model is recorded by name, not by this machine's cache path."""
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
+    config_path = out / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    config["base_model_name_or_path"] = base_name
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     weights = out / "adapter_model.safetensors"
     if half and weights.is_file():
         import torch
@@ -369,16 +375,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     losses = train(model, examples, config, pad_id, args.progress)
     seconds = time.perf_counter() - started
     out = Path(args.out)
-    save_adapter(model, out)
+    save_adapter(model, out, base_name)
     plot_losses(losses, out / "loss.png")
     after, hyps = evaluate(model, tokenizer, pairs, args.task, config.eval_tokens, "dev after", args.progress)
-    head, tail = losses[:10], losses[-10:]
+    window = max(1, min(10, len(losses) // 4))  # first/last steps compared, never overlapping
+    head, tail = losses[:window], losses[-window:]
     info = {
         "task": args.task, "base_model": base_name, "data": data_label,
         "train_dialogues": len({d.id for d in train_set}), "dev_dialogues": len({d.id for d in dev_set}),
         "dev_ids": sorted({d.id for d in dev_set}), "train_examples": len(examples), "dev_examples": len(pairs),
         "config": asdict(config), "device": str(next(model.parameters()).device),
-        "steps_done": len(losses), "train_seconds": round(seconds, 1), "loss_first": sum(head) / len(head), "loss_last": sum(tail) / len(tail),
+        "steps_done": len(losses), "train_seconds": round(seconds, 1), "loss_first": sum(head) / len(head), "loss_last": sum(tail) / len(tail), "loss_window": window,
+        "losses": [round(x, 4) for x in losses],
         "dev_before": before, "dev_after": after,
         "samples": [{"reference": ref, "reply": hyp} for (_, ref), hyp in list(zip(pairs, hyps))[:5]],
     }

@@ -156,12 +156,12 @@ def tiny_run(tmp_path_factory) -> tuple[dict, Path]:
 
 def test_tiny_run_lowers_the_loss_and_writes_the_adapter(tiny_run):
     info, out = tiny_run
-    losses = json.loads((out / "finetune.json").read_text())
-    assert info["steps_done"] == 8
-    assert info["loss_last"] < 0.5 * info["loss_first"]
+    card = json.loads((out / "finetune.json").read_text())
+    assert info["steps_done"] == 8 and len(card["losses"]) == 8
+    assert info["loss_window"] == 2 and info["loss_last"] < 0.5 * info["loss_first"]
     for name in ("adapter_config.json", "adapter_model.safetensors", "loss.png", "README.md"):
         assert (out / name).is_file(), name
-    assert losses["dev_ids"] == ["d"] and "BLEU" in (out / "README.md").read_text()
+    assert card["dev_ids"] == ["d"] and "BLEU" in (out / "README.md").read_text()
     assert info["dev_after"]["chrf"] > info["dev_before"]["chrf"]
 
 
