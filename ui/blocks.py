@@ -13,7 +13,8 @@ from typing import Any
 
 import gradio as gr
 
-from ui import chat_events, conversation_events, document_events, formatting
+from ui import chat_events, conversation_events, document_events, formatting, language
+from ui.i18n import I18N
 from ui.layout import build_layout
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ CSS = """
 #documents .status-failed, #documents .doc-error { color: #b91c1c; }
 #documents .doc-error { font-size: 0.75rem; }
 #documents .empty-state { color: var(--body-text-color-subdued); font-size: 0.85rem; margin: 4px 0; }
-#chatbot button[aria-label="Clear"] { display: none; }  /* "New chat" is the way to start over */
+/* "New chat" is the way to start over (the label is Gradio's, in either language) */
+#chatbot button[aria-label="Clear"], #chatbot button[aria-label="清空对话"] { display: none; }
 #chat-input textarea { font-size: 1rem; }
 #chat-actions { gap: 8px; justify-content: flex-start; }
 #sources { font-size: 0.85rem; max-height: 48vh; overflow-y: auto; }
@@ -64,18 +66,40 @@ def theme() -> gr.themes.Theme:
 
 
 def launch_options() -> dict[str, Any]:
-    """Keyword arguments for gr.mount_gradio_app / Blocks.launch that style the UI."""
-    return {"theme": theme(), "css": CSS, "footer_links": ["api", "settings"]}
+    """Keyword arguments for gr.mount_gradio_app that style and translate the UI.
+
+    ``i18n`` gives the browser every static text in both languages; the middleware puts
+    the language decision first on the page (ui/language.py says why).
+    """
+    from starlette.middleware import Middleware
+
+    return {
+        "theme": theme(), "css": CSS, "footer_links": ["api", "settings"], "i18n": I18N,
+        "app_kwargs": {"middleware": [Middleware(language.BootScript)]},
+    }
 
 
-def model_info(services: Any) -> str:
-    """#model-info text from the services actually in use."""
+def model_info(services: Any, lang: str = "en") -> str:
+    """#model-info text from the services actually in use, in ``lang``."""
     info = services.model_info() if hasattr(services, "model_info") else {}
     return formatting.model_info_markdown(
         info.get("chat_model") or getattr(services.llm, "name", "?"),
         info.get("embedding_model") or getattr(services.embedder, "name", "?"),
         info.get("device") or getattr(services.llm, "device", "?"),
+        lang,
     )
+
+
+def wire_language(ui: Any, blocks: gr.Blocks, services: Any) -> None:
+    """The language switch, and the header's model line in the tab's language."""
+
+    def header(request: gr.Request) -> str:
+        return model_info(services, language.request_language(request))
+
+    private = dict(api_visibility="private", show_progress="hidden", queue=False)
+    blocks.load(None, None, [ui.language], js=language.CURRENT_CHOICE_JS, **private)
+    blocks.load(header, None, [ui.model_info], **private)
+    ui.language.input(None, [ui.language], [ui.language], js=language.SWITCH_JS, **private)
 
 
 def build_ui(services: Any) -> gr.Blocks:
@@ -85,6 +109,7 @@ def build_ui(services: Any) -> gr.Blocks:
         after_load = document_events.wire(ui, services)
         conversation_events.wire(ui, blocks, services, after_load)
         chat_events.wire(ui, services)
+        wire_language(ui, blocks, services)
     # Chat and indexing have their own concurrency groups; everything else is light.
     blocks.queue(default_concurrency_limit=8, max_size=max(64, services.settings.max_queue * 4))
     return blocks

@@ -18,6 +18,8 @@ import gradio as gr
 from rag.pipeline import TurnRequest
 from ui import errors, formatting
 from ui.conversation_events import conversation_list
+from ui.i18n import t
+from ui.language import request_language
 from ui.layout import Layout
 
 log = logging.getLogger(__name__)
@@ -72,11 +74,12 @@ def add_question(text: str, history: list) -> tuple:
     return [*history, {"role": "user", "content": text}], "", (ASK, text), gr.update(interactive=False)
 
 
-def prepare_regenerate(history: list) -> tuple:
+def prepare_regenerate(history: list, request: gr.Request = None) -> tuple:
     """Drop the last answer from the screen; the pipeline replaces it in storage."""
     history = list(history or [])
     if not any(m.get("role") == "user" for m in history):
-        gr.Warning("There is no answer to regenerate yet.")
+        lang = request_language(request)
+        errors.warning_toast(t(lang, "no_regenerate"), lang)
         return gr.skip(), None, gr.skip()
     while history and history[-1].get("role") == "assistant":
         history.pop()
@@ -93,22 +96,24 @@ def make_stream_answer(services: Any):
         conversation_id: str | None,
         cancel: threading.Event,
         turn_lock: threading.Lock,
+        request: gr.Request,  # (Gradio fills it in) the tab's language for toasts and sources
         *controls: Any,
     ) -> Iterator[tuple]:
         if pending is None or not user_id:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        lang = request_language(request)
         history = list(history or [])
         if not turn_lock.acquire(blocking=False):
-            gr.Warning("Still answering the previous question: wait for it or press Stop.")
+            errors.warning_toast(t(lang, "still_answering"), lang)
             yield (history[:-1] if pending[0] == ASK else gr.skip()), gr.skip(), gr.skip(), gr.skip()
             return
         try:
-            yield from _answer(pending, history, user_id, conversation_id, cancel, controls)
+            yield from _answer(pending, history, user_id, conversation_id, cancel, controls, lang)
         finally:
             turn_lock.release()
 
-    def _answer(pending, history, user_id, conversation_id, cancel, controls) -> Iterator[tuple]:
+    def _answer(pending, history, user_id, conversation_id, cancel, controls, lang) -> Iterator[tuple]:
         kind, text = pending
         regenerate = kind == REGENERATE
         if regenerate and history:
@@ -118,11 +123,11 @@ def make_stream_answer(services: Any):
             req = turn_request(services, user_id, text, conversation_id, regenerate, *controls)
             stream = services.pipeline.stream_turn(req, cancel)
         except Exception as exc:  # noqa: BLE001 — shown as a toast, logged with its trace
-            errors.warn(exc, "starting a turn")
+            errors.warn(exc, "starting a turn", lang)
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         conversation_id = stream.conversation_id
-        yield gr.skip(), conversation_id, gr.skip(), conversation_list(services, user_id, conversation_id)
+        yield gr.skip(), conversation_id, gr.skip(), conversation_list(services, user_id, conversation_id, lang)
 
         answer = {"role": "assistant", "content": ""}
         history.append(answer)
@@ -130,25 +135,25 @@ def make_stream_answer(services: Any):
         try:
             for delta in stream:
                 if not parts:  # retrieval is done: its sources are the ones cited
-                    sources = formatting.sources_markdown(stream.sources)
+                    sources = formatting.sources_markdown(stream.sources, lang)
                 else:
                     sources = gr.skip()
                 parts.append(delta)
                 answer["content"] = "".join(parts)
                 yield history, gr.skip(), sources, gr.skip()
         except Exception as exc:  # noqa: BLE001
-            errors.warn(exc, "generating an answer")
+            errors.warn(exc, "generating an answer", lang)
         result = stream.result
         if result is not None:
             answer["content"] = result.text
             if result.finish_reason == "cancelled":
                 log.info("answer %s stopped after %d characters", result.message_id, len(result.text))
-            sources = formatting.sources_markdown(result.sources)
+            sources = formatting.sources_markdown(result.sources, lang)
         else:
             sources = gr.skip()
         if not answer["content"]:
             history.pop()
-        yield history, gr.skip(), sources, conversation_list(services, user_id, conversation_id)
+        yield history, gr.skip(), sources, conversation_list(services, user_id, conversation_id, lang)
 
     return stream_answer
 

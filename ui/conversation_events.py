@@ -11,34 +11,37 @@ import json
 import logging
 import re
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from ui import errors, formatting, session
+from ui.i18n import EN, t
+from ui.language import request_language
 from ui.layout import Layout
 
 log = logging.getLogger(__name__)
 
 
-def conversation_list(services: Any, user_id: str, selected: str | None) -> dict:
+def conversation_list(services: Any, user_id: str, selected: str | None, lang: str = "en") -> dict:
     """#conversations update: the user's chats (newest first) with ``selected`` ticked."""
-    choices = formatting.conversation_choices(services.history.list_conversations(user_id))
+    choices = formatting.conversation_choices(services.history.list_conversations(user_id), lang)
     ids = {conversation_id for _, conversation_id in choices}
     return gr.update(choices=choices, value=selected if selected in ids else None)
 
 
-def open_conversation(services: Any, user_id: str, conversation_id: str | None) -> tuple:
+def open_conversation(services: Any, user_id: str, conversation_id: str | None, lang: str = "en") -> tuple:
     """(conversation id, #chatbot, #sources, title box) for one conversation or an empty chat."""
     if conversation_id is None:
-        return None, [], formatting.EMPTY_SOURCES, ""
+        return None, [], t(lang, "empty_sources"), ""
     messages = services.history.get_messages(user_id, conversation_id)
     title = services.history.get_conversation(user_id, conversation_id).title
     return (
         conversation_id,
-        formatting.chat_messages(messages),
-        formatting.sources_markdown(formatting.last_answer_sources(messages)),
+        formatting.chat_messages(messages, lang),
+        formatting.sources_markdown(formatting.last_answer_sources(messages), lang),
         title,
     )
 
@@ -49,53 +52,59 @@ def make_handlers(services: Any) -> dict:
 
     def start_session(browser_id: str | None, request: gr.Request) -> tuple:
         user_id, browser_id = session.resolve_user(browser_id, getattr(request, "username", None))
+        lang = request_language(request)
         conversations = history.list_conversations(user_id)
         latest = conversations[0].id if conversations else None
-        opened = open_conversation(services, user_id, latest)
+        opened = open_conversation(services, user_id, latest, lang)
         log.debug("session for user %s, conversation %s", user_id, latest)
         ready = gr.update(interactive=True)
-        return (browser_id, user_id, conversation_list(services, user_id, latest), ready, *opened)
+        return (browser_id, user_id, conversation_list(services, user_id, latest, lang), ready, *opened)
 
-    def switch(user_id: str, conversation_id: str | None) -> tuple:
+    def switch(user_id: str, conversation_id: str | None, request: gr.Request = None) -> tuple:
+        lang = request_language(request)
         try:
-            return open_conversation(services, user_id, conversation_id)
+            return open_conversation(services, user_id, conversation_id, lang)
         except LookupError as exc:
-            errors.warn(exc, "opening a conversation")
-            return (None, [], formatting.EMPTY_SOURCES, "")
+            errors.warn(exc, "opening a conversation", lang)
+            return (None, [], t(lang, "empty_sources"), "")
 
-    def new_chat(user_id: str) -> tuple:
-        return (conversation_list(services, user_id, None), *open_conversation(services, user_id, None))
+    def new_chat(user_id: str, request: gr.Request = None) -> tuple:
+        lang = request_language(request)
+        return (conversation_list(services, user_id, None, lang), *open_conversation(services, user_id, None, lang))
 
-    def rename(user_id: str, conversation_id: str | None, title: str) -> dict:
+    def rename(user_id: str, conversation_id: str | None, title: str, request: gr.Request = None) -> dict:
+        lang = request_language(request)
         if conversation_id is None:
-            gr.Warning("Ask something first: a new chat has nothing to rename yet.")
+            errors.warning_toast(t(lang, "rename_first"), lang)
             return gr.skip()
         try:
             history.rename_conversation(user_id, conversation_id, title)
-            gr.Info("Renamed.")
+            errors.info_toast(t(lang, "renamed"), lang)
         except (LookupError, ValueError) as exc:
-            errors.warn(exc, "renaming a conversation")
-        return conversation_list(services, user_id, conversation_id)
+            errors.warn(exc, "renaming a conversation", lang)
+        return conversation_list(services, user_id, conversation_id, lang)
 
-    def delete(user_id: str, conversation_id: str | None) -> tuple:
+    def delete(user_id: str, conversation_id: str | None, request: gr.Request = None) -> tuple:
+        lang = request_language(request)
         if conversation_id is None:
-            return (gr.skip(), *open_conversation(services, user_id, None))
+            return (gr.skip(), *open_conversation(services, user_id, None, lang))
         try:
             history.delete_conversation(user_id, conversation_id)
-            gr.Info("Conversation deleted.")
+            errors.info_toast(t(lang, "conversation_deleted"), lang)
         except LookupError as exc:
-            errors.warn(exc, "deleting a conversation")
-        return new_chat(user_id)
+            errors.warn(exc, "deleting a conversation", lang)
+        return new_chat(user_id, request)
 
     def export(kind: str):
-        def _export(user_id: str, conversation_id: str | None) -> dict:
+        def _export(user_id: str, conversation_id: str | None, request: gr.Request = None) -> dict:
+            lang = request_language(request)
             if conversation_id is None:
-                gr.Warning("Nothing to export yet: ask something first.")
+                errors.warning_toast(t(lang, "nothing_to_export"), lang)
                 return gr.update(visible=False)
             try:
-                path = write_export(services, user_id, conversation_id, kind)
+                path = write_export(services, user_id, conversation_id, kind, lang)
             except LookupError as exc:
-                errors.warn(exc, "exporting a conversation")
+                errors.warn(exc, "exporting a conversation", lang)
                 return gr.update(visible=False)
             return gr.update(value=str(path), visible=True)
 
@@ -113,11 +122,40 @@ def export_filename(title: str, kind: str) -> str:
     return f"{stem}.{kind}"
 
 
-def write_export(services: Any, user_id: str, conversation_id: str, kind: str) -> Path:
-    """Write the Markdown or JSON export to a fresh temp dir (Gradio serves it from there)."""
+def export_markdown(title: str, messages: list[Any], lang: str = "en") -> str:
+    """The conversation as Markdown for people: title, each message with its time, its sources.
+
+    In English this is exactly ``ConversationHistory.export_markdown``; here the headings
+    follow the UI's language.
+    """
+    lines = [f"# {title}", ""]
+    for message in messages:
+        when = datetime.fromisoformat(message.created_at).strftime("%Y-%m-%d %H:%M:%S UTC")
+        role = t(lang, f"export_{message.role}") if f"export_{message.role}" in EN else message.role.capitalize()
+        heading = f"## {role} · {when}"
+        if message.status == "partial":
+            heading += t(lang, "export_interrupted")
+        lines += [heading, "", message.content, ""]
+        if message.sources:
+            lines.append(t(lang, "export_sources"))
+            for number, source in enumerate(message.sources, 1):
+                name = source.get("filename") or source.get("document_id") or t(lang, "export_unknown_document")
+                page = source.get("page")
+                label = f"{name} {t(lang, 'page', page=page)}" if page is not None else str(name)
+                lines.append(f"{number}. {label}")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def write_export(services: Any, user_id: str, conversation_id: str, kind: str, lang: str = "en") -> Path:
+    """Write the Markdown or JSON export to a fresh temp dir (Gradio serves it from there).
+
+    The Markdown is for people, so its headings are in the UI's language; JSON is data.
+    """
     title = services.history.get_conversation(user_id, conversation_id).title
     if kind == "md":
-        text = services.history.export_markdown(user_id, conversation_id)
+        messages = services.history.get_messages(user_id, conversation_id)
+        text = export_markdown(title, messages, lang)
     else:
         text = json.dumps(services.history.export_json(user_id, conversation_id), ensure_ascii=False, indent=2)
     path = Path(tempfile.mkdtemp(prefix="docchat-export-")) / export_filename(title, kind)

@@ -14,20 +14,22 @@ from typing import Any
 import gradio as gr
 
 from ui import errors, formatting
+from ui.i18n import t
+from ui.language import request_language
 from ui.layout import Layout
 
 log = logging.getLogger(__name__)
 
 
-def document_views(services: Any, user_id: str, selected: list[str] | None) -> tuple:
-    """(#documents table, filter checkboxes, remove dropdown) for the user's library."""
+def document_views(services: Any, user_id: str, selected: list[str] | None, lang: str = "en") -> tuple:
+    """(#documents table, filter checkboxes, remove dropdown) for the user's library, in ``lang``."""
     documents = services.knowledge_base.list(services.pipeline.owner_for(user_id))
     choices = formatting.document_choices(documents)
     ids = {document_id for _, document_id in choices}
     kept = [document_id for document_id in selected or [] if document_id in ids]
-    removable = formatting.removable_choices(documents)
+    removable = formatting.removable_choices(documents, lang)
     return (
-        formatting.documents_html(documents),
+        formatting.documents_html(documents, lang),
         gr.update(choices=choices, value=kept, visible=bool(choices)),
         gr.update(choices=removable, value=None),
         gr.update(visible=bool(removable)),
@@ -37,11 +39,12 @@ def document_views(services: Any, user_id: str, selected: list[str] | None) -> t
 def make_handlers(services: Any) -> dict:
     kb = services.knowledge_base
 
-    def refresh(user_id: str, selected: list[str] | None) -> tuple:
-        return document_views(services, user_id, selected)
+    def refresh(user_id: str, selected: list[str] | None, request: gr.Request = None) -> tuple:
+        return document_views(services, user_id, selected, request_language(request))
 
     def ingest(paths: list[str] | None, user_id: str, selected: list[str] | None,
-               progress: gr.Progress = gr.Progress()) -> tuple:
+               request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:
+        lang = request_language(request)
         paths = [p for p in paths or [] if p]
         owner = services.pipeline.owner_for(user_id)
         results = []
@@ -51,33 +54,35 @@ def make_handlers(services: Any) -> dict:
             def report(stage: str, done: int, total: int, _name: str = filename, _i: int = index) -> None:
                 progress(
                     formatting.progress_fraction(_i, len(paths), done, total),
-                    desc=formatting.progress_description(_name, _i, len(paths), stage, done, total),
+                    desc=formatting.progress_description(_name, _i, len(paths), stage, done, total, lang),
                 )
 
             report("starting", 0, 0)
             try:
                 results.append(kb.add_file(Path(path), filename, owner=owner, progress=report))
             except Exception as exc:  # noqa: BLE001 — a bad file fails alone
-                errors.warn(exc, f"indexing {filename}")
-        infos, warnings = formatting.ingest_summary(results)
+                errors.warn(exc, f"indexing {filename}", lang)
+        infos, warnings = formatting.ingest_summary(results, lang)
         for line in infos:
-            gr.Info(line)
+            errors.info_toast(line, lang)
         for line in warnings:
-            gr.Warning(line)
-        return (*document_views(services, user_id, selected), None)
+            errors.warning_toast(line, lang)
+        return (*document_views(services, user_id, selected, lang), None)
 
-    def delete(user_id: str, document_id: str | None, selected: list[str] | None) -> tuple:
+    def delete(user_id: str, document_id: str | None, selected: list[str] | None,
+               request: gr.Request = None) -> tuple:
+        lang = request_language(request)
         if not document_id:
-            gr.Warning("Pick a document to remove first.")
-            return document_views(services, user_id, selected)
+            errors.warning_toast(t(lang, "pick_document"), lang)
+            return document_views(services, user_id, selected, lang)
         try:
             if kb.delete(document_id, services.pipeline.owner_for(user_id)):
-                gr.Info("Document removed; answers will no longer cite it.")
+                errors.info_toast(t(lang, "document_removed"), lang)
             else:
-                gr.Warning("That document was already removed.")
+                errors.warning_toast(t(lang, "already_removed"), lang)
         except Exception as exc:  # noqa: BLE001
-            errors.warn(exc, "removing a document")
-        return document_views(services, user_id, selected)
+            errors.warn(exc, "removing a document", lang)
+        return document_views(services, user_id, selected, lang)
 
     return {"refresh": refresh, "ingest": ingest, "delete": delete}
 

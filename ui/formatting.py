@@ -3,7 +3,8 @@
 Nothing here touches Gradio's runtime or the services, so every rule of how a source, a
 document or a conversation looks on screen is tested as plain values
 (tests/ui/test_formatting.py). Domain records may arrive as dataclasses or as dicts
-(storage rows), so fields are read with ``field()``.
+(storage rows), so fields are read with ``field()``. Functions that produce words take
+the tab's ``lang`` ('en' or 'zh'); the words themselves live in ui/i18n.py.
 """
 
 from __future__ import annotations
@@ -13,16 +14,14 @@ import re
 from typing import Any, Iterable, Mapping
 
 from rag.types import Source
+from ui.i18n import error_text, stage_text, status_text, t
 
 SNIPPET_CHARS = 220
-EMPTY_CHAT = (
-    "### Upload a PDF or just ask\n"
-    "Add PDFs on the left, then ask about them — answers cite pages like **[1]**."
-)
-EMPTY_SOURCES = "_Sources of the latest answer appear here._"
-EMPTY_DOCUMENTS = "No documents yet: drop PDFs above to chat with them."
-NEW_CHAT_TITLE = "New chat"
-STOPPED_MARK = " *(stopped)*"
+EMPTY_CHAT = t("en", "empty_chat")
+EMPTY_SOURCES = t("en", "empty_sources")
+EMPTY_DOCUMENTS = t("en", "empty_documents")
+NEW_CHAT_TITLE = t("en", "new_chat_title")
+STOPPED_MARK = t("en", "stopped_mark")
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]<>()#+\-!|~])")
 
@@ -56,21 +55,21 @@ def source_label(number: int, source: Source | Mapping[str, Any]) -> str:
     return f"[{number}] {field(source, 'filename', '?')} p. {field(source, 'page', '?')}"
 
 
-def sources_markdown(sources: Iterable[Source | Mapping[str, Any]] | None) -> str:
+def sources_markdown(sources: Iterable[Source | Mapping[str, Any]] | None, lang: str = "en") -> str:
     """The #sources panel: one numbered entry per source, in the order given to the model."""
     items = list(sources or [])
     if not items:
-        return EMPTY_SOURCES
+        return t(lang, "empty_sources")
     blocks = []
     for number, source in enumerate(items, start=1):
         filename = escape_markdown(str(field(source, "filename", "?")))
         page = field(source, "page", "?")
         text = escape_markdown(snippet(str(field(source, "text", ""))))
-        blocks.append(f"**[{number}]** {filename} · p. {page}\n> {text}")
+        blocks.append(f"**[{number}]** {filename} · {t(lang, 'page', page=page)}\n> {text}")
     return "\n\n".join(blocks)
 
 
-def chat_messages(messages: Iterable[Any]) -> list[dict[str, str]]:
+def chat_messages(messages: Iterable[Any], lang: str = "en") -> list[dict[str, str]]:
     """Stored messages → the #chatbot value (messages format), user and assistant only.
 
     An answer that was stopped says so, so a reloaded chat does not look cut off by mistake.
@@ -81,7 +80,7 @@ def chat_messages(messages: Iterable[Any]) -> list[dict[str, str]]:
         if role in ("user", "assistant"):
             content = str(field(message, "content", "") or "")
             if role == "assistant" and field(message, "status") == "partial":
-                content += STOPPED_MARK
+                content += t(lang, "stopped_mark")
             shown.append({"role": role, "content": content})
     return shown
 
@@ -105,11 +104,11 @@ def message_text(content: Any) -> str:
     return ""
 
 
-def conversation_choices(conversations: Iterable[Any]) -> list[tuple[str, str]]:
+def conversation_choices(conversations: Iterable[Any], lang: str = "en") -> list[tuple[str, str]]:
     """#conversations choices: (title, id), newest first as the history returns them."""
     choices = []
     for conversation in conversations:
-        title = (field(conversation, "title") or "").strip() or NEW_CHAT_TITLE
+        title = (field(conversation, "title") or "").strip() or t(lang, "new_chat_title")
         choices.append((title, str(field(conversation, "id"))))
     return choices
 
@@ -123,16 +122,17 @@ def document_choices(documents: Iterable[Any]) -> list[tuple[str, str]]:
     ]
 
 
-def removable_choices(documents: Iterable[Any]) -> list[tuple[str, str]]:
+def removable_choices(documents: Iterable[Any], lang: str = "en") -> list[tuple[str, str]]:
     """(label, id) of every document, failed ones too, for "Remove a document"."""
     return [
-        (str(field(d, "filename")) + ("" if field(d, "status") == "ready" else f" ({field(d, 'status')})"),
+        (str(field(d, "filename"))
+         + ("" if field(d, "status") == "ready" else f" ({status_text(lang, str(field(d, 'status')))})"),
          str(field(d, "id")))
         for d in documents
     ]
 
 
-def documents_html(documents: Iterable[Any]) -> str:
+def documents_html(documents: Iterable[Any], lang: str = "en") -> str:
     """The #documents list: per document its filename, pages, chunks, status and any error.
 
     Two lines per document (name, then details) read well in a narrow side column.
@@ -146,39 +146,41 @@ def documents_html(documents: Iterable[Any]) -> str:
             f"<li class='doc' data-status='{status}'>"
             f"<div class='doc-name' title='{name}'>{name}</div>"
             "<div class='doc-meta'>"
-            f"<span class='pages'>{html.escape(str(field(d, 'pages', 0) or 0))}</span> pages · "
-            f"<span class='chunks'>{html.escape(str(field(d, 'chunks', 0) or 0))}</span> chunks · "
-            f"<span class='status status-{status}'>{status}</span>"
+            f"<span class='pages'>{html.escape(str(field(d, 'pages', 0) or 0))}</span> {t(lang, 'pages')} · "
+            f"<span class='chunks'>{html.escape(str(field(d, 'chunks', 0) or 0))}</span> {t(lang, 'chunks')} · "
+            f"<span class='status status-{status}'>{html.escape(status_text(lang, status))}</span>"
             "</div>"
-            + (f"<div class='doc-error'>{html.escape(str(error))}</div>" if error else "")
+            + (f"<div class='doc-error'>{html.escape(error_text(lang, str(error)))}</div>" if error else "")
             + "</li>"
         )
     if not items:
-        return f"<p class='empty-state'>{EMPTY_DOCUMENTS}</p>"
+        return f"<p class='empty-state'>{t(lang, 'empty_documents')}</p>"
     return "<ul class='doc-list'>" + "".join(items) + "</ul>"
 
 
-def ingest_summary(results: Iterable[Any]) -> tuple[list[str], list[str]]:
+def ingest_summary(results: Iterable[Any], lang: str = "en") -> tuple[list[str], list[str]]:
     """Split ingestion outcomes into (info lines, warning lines) for gr.Info / gr.Warning."""
     infos, warnings = [], []
     for r in results:
         name, status = field(r, "filename"), field(r, "status")
         if status == "ready":
-            infos.append(f"{name}: ready ({field(r, 'pages', 0)} pages, {field(r, 'chunks', 0)} chunks)")
+            infos.append(t(lang, "ingest_ready", name=name, pages=field(r, "pages", 0), chunks=field(r, "chunks", 0)))
         elif status == "duplicate":
-            infos.append(f"{name}: already in the library")
+            infos.append(t(lang, "ingest_duplicate", name=name))
         else:
-            error = str(field(r, "error") or "could not be indexed")
-            warnings.append(error if error.startswith(f"{name}:") else f"{name}: {error}")
-        warnings.extend(f"{name}: {w}" for w in field(r, "warnings", None) or [])
+            error = str(field(r, "error") or t("en", "ingest_failed"))
+            error = error if error.startswith(f"{name}:") else f"{name}: {error}"
+            warnings.append(error_text(lang, error))
+        warnings.extend(error_text(lang, f"{name}: {w}") for w in field(r, "warnings", None) or [])
     return infos, warnings
 
 
-def progress_description(filename: str, index: int, count: int, stage: str, done: int, total: int) -> str:
+def progress_description(filename: str, index: int, count: int, stage: str, done: int, total: int,
+                         lang: str = "en") -> str:
     """Text under the progress bar: which file of how many, which stage, how far."""
     where = f"{filename} ({index}/{count})" if count > 1 else filename
     amount = f" {done}/{total}" if total else ""
-    return f"{where}: {stage}{amount}"
+    return t(lang, "progress", where=where, stage=stage_text(lang, stage), amount=amount)
 
 
 def progress_fraction(index: int, count: int, done: int, total: int) -> float:
@@ -187,8 +189,6 @@ def progress_fraction(index: int, count: int, done: int, total: int) -> float:
     return min(1.0, ((index - 1) + min(part, 1.0)) / max(count, 1))
 
 
-def model_info_markdown(chat_model: str, embedding_model: str, device: str) -> str:
+def model_info_markdown(chat_model: str, embedding_model: str, device: str, lang: str = "en") -> str:
     """The #model-info line in the header."""
-    return (
-        f"**Chat** `{chat_model}` · **Embeddings** `{embedding_model}` · **Device** `{device}`"
-    )
+    return t(lang, "model_info", chat=chat_model, embedding=embedding_model, device=device)
