@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     llm_model_name: str | None = Field(None, description="Model name to request from --llm-base-url (default: its first model).")
     embedding_model: str = Field("auto", description="Embedding model: 'auto', a HF id or a local dir.")
     reranker_model: str | None = Field(None, description="Optional cross-encoder reranker over the top 30 candidates: 'auto' (bge-reranker-v2-m3 on a GPU when cached or downloadable; on CPU only a cached one), a HF id or dir; off by default.")
+    adapter: str | None = Field(None, description="LoRA adapter directory for answers (made by `python -m llm.finetune`); local model only.")
+    condense_adapter: str = Field(
+        "auto",
+        description="LoRA adapter directory for the condense step; 'auto' = the shipped CAsT adapter when the bundled SmolLM2 runs, 'none' = off.",
+    )
     device: str = Field("auto", description="'auto', 'cpu' or 'cuda' for the local models.")
 
     # --- generation -------------------------------------------------------------

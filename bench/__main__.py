@@ -29,6 +29,7 @@ MEASUREMENTS = (
     "answers",
     "generation",
     "conversational",
+    "finetune",
     "long_conversation",
     "latency",
     "concurrency",

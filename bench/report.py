@@ -85,6 +85,26 @@ def _conversational(r: dict) -> str:
     return text + "\n" + _met(r)
 
 
+def _finetune(r: dict) -> str:
+    t = r.get("training") or {}
+    text = (f"{r['followups']} follow-ups of held-out CAsT topics {', '.join(map(str, r['dev_topics']))}, "
+            f"{r['passages']} passages; {r['chat_model']}. Adapter: {t.get('train_examples')} examples, "
+            f"{t.get('steps_done')} steps, {_f(t.get('train_seconds'), 0)} s on {t.get('device')}, "
+            f"loss {_f(t.get('loss_first'))} → {_f(t.get('loss_last'))}.\n\n")
+    rw = r["rewrite"]
+    text += _table(["rewrite vs manual", "BLEU", "chrF"],
+                   [[name, rw[key]["bleu"], rw[key]["chrf"]] for name, key in
+                    (("raw utterance", "raw"), ("base model (before)", "before"), ("with adapter (after)", "after"))])
+    rec = r["recall"]
+    rows = [["raw utterance", rec["raw"]["recall@5"], "", ""], ["manual rewrite (gold)", rec["manual"]["recall@5"], "", ""]]
+    for strategy in ("standalone", "standalone+raw", "standalone+raw+prev"):
+        rows.append([strategy, "", rec[f"before:{strategy}"]["recall@5"], rec[f"after:{strategy}"]["recall@5"]])
+    text += "\n\n" + _table(["query", "recall@5", "before (base)", "after (adapter)"], rows)
+    text += (f"\n\nDefault strategy: **{r['default_strategy']}**; best with the adapter: "
+             f"**{r['best_strategy_after']}**.")
+    return text + "\n" + _met(r)
+
+
 def _answers(r: dict) -> str:
     rows = []
     for side in ("docchat", "recipe"):
@@ -182,6 +202,7 @@ def _citations(r: dict) -> str:
 SECTIONS = (
     ("retrieval_quality", "1. Retrieval quality — FinanceBench (all filings indexed together)", _retrieval),
     ("conversational", "2. Conversational retrieval — TREC CAsT 2021", _conversational),
+    ("finetune", "2b. Condense adapter (LoRA) — held-out CAsT topics, before/after", _finetune),
     ("answers", "3. Answer quality — FinanceBench", _answers),
     ("indexing_speed", "4. Indexing speed", _indexing),
     ("latency", "5. Retrieval latency (hybrid search incl. query embedding)", _latency),

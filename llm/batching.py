@@ -41,6 +41,7 @@ class Request:
     cancel: threading.Event | None = None
     cache_key: str | None = None
     stable_tokens: int = 0  # leading prompt tokens worth caching for the next turn
+    adapter: str | None = None  # peft adapter name of this row (llm/adapters.py); None: no peft model
     halt: threading.Event = field(default_factory=threading.Event)  # stop string seen or reader gone
     events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)  # token ids, then END
     done: threading.Event = field(default_factory=threading.Event)
@@ -165,6 +166,7 @@ class BatchScheduler:
                 input_ids=torch.tensor([ids[reuse:]], device=device),
                 position_ids=torch.arange(reuse, len(ids), device=device).unsqueeze(0),
                 past_key_values=cache, use_cache=True, logits_to_keep=1,
+                **_adapter_kwargs([request]),
             )
             if request.cache_key is not None and request.stable_tokens:
                 stable = request.stable_tokens
@@ -202,6 +204,7 @@ class BatchScheduler:
             input_ids=torch.tensor([[row.history[-1]] for row in rows], device=device),
             position_ids=torch.tensor([[row.position] for row in rows], device=device),
             attention_mask=self._mask, past_key_values=self._cache, use_cache=True,
+            **_adapter_kwargs([row.request for row in rows]),
         )
         logits = out.logits[:, -1, :]
         for i, row in enumerate(rows):
@@ -247,6 +250,13 @@ class BatchScheduler:
             request.error = error
             request.events.put(END)
             request.done.set()
+
+
+def _adapter_kwargs(requests: list[Request]) -> dict[str, Any]:
+    """peft's ``adapter_names``: each batch row runs with its own LoRA adapter (or the base)."""
+    if requests[0].adapter is None:
+        return {}
+    return {"adapter_names": [r.adapter for r in requests]}
 
 
 def slice_kv_view(kv: Any, end: int) -> Any:

@@ -16,7 +16,10 @@ logger = logging.getLogger(__name__)
 def make_backend(settings: "Settings") -> ChatBackend:
     """``--llm-base-url`` set → OpenAIBackend; else the resolved local model (``--model``)."""
     if settings.llm_base_url:
+        from llm.adapters import refuse_remote
         from llm.openai_backend import OpenAIBackend
+
+        refuse_remote(settings)
 
         logger.info("chat backend: OpenAI-compatible server at %s", settings.llm_base_url)
         return OpenAIBackend(
@@ -27,6 +30,7 @@ def make_backend(settings: "Settings") -> ChatBackend:
             timeout_s=settings.generation_timeout_s,
         )
 
+    from llm.adapters import resolve_adapters
     from llm.model_paths import resolve_chat_model
     from llm.transformers_backend import TransformersBackend
 
@@ -39,4 +43,5 @@ def make_backend(settings: "Settings") -> ChatBackend:
         dtype=choice.dtype,
         context_window=settings.context_window,
         max_queue=settings.max_queue,
+        adapters=resolve_adapters(settings, choice),
     )

@@ -79,6 +79,7 @@ class TransformersBackend:
         max_queue: int = 16,
         max_batch: int = DEFAULT_MAX_BATCH,
         prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB,
+        adapters: dict[str, Path] | None = None,
     ) -> None:
         started = time.perf_counter()
         self.source = str(source)
@@ -86,6 +87,12 @@ class TransformersBackend:
         self.device = device
         self.name = display_name(self.source, gguf_file, dtype)
         self.tokenizer, self.model = _load(self.source, gguf_file, device, dtype)
+        self.adapters = dict(adapters or {})
+        if self.adapters:  # LoRA: one base model, the adapter chosen per request (llm/adapters.py)
+            from llm.adapters import attach_adapters, describe
+
+            self.model = attach_adapters(self.model, self.adapters)
+            self.name = f"{self.name} + {describe(self.adapters)}"
         self._counter = TokenCounter(self.tokenizer)
         config_window = getattr(self.model.config, "max_position_embeddings", None)
         self.context_window = int(context_window or config_window or DEFAULT_CONTEXT_WINDOW)
@@ -143,13 +150,22 @@ class TransformersBackend:
             raise PromptTooLong(
                 f"The prompt has {len(input_ids)} tokens; {self.name} takes at most {self.context_window}."
             )
+        adapter = None
+        cache_key = params.cache_key
+        if self.adapters:
+            from llm.adapters import adapter_for
+
+            adapter = adapter_for(self.adapters, params.adapter)
+            if cache_key is not None:  # a prefix's KV depends on the adapter that computed it
+                cache_key = f"{cache_key}\x1f{adapter}"
         request = Request(
             input_ids=input_ids,
             sampling=sampling_kwargs(params),
             max_new_tokens=max(1, min(params.max_new_tokens, room)),
             cancel=cancel,
-            cache_key=params.cache_key,
-            stable_tokens=self._stable_tokens(messages, input_ids) if params.cache_key else 0,
+            cache_key=cache_key,
+            stable_tokens=self._stable_tokens(messages, input_ids) if cache_key else 0,
+            adapter=adapter,
         )
         self._scheduler.submit(request)
         text_stream = TextStream(self._deltas(request, params, usage), usage)

@@ -29,6 +29,8 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     # Who may reuse this prompt's cached prefix (one user's one conversation); None: no reuse.
     cache_key: str | None = None
+    # LoRA adapter role for this call ("condense"); None = an answer (llm/adapters.py).
+    adapter: str | None = None
 
     @property
     def greedy(self) -> bool:

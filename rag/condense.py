@@ -31,7 +31,8 @@ CONDENSE_SYSTEM_ZH = (
 # Keep the condense prompt small: it runs before every follow-up answer.
 MAX_TURNS = 4
 MAX_CHARS_PER_MESSAGE = 400
-CONDENSE_PARAMS = GenerationParams(max_new_tokens=48, temperature=0.0, repetition_penalty=1.0)
+# adapter: the condense LoRA adapter when one is loaded (llm/adapters.py), else the base model.
+CONDENSE_PARAMS = GenerationParams(max_new_tokens=48, temperature=0.0, repetition_penalty=1.0, adapter="condense")
 
 _PREFIX = re.compile(
     r"^\s*(standalone question|rewritten question|follow-up question|question|user|assistant|"
