@@ -40,7 +40,7 @@ def services(tmp_path, fake, embedder) -> Iterator:
 def client(services) -> Iterator[TestClient]:
     from api.server import create_app
 
-    with TestClient(create_app(services)) as test_client:
+    with TestClient(create_app(services), base_url="http://127.0.0.1") as test_client:  # a loopback Host
         yield test_client
 
 
