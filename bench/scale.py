@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from bench import latency
+
 log = logging.getLogger(__name__)
 
 LARGE, SMALL, QUICK_LARGE = 200_000, 1_000, 20_000
@@ -48,18 +50,7 @@ UPLOADS = 3
 TARGET_INGEST_RATIO = 1.2
 TARGET_P50_MS = 100.0
 TARGET_STARTUP_S = 10.0
-QUERIES = (
-    "What was the operating margin in fiscal 2022?",
-    "How much cash did the company return to shareholders?",
-    "Which segment had the highest revenue growth?",
-    "What are the main risks related to supply chains?",
-    "How many employees does the company have?",
-    "What is the dividend per share declared in the quarter?",
-    "Summarize the capital expenditure plans.",
-    "What drove the change in gross profit?",
-    "Does the company have any material litigation?",
-    "What is the effective tax rate?",
-)
+QUERIES = latency.QUERIES  # the same ten questions as the latency section
 UPLOAD_PDF = "financebench/pdfs/PEPSICO_2023_8K_dated-2023-05-05.pdf"
 
 

@@ -55,6 +55,19 @@ def uploaded_hanfu(http: httpx.Client, hanfu_pdf: Path) -> dict:
     return entry
 
 
+# Every API route that needs an identity, with a small valid body (auth and identity tests).
+PROTECTED_ROUTES = [
+    ("GET", "/api/documents", None),
+    ("POST", "/api/search", {"query": "tea"}),
+    ("POST", "/api/chat", {"query": "hi", "max_tokens": 4}),
+    ("GET", "/api/conversations", None),
+    ("DELETE", "/api/documents/x", None),
+    ("POST", "/sse/subscribe", {"messages": [{"question": "hi"}], "response_length": 4}),
+    ("GET", "/v1/models", None),
+    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}),
+]
+
+
 def sse_data(response: httpx.Response) -> list[str]:
     """The ``data:`` payloads of a finished text/event-stream response, in order."""
     return [line[len("data:"):].strip() for line in response.text.splitlines() if line.startswith("data:")]

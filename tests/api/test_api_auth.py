@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api.conftest import assert_error_shape
+from tests.api.conftest import PROTECTED_ROUTES, assert_error_shape
 
 KEY = "test-secret-key"
 
@@ -28,16 +28,7 @@ def authorised(locked) -> httpx.Client:
         yield client
 
 
-ROUTES = [
-    ("GET", "/api/documents", None),
-    ("POST", "/api/search", {"query": "tea"}),
-    ("POST", "/api/chat", {"query": "hi", "max_tokens": 4}),
-    ("GET", "/api/conversations", None),
-    ("DELETE", "/api/documents/x", None),
-    ("POST", "/sse/subscribe", {"messages": [{"question": "hi"}], "response_length": 4}),
-    ("GET", "/v1/models", None),
-    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}),
-]
+ROUTES = PROTECTED_ROUTES
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from access import hash_password
-from tests.api.conftest import assert_error_shape
+from tests.api.conftest import PROTECTED_ROUTES, assert_error_shape
 
 ALICE = ("alice", "secret1")
 BOB = ("bob", "argon-pass")
@@ -45,16 +45,7 @@ def client(guarded):
         yield c
 
 
-ROUTES = [
-    ("GET", "/api/documents", None),
-    ("POST", "/api/search", {"query": "tea"}),
-    ("POST", "/api/chat", {"query": "hi", "max_tokens": 4}),
-    ("GET", "/api/conversations", None),
-    ("DELETE", "/api/documents/x", None),
-    ("POST", "/sse/subscribe", {"messages": [{"question": "hi"}], "response_length": 4}),
-    ("GET", "/v1/models", None),
-    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}),
-]
+ROUTES = PROTECTED_ROUTES
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES)
