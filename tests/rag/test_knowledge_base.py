@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from rag import ocr
 from rag.keyword_index import KeywordIndex
 from rag.knowledge_base import INTERRUPTED
 from rag.types import EmbeddingModelMismatch
@@ -107,7 +106,8 @@ def test_image_only_pdf_is_ocred(make_kb, tmp_path):
 
 
 def test_image_only_pdf_without_ocr_fails_with_the_install_hint(make_kb, tmp_path, monkeypatch):
-    monkeypatch.setattr(ocr, "ocr_available", lambda: False)
+    # PDFs are parsed in a worker process: hide tesseract from it as on a bare install
+    monkeypatch.setenv("PATH", "/nonexistent")
     pdf = make_pdf(tmp_path / "scan.pdf", ["The warehouse in Rotterdam"], image_only=True)
     result = make_kb().add_file(pdf)
     assert result.status == "failed"
