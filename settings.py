@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(200, description="Largest accepted PDF upload, in MiB (larger → HTTP 413).")
     mcp: bool = Field(False, description="Serve the Model Context Protocol at /gradio_api/mcp/ (tools list_documents, search_documents, ask).")
     max_queue: int = Field(16, description="Chat requests allowed to wait for the model before 'busy' is answered.")
+    max_batch: int = Field(8, ge=1, description="Answers the local model generates together, sharing each forward pass.")
 
     # --- storage ----------------------------------------------------------------
     data_dir: Path = Field(Path("dbcache"), description="Runtime data: SQLite (with the keyword index), Chroma, uploaded files.")

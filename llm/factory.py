@@ -43,5 +43,6 @@ def make_backend(settings: "Settings") -> ChatBackend:
         dtype=choice.dtype,
         context_window=settings.context_window,
         max_queue=settings.max_queue,
+        max_batch=settings.max_batch,
         adapters=resolve_adapters(settings, choice),
     )

@@ -104,7 +104,12 @@ def read_pages(path: Path | str, progress: ProgressCallback | None = None, use_o
     scanned = [i + 1 for i, text in enumerate(texts) if len(text.strip()) < MIN_TEXT_CHARS]
     if scanned and use_ocr and ocr.ocr_available():
         logger.info("%s: OCR of %d page(s) without a text layer", name, len(scanned))
-        for number, text in ocr.ocr_pages(path, scanned, progress).items():
+        try:
+            recognised = ocr.ocr_pages(path, scanned, progress)
+        except Exception as exc:  # pdfium cannot render a file pypdf could open: a damaged PDF
+            logger.warning("%s: pages could not be rendered for OCR (%s)", name, exc)
+            recognised = {}
+        for number, text in recognised.items():
             if len(text.strip()) > len(texts[number - 1].strip()):
                 texts[number - 1] = text
     if not any(text.strip() for text in texts):

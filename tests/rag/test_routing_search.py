@@ -6,7 +6,6 @@ import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from rag.keyword_index import BM25Index
 from rag.retriever import HybridRetriever
 from rag.vector_store import SHARED_COLLECTION, ChromaStore
 
@@ -35,8 +34,8 @@ def retrievers(make_kb, tmp_path):
     for name, company, capex in (("report_a.pdf", "Acme", "410"), ("report_b.pdf", "Globex", "520")):
         assert kb.add_file(_filing(tmp_path / name, company, capex)).status == "ready"
     store = ChromaStore(kb.settings.chroma_dir, kb.embedder.name, kb.embedder.dimension, SHARED_COLLECTION)
-    bm25 = BM25Index(kb.settings.bm25_dir / SHARED_COLLECTION)
-    return {routing: HybridRetriever(store, bm25, kb.embedder, routing=routing) for routing in (True, False)}
+    keywords = kb.keywords.scoped("")
+    return {routing: HybridRetriever(store, keywords, kb.embedder, routing=routing) for routing in (True, False)}
 
 
 def test_a_question_naming_the_company_reaches_its_statement_page(retrievers):

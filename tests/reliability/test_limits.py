@@ -1,6 +1,6 @@
 """Issue 7 §6: health, time limits and the busy answer, on a server with tight limits.
 
-``--max-queue 0``: while one answer is being generated, the next chat is told "busy"
+``--max-queue 0 --max-batch 1``: while one answer is being generated, the next chat is told "busy"
 (503) at once. ``--generation-timeout-s``: a long answer is cut and stored as partial.
 ``--ingest-timeout-s``: a PDF that takes longer fails alone, with a clear message.
 """
@@ -27,7 +27,7 @@ LONG_ANSWER = "Write a very long story about a dragon who counts every star in t
 
 @pytest.fixture(scope="module")
 def tight_server(start_server):
-    return start_server("--max-queue", "0", "--generation-timeout-s", str(GENERATION_TIMEOUT_S),
+    return start_server("--max-queue", "0", "--max-batch", "1", "--generation-timeout-s", str(GENERATION_TIMEOUT_S),
                         "--ingest-timeout-s", str(INGEST_TIMEOUT_S))
 
 

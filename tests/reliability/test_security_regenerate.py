@@ -35,26 +35,38 @@ def test_a_refused_regenerate_keeps_the_old_answer(make_services) -> None:
     assert _contents(services, conversation) == before
 
 
-def test_a_busy_model_keeps_the_old_answer(make_services, bundled_backend) -> None:
-    services = make_services()
+@pytest.fixture(scope="module")
+def one_slot_backend():
+    """The bundled model with room for one answer and none waiting: its own instance."""
+    from llm.model_paths import bundled_chat_model
+    from llm.transformers_backend import TransformersBackend
+
+    folder, gguf = bundled_chat_model()
+    return TransformersBackend(folder, gguf_file=gguf, device="cpu", max_queue=0, max_batch=1)
+
+
+def test_a_busy_model_keeps_the_old_answer(tmp_path, one_slot_backend, embedder) -> None:
+    from services import build_services
+    from settings import Settings
+
+    services = build_services(Settings(data_dir=tmp_path / "data"), llm=one_slot_backend, embedder=embedder)
     conversation = _conversation(services, "What is hanfu?", "The old answer.")
     before = _contents(services, conversation)
     # Hold the model and let nobody wait: the regenerate is refused as busy.
-    original_queue = bundled_backend.max_queue
-    bundled_backend.max_queue = 0
     stop_holder = threading.Event()
-    holder = bundled_backend.stream([{"role": "user", "content": "Count to fifty."}],
-                                    services.pipeline.default_params(max_new_tokens=64), stop_holder)
+    holder = one_slot_backend.stream([{"role": "user", "content": "Count to fifty."}],
+                                     services.pipeline.default_params(max_new_tokens=64), stop_holder)
+    next(holder)  # the holder is decoding: the one batch slot is taken
     try:
         with pytest.raises(BackendBusy):
             services.pipeline.run_turn(
                 TurnRequest("regen-user", "", conversation_id=conversation, regenerate=True))
     finally:
         stop_holder.set()
-        for _ in holder:  # drain: the model lock is released when the generation ends
+        for _ in holder:
             pass
-        bundled_backend.max_queue = original_queue
-    assert _contents(services, conversation) == before
+        assert _contents(services, conversation) == before
+        services.close()
 
 
 def test_a_successful_regenerate_replaces_the_answer(make_services) -> None:
