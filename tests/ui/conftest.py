@@ -59,7 +59,7 @@ def open_docchat(browser, base_url) -> Iterator[Callable[[], "DocchatPage"]]:
     contexts = []
 
     def _open() -> DocchatPage:
-        context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+        context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, locale="en-US")  # English UI whatever the machine's locale
         context.set_default_timeout(60_000)
         contexts.append(context)
         return DocchatPage(context.new_page(), base_url).open()
