@@ -25,6 +25,7 @@ def fuzz_server(start_server):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # the same bound as the schemathesis run itself
 def test_no_generated_request_causes_a_server_error(fuzz_server, tmp_path: Path) -> None:
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
     assert cli, "schemathesis is not installed: pip install -e '.[test]' (make test does it)"
