@@ -40,6 +40,8 @@ def _open(path: Path, name: str):
         raise PasswordProtectedPDF(f"{name}: the PDF is protected by a password; upload an unprotected copy") from exc
     except DependencyError as exc:
         raise UnreadablePDF(f"{name}: encrypted with a method this install cannot read ({exc}); install pypdf[crypto]") from exc
+    except NotImplementedError as exc:  # e.g. an encryption filter pypdf does not know
+        raise UnreadablePDF(f"{name}: uses a PDF feature docchat cannot read ({exc})") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
         raise UnreadablePDF(f"{name}: broken or truncated PDF ({exc})") from exc
     if n_pages == 0:
