@@ -17,10 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.knowledge_base import KnowledgeBase
-from settings import Settings
-from storage.db import Database
-from storage.documents import DocumentRegistry
 from tests.rag.test_knowledge_base import (  # noqa: F401  (collected here, with this module's make_kb)
     test_a_delete_cut_short_before_chroma_is_finished_at_start,
     test_delete_leaves_no_trace,
@@ -78,24 +74,15 @@ def chroma_url(tmp_path_factory):
 
 
 @pytest.fixture
-def make_kb(tmp_path: Path, embedder, chroma_url):
-    """Like tests/rag/conftest.py's make_kb, with ``chroma_url`` set to the real server."""
+def make_kb(make_kb, chroma_url):
+    """tests/rag/conftest.py's make_kb with ``chroma_url`` set to the real server (emptied first)."""
     import chromadb
 
     client = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1]))
     for collection in client.list_collections():
         client.delete_collection(collection.name)
-    databases: list[Database] = []
-
-    def build(data_dir: Path | None = None, embedder_=None, **overrides) -> KnowledgeBase:
-        settings = Settings(data_dir=data_dir or tmp_path / "data", chroma_url=chroma_url, **overrides)
-        db = Database(settings.db_path)
-        databases.append(db)
-        return KnowledgeBase(settings, DocumentRegistry(db), embedder_ or embedder)
-
-    yield build
-    for db in databases:
-        db.close()
+    return lambda data_dir=None, embedder_=None, **overrides: make_kb(data_dir, embedder_, chroma_url=chroma_url,
+                                                                      **overrides)
 
 
 def test_the_server_holds_the_vectors_not_the_data_dir(make_kb, english_pdf):
