@@ -10,7 +10,7 @@ STAMP := $(VENV)/.docchat-installed
 TEST_STAMP := $(VENV)/.docchat-test-installed
 # llama.cpp's OpenAI-compatible server, for tests/llm/test_llamacpp_server.py. PyPI has only
 # its source: the wheel built on first use is kept in WHEELS and reused by every later run.
-LLAMA_CPP := llama-cpp-python==0.3.36
+LLAMA_CPP_VERSION := 0.3.36
 WHEELS ?= $(HOME)/.cache/docchat-wheels
 export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE ?= 1
@@ -37,8 +37,8 @@ $(TEST_STAMP): $(STAMP)
 	@$(PY) -c "import llama_cpp.server" 2>/dev/null || { \
 	  ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
 	    echo "building llama-cpp-python once (several minutes; cached in $(WHEELS))"; \
-	    CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PIP) wheel -q --no-deps -w $(WHEELS) '$(LLAMA_CPP)'; }; \
-	  $(PIP) install -q --find-links $(WHEELS) '$(LLAMA_CPP)[server]'; }
+	    CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PIP) wheel -q --no-deps -w $(WHEELS) 'llama-cpp-python==$(LLAMA_CPP_VERSION)'; }; \
+	  $(PIP) install -q --find-links $(WHEELS) 'llama-cpp-python[server]==$(LLAMA_CPP_VERSION)'; }
 	touch $@
 
 system-deps:
