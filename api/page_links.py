@@ -2,9 +2,11 @@
 
 An ``<img>`` or a link opened in a new tab sends no ``X-User-Id`` and no API key, so
 the UI hands out URLs that carry their own proof: ``o`` (the document scope the UI
-checked for this user) and ``sig``, an HMAC of document id and scope under a key kept
-in the data dir. A signature only opens what its user could already see, and stays
-valid across restarts (answers in an old conversation keep their page links).
+checked for this user), ``exp`` (when the link stops working) and ``sig``, an HMAC of
+document id, scope and expiry under a key kept in the data dir. A signature only opens
+what its user could already see. Links are signed when the viewer opens a page, so a
+lifetime of hours costs nobody anything, and a link copied out of a shared session
+stops working instead of opening the page forever. The key survives restarts.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
 KEY_FILE = "page-links.key"
+LINK_LIFETIME_S = 12 * 3600
 
 
 def link_key(data_dir: Path) -> bytes:
@@ -34,18 +38,27 @@ def link_key(data_dir: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def sign(key: bytes, document_id: str, scope: str) -> str:
-    return hmac.new(key, f"{document_id}\n{scope}".encode(), hashlib.sha256).hexdigest()
+def sign(key: bytes, document_id: str, scope: str, expires: int) -> str:
+    return hmac.new(key, f"{document_id}\n{scope}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
 
-def verify(key: bytes, document_id: str, scope: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(key, document_id, scope).encode(), (signature or "").encode())
+def verify(key: bytes, document_id: str, scope: str, expires: int | None, signature: str,
+           now: float | None = None) -> bool:
+    """True for a signature made by ``sign`` over these values whose expiry has not passed."""
+    if expires is None or expires < (time.time() if now is None else now):
+        return False
+    return hmac.compare_digest(sign(key, document_id, scope, expires).encode(), (signature or "").encode())
+
+
+def _signed(key: bytes, document_id: str, scope: str, lifetime_s: int) -> dict[str, str]:
+    expires = int(time.time()) + lifetime_s
+    return {"o": scope, "exp": str(expires), "sig": sign(key, document_id, scope, expires)}
 
 
 def page_url(key: bytes, document_id: str, scope: str, page: int, chunk_id: str | None = None,
-             width: int | None = None) -> str:
-    """``/api/documents/{id}/pages/{page}?...`` that works without headers."""
-    params = {"o": scope, "sig": sign(key, document_id, scope)}
+             width: int | None = None, lifetime_s: int = LINK_LIFETIME_S) -> str:
+    """``/api/documents/{id}/pages/{page}?...`` that works without headers until it expires."""
+    params = _signed(key, document_id, scope, lifetime_s)
     if chunk_id:
         params["chunk_id"] = chunk_id
     if width:
@@ -53,7 +66,8 @@ def page_url(key: bytes, document_id: str, scope: str, page: int, chunk_id: str 
     return f"/api/documents/{quote(document_id)}/pages/{int(page)}?{urlencode(params)}"
 
 
-def file_url(key: bytes, document_id: str, scope: str, page: int | None = None) -> str:
+def file_url(key: bytes, document_id: str, scope: str, page: int | None = None,
+             lifetime_s: int = LINK_LIFETIME_S) -> str:
     """``/api/documents/{id}/file?...``, opened at ``page`` by the browser's PDF viewer."""
-    params = urlencode({"o": scope, "sig": sign(key, document_id, scope)})
+    params = urlencode(_signed(key, document_id, scope, lifetime_s))
     return f"/api/documents/{quote(document_id)}/file?{params}" + (f"#page={int(page)}" if page else "")

@@ -35,6 +35,7 @@ def page_scope(
     request: Request,
     document_id: str = DocumentId,
     o: str | None = Query(None, max_length=200, description="Scope of a signed link (from the UI)."),
+    exp: int | None = Query(None, ge=0, le=2**40, description="Expiry (Unix time) of a signed link."),
     sig: str | None = Query(None, max_length=128, description="Signature of a link handed out by the UI."),
 ) -> str:
     """The owner scope to look the document up in: from a valid signed link, else the caller's
@@ -42,7 +43,7 @@ def page_scope(
     services: Services = request.app.state.services
     if sig is not None:
         scope = o or ""
-        if page_links.verify(page_links.link_key(services.settings.data_dir), document_id, scope, sig):
+        if page_links.verify(page_links.link_key(services.settings.data_dir), document_id, scope, exp, sig):
             return scope
         raise ApiError(404, NOT_FOUND)
     return document_scope(services.settings, request_identity(request).user_id) or ""

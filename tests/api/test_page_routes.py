@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import httpx
@@ -107,6 +108,11 @@ def test_private_pages_are_404_for_another_user(start_server, tmp_path: Path) ->
         assert client.get(page_url(key, doc_id, "alice", 1)).status_code == 200
         bob_link = page_url(key, doc_id, "alice", 1).replace("o=alice", "o=bob")
         assert_error_shape(client.get(bob_link), 404)
+        # An expired link, or one whose expiry was pushed back by hand, opens nothing.
+        expired = page_url(key, doc_id, "alice", 1, lifetime_s=-1)
+        assert_error_shape(client.get(expired), 404)
+        stretched = re.sub(r"exp=(\d+)", lambda m: f"exp={int(m.group(1)) + 10**6}", expired)
+        assert_error_shape(client.get(stretched), 404)
 
 
 def test_chat_sources_carry_chunk_ids_for_the_page_route_and_citation_flags(http: httpx.Client, kite: dict) -> None:
