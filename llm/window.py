@@ -42,6 +42,21 @@ _PROBE_SYSTEM: Message = {"role": "system", "content": "."}
 DROP_BLOCK_TURNS = 4
 
 
+def block_aligned_limit(total_messages: int, wanted: int) -> int:
+    """How many of the newest messages to load so the first one starts a drop block.
+
+    A conversation longer than what is loaded is seen through a sliding window; were
+    its start to move by one turn every turn, the block edges of ``fit_history`` would
+    move with it and the kept history (the cached prefix) would change every turn. With
+    the start on an absolute block edge it moves once every ``DROP_BLOCK_TURNS`` turns.
+    """
+    if total_messages <= wanted:
+        return total_messages
+    start = total_messages - wanted
+    start -= start % (2 * DROP_BLOCK_TURNS)
+    return total_messages - start
+
+
 # The shortest answer worth generating: below it the question is refused as too long.
 MIN_ANSWER_TOKENS = 16
 

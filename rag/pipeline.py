@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from access import document_scope
 from llm.types import ChatBackend, GenerationParams, Message, Usage
-from llm.window import answer_budget, fit_history, system_message
+from llm.window import answer_budget, block_aligned_limit, fit_history, system_message
 from rag.condense import condense_question, retrieval_queries
 from rag.citations import MarkFilter, annotate
 from rag.prompting import build_system_prompt, format_context
@@ -252,8 +252,12 @@ class _Turn:
             self.turns = [m for m in req.history if m.get("role") in ("user", "assistant")]
         elif req.persist:
             # Only the newest messages can fit the prompt's history budget: never load a whole long conversation.
-            wanted = req.history_len if req.history_len >= 0 else MAX_HISTORY_MESSAGES
-            stored = history.get_messages(req.user_id, self.conversation_id, limit=wanted + 2)
+            if req.history_len >= 0:
+                limit = req.history_len + 2
+            else:
+                total = history.count_messages(req.user_id, self.conversation_id)
+                limit = block_aligned_limit(total, MAX_HISTORY_MESSAGES + 2)
+            stored = history.get_messages(req.user_id, self.conversation_id, limit=limit)
             if req.regenerate and stored and stored[-1].role == "assistant":
                 stored = stored[:-1]  # the answer being replaced
             if req.regenerate and stored and stored[-1].role == "user":

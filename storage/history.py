@@ -344,6 +344,12 @@ class HistoryManager:
             )
         return [_message(row) for row in rows]
 
+    def count_messages(self, user_id: str, conversation_id: str) -> int:
+        """How many messages the conversation holds (without loading them)."""
+        self.get_conversation(user_id, conversation_id)
+        rows = self.db.query("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?", (conversation_id,))
+        return int(rows[0]["n"])
+
     def get_history(self, user_id: str, conversation_id: str | None = None) -> list[dict]:
         """Seed 000: the messages of that conversation (or the user's latest) as dicts."""
         if conversation_id is None:

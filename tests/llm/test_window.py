@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from llm.types import Message
-from llm.window import DROP_BLOCK_TURNS, complete_pairs, fit_history, system_message
+from llm.window import DROP_BLOCK_TURNS, block_aligned_limit, complete_pairs, fit_history, system_message
 
 SYSTEM = "You are docchat. Answer briefly."
 
@@ -82,6 +82,32 @@ def test_window_drops_old_turns_in_blocks_so_the_prefix_stays_the_same(bundled_b
 
     assert len(set(firsts)) <= 3  # at most two block edges crossed in 2 blocks of turns
     assert all(f.startswith("Turn ") and int(f.split()[1].rstrip(":")) % DROP_BLOCK_TURNS == 0 for f in firsts)
+
+
+def test_a_sliding_load_of_a_very_long_conversation_keeps_the_prefix_stable(bundled_backend, long_conversation):
+    """Past what the pipeline loads, the loaded window's start moves in whole blocks too.
+
+    Without the alignment the loaded list starts one turn later every turn, the block
+    edges move with it, and the first kept turn changes on every turn.
+    """
+    wanted = 2 * 30  # the pipeline loads a fixed number of the newest messages
+    firsts = []
+    for n in range(70, 70 + 2 * DROP_BLOCK_TURNS):
+        messages = long_conversation[: 2 * n]
+        loaded = messages[-block_aligned_limit(len(messages), wanted):]
+        assert len(loaded) >= wanted
+        result = fit_history(SYSTEM, "", loaded, "Next?", bundled_backend.count_tokens, budget=1500)
+        firsts.append(result.messages[1]["content"])
+
+    assert len(set(firsts)) <= 3
+
+
+def test_block_aligned_limit_starts_on_a_block_edge():
+    block = 2 * DROP_BLOCK_TURNS
+    assert block_aligned_limit(10, 40) == 10
+    for total in range(41, 120):
+        limit = block_aligned_limit(total, 40)
+        assert 40 <= limit < 40 + block and (total - limit) % block == 0
 
 
 def test_window_keeps_everything_when_it_fits(bundled_backend, english_turns):

@@ -394,3 +394,13 @@ def test_export_markdown_says_which_sources_were_cited_and_which_did_not_back_th
     markdown = history.export_markdown("carol", conversation.id)
     assert ("Sources:\n1. tea.pdf p. 2 — cited\n2. tea.pdf p. 1 — cited, not found on the cited page\n"
             "3. zoo.pdf p. 4\n") in markdown
+
+
+def test_count_messages_counts_only_that_conversation(history):
+    first = history.start_conversation("alice")
+    other = history.start_conversation("alice")
+    for n in range(5):
+        history.add_message(first.id, "user", f"m{n}")
+    history.add_message(other.id, "user", "x")
+    assert history.count_messages("alice", first.id) == 5
+    assert history.count_messages("alice", other.id) == 1
