@@ -227,7 +227,8 @@ class TransformersBackend:
             # even the generation thread, which must not wait for itself.
             if threading.current_thread() is not self._scheduler.thread:
                 request.done.wait()
-                _fill_usage(usage, request, stopped_by_string=stops.stopped, eos_ids=self._eos_ids)
+                _fill_usage(usage, request, stopped_by_string=stops.stopped, eos_ids=self._eos_ids,
+                            abandoned=not finished)
         if request.error is not None:
             raise request.error
 
@@ -253,17 +254,20 @@ class _Detokenizer:
         return delta
 
     def flush(self) -> str:
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        """The rest; a character cut in half by the token limit is dropped, not shown as '\ufffd'."""
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True).rstrip("\ufffd")
         self.ids, self.shown, delta = [], 0, text[self.shown:]
         return delta
 
 
-def _fill_usage(usage: Usage, request: Request, stopped_by_string: bool, eos_ids: set[int]) -> None:
+def _fill_usage(usage: Usage, request: Request, stopped_by_string: bool, eos_ids: set[int],
+                abandoned: bool = False) -> None:
+    """Counts and why generation ended; a stream its reader dropped counts as cancelled."""
     new_ids = request.new_ids
     usage.completion_tokens = len(new_ids)
     usage.cached_prompt_tokens = request.reused_tokens
     ended_on_eos = bool(new_ids) and new_ids[-1] in eos_ids
-    if request.cancel is not None and request.cancel.is_set():
+    if abandoned or (request.cancel is not None and request.cancel.is_set()):
         usage.finish_reason = "cancelled"
     elif stopped_by_string or ended_on_eos:
         usage.finish_reason = "stop"

@@ -95,6 +95,19 @@ def test_a_reader_that_goes_away_frees_the_model(bundled_backend, story_request,
     # generation has ended, far short of its 400 tokens.
     assert "Paris" in bundled_backend.complete(capital_question, greedy).text
     assert 0 < usage.completion_tokens < 20
+    assert usage.finish_reason == "cancelled"
+
+
+def test_a_character_cut_by_the_token_limit_is_not_shown_half(bundled_backend):
+    """A byte-level token limit can end inside a multibyte character: no '\ufffd' at the end."""
+    from llm.transformers_backend import _Detokenizer
+
+    tokenizer = bundled_backend.tokenizer
+    ids = tokenizer.encode("数字金融", add_special_tokens=False)
+    cut = next(n for n in range(1, len(ids)) if tokenizer.decode(ids[:n]).endswith("\ufffd"))
+    text = _Detokenizer(tokenizer)
+    shown = "".join(text.add(token) for token in ids[:cut]) + text.flush()
+    assert "\ufffd" not in shown and "数字金融".startswith(shown)
 
 
 def test_request_cancelled_while_waiting_never_runs(bundled_backend, story_request, capital_question):
