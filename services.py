@@ -51,6 +51,7 @@ class Services:
         }
 
     def close(self) -> None:
+        self.knowledge_base.close()
         self.db.close()
 
 

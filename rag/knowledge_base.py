@@ -32,6 +32,7 @@ from access import document_scope
 from rag.embeddings import Embedder
 from rag.keyword_index import KeywordIndex, import_legacy_bm25
 from rag.pdf_loader import load_pages
+from rag.pdf_worker import ParseWorkers
 from rag.page_render import CACHE_DIR_NAME as PAGE_CACHE_DIR
 from rag.positions import locate_chunks
 from rag.reranker import make_reranker
@@ -80,6 +81,7 @@ class KnowledgeBase:
         self.reranker = reranker
         if reranker is None:
             self.reranker = make_reranker(getattr(settings, "reranker_model", None), getattr(embedder, "device", "cpu"))
+        self.parsers = ParseWorkers()  # PDF parsing in reusable, killable child processes
         self._write_lock = threading.RLock()
         self._scopes_lock = threading.Lock()
         self._scopes: dict[str, _Scope] = {}
@@ -88,6 +90,10 @@ class KnowledgeBase:
         legacy = self.settings.bm25_dir
         if legacy.is_dir():  # a data dir of the previous version: per-document token files
             import_legacy_bm25(self.keywords, legacy, {collection_name(o): o for o in self.registry.owners()})
+
+    def close(self) -> None:
+        """Stop the idle parser processes (the stores close with the process)."""
+        self.parsers.close()
 
     # --- scopes -----------------------------------------------------------------
     def _owner(self, owner: str | None) -> str:
@@ -171,7 +177,7 @@ class KnowledgeBase:
 
         started = time.perf_counter()
         raw = load_pages(stored, report, name=filename,
-                         timeout_s=getattr(self.settings, "pdf_parse_timeout_s", None))
+                         timeout_s=getattr(self.settings, "pdf_parse_timeout_s", None), workers=self.parsers)
         texts = clean_pages([page.text for page in raw])
         pages = [Page(page.number, text) for page, text in zip(raw, texts)]
         warnings = []

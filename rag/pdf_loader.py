@@ -75,16 +75,19 @@ def _page_texts(path: Path, reader, total: int, name: str, progress: ProgressCal
 
 
 def load_pages(path: Path | str, progress: ProgressCallback | None = None, use_ocr: bool = True,
-               name: str | None = None, timeout_s: float | None = None) -> list[Page]:
+               name: str | None = None, timeout_s: float | None = None, workers=None) -> list[Page]:
     """All pages of ``path`` (1-based numbers, raw text; cleaning is the caller's job).
 
     With ``timeout_s`` the parsing runs in a worker process that is killed past the
     limit (rag/pdf_worker.py): a PDF that hangs the parser fails alone, with
-    ``PDFTooSlow`` ("took too long to read").
+    ``PDFTooSlow`` ("took too long to read"); ``workers`` (a ``rag.pdf_worker.ParseWorkers``)
+    reuses worker processes across files instead of starting one for each.
     """
     if timeout_s is not None:
         from rag.pdf_worker import read_isolated
 
+        if workers is not None:
+            return workers.read(path, timeout_s, progress, use_ocr, name)
         return read_isolated(path, timeout_s, progress, use_ocr, name)
     return read_pages(path, progress, use_ocr, name)
 

@@ -5,9 +5,13 @@ make one loop for hours or crash the interpreter; in a thread it would hold the 
 with it. In a child process the limit is real: past ``timeout_s`` the child is killed
 and that one file fails with "took too long to read"; a crash fails that file alone.
 
-The child is a fresh ``python -m rag.pdf_worker`` (not multiprocessing, which would
-re-run the caller's main script in the child): it reads one PDF and writes JSON lines
-to stdout — progress reports, then the pages or the error.
+The child is ``python -m rag.pdf_worker --serve`` (not multiprocessing, which would
+re-run the caller's main script in the child): it reads one request (a JSON line) at a
+time from stdin and writes JSON lines to stdout — progress reports, then the pages or
+the error. Starting a child and importing the parsers costs about half a second, more
+than parsing a typical PDF, so ``ParseWorkers`` keeps finished children for the next
+file; a child that timed out or crashed is never reused, and each retires after
+``MAX_USES`` files so one huge PDF's memory is not held forever.
 """
 
 from __future__ import annotations
@@ -40,19 +44,80 @@ def _error_from(kind: str, message: str) -> Exception:
     return UnreadablePDF(message)
 
 
-def read_isolated(
-    path: Path | str,
-    timeout_s: float,
-    progress: ProgressCallback | None = None,
-    use_ocr: bool = True,
-    name: str | None = None,
-) -> list[Page]:
-    """``rag.pdf_loader.read_pages`` in a child process, killed after ``timeout_s``."""
-    name = name or Path(path).name
+MAX_USES = 100  # files one child parses before it retires
+MAX_IDLE = 2  # finished children kept for the next file
+
+
+def _spawn() -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_REPO), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "rag.pdf_worker", str(path), name, "1" if use_ocr else "0"]
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=_REPO,
-                               text=True, encoding="utf-8")
+    return subprocess.Popen([sys.executable, "-m", "rag.pdf_worker", "--serve"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=_REPO,
+                            text=True, encoding="utf-8")
+
+
+def _kill(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+class ParseWorkers:
+    """Parser children shared by one knowledge base; ``read`` is safe from many threads.
+
+    Each call takes an idle child (or starts one), so concurrent uploads never wait for
+    each other and the time limit counts only this file's parsing.
+    """
+
+    def __init__(self, max_idle: int = MAX_IDLE, max_uses: int = MAX_USES) -> None:
+        self.max_idle, self.max_uses = max_idle, max_uses
+        self._idle: list[tuple[subprocess.Popen, int]] = []
+        self._lock = threading.Lock()
+        self.started = 0  # children started so far (the tests read it)
+
+    def read(self, path: Path | str, timeout_s: float, progress: ProgressCallback | None = None,
+             use_ocr: bool = True, name: str | None = None) -> list[Page]:
+        """``rag.pdf_loader.read_pages`` in a child process, killed after ``timeout_s``."""
+        name = name or Path(path).name
+        process, uses = self._take()
+        healthy = False
+        try:
+            outcome, healthy = _exchange(process, {"path": str(path), "name": name, "ocr": use_ocr},
+                                         timeout_s, progress, name)
+        finally:
+            if healthy and uses + 1 < self.max_uses:
+                self._give_back(process, uses + 1)
+            else:
+                _kill(process)
+        if "error" in outcome:
+            raise _error_from(outcome["error"], outcome["message"])
+        return [Page(number=p["number"], text=p["text"]) for p in outcome["pages"]]
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for process, _ in idle:
+            _kill(process)
+
+    def _take(self) -> tuple[subprocess.Popen, int]:
+        with self._lock:
+            while self._idle:
+                process, uses = self._idle.pop()
+                if process.poll() is None:
+                    return process, uses
+            self.started += 1
+        return _spawn(), 0
+
+    def _give_back(self, process: subprocess.Popen, uses: int) -> None:
+        with self._lock:
+            if len(self._idle) < self.max_idle:
+                self._idle.append((process, uses))
+                return
+        _kill(process)
+
+
+def _exchange(process: subprocess.Popen, request: dict, timeout_s: float,
+              progress: ProgressCallback | None, name: str) -> tuple[dict, bool]:
+    """Send one request and read its answer: (outcome, child still usable). Raises for a kill or crash."""
     timed_out = threading.Event()
 
     def kill() -> None:  # the hard limit, whatever the child is doing
@@ -64,38 +129,48 @@ def read_isolated(
     timer.start()
     outcome: dict | None = None
     try:
-        assert process.stdout is not None
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(json.dumps(request, ensure_ascii=False) + "\n")
+            process.stdin.flush()
+        except OSError:  # the child died while idle
+            pass
         for line in process.stdout:
             message = json.loads(line)
             if "progress" in message:
                 if progress:
-                    progress(*message["progress"])
+                    progress(*message["progress"])  # may raise (the caller's deadline): the child is killed
             else:
                 outcome = message
-        process.wait()
+                break
     finally:
         timer.cancel()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     if timed_out.is_set():
         outcome = None  # a line written just before the kill does not make the file good
     if outcome is None:
+        _kill(process)
         if timed_out.is_set():
             logger.warning("%s: reading took over %g s; worker killed", name, timeout_s)
             raise PDFTooSlow(f"{name}: took too long to read (over {timeout_s:g} s); the file may be malformed")
         logger.warning("%s: the PDF reader crashed (exit code %s)", name, process.returncode)
         raise UnreadablePDF(f"{name}: the PDF crashed the reader; the file is probably malformed")
-    if "error" in outcome:
-        raise _error_from(outcome["error"], outcome["message"])
-    return [Page(number=p["number"], text=p["text"]) for p in outcome["pages"]]
+    return outcome, True
 
 
-def _main(argv: list[str]) -> int:
-    """Child side: read one PDF, report progress and the result as JSON lines."""
+def read_isolated(path: Path | str, timeout_s: float, progress: ProgressCallback | None = None,
+                  use_ocr: bool = True, name: str | None = None) -> list[Page]:
+    """One file in a child of its own (no pool at hand): started, used once, stopped."""
+    workers = ParseWorkers(max_idle=0)
+    try:
+        return workers.read(path, timeout_s, progress, use_ocr, name)
+    finally:
+        workers.close()
+
+
+def _serve() -> int:
+    """Child side: one JSON request a line on stdin; progress, then the result, as JSON lines."""
     from rag.pdf_loader import read_pages
 
-    path, name, use_ocr = argv[0], argv[1], argv[2] == "1"
     out = sys.stdout
 
     def emit(message: dict) -> None:
@@ -103,15 +178,17 @@ def _main(argv: list[str]) -> int:
         out.flush()
 
     sys.stdout = sys.stderr  # stray prints of a library must not corrupt the protocol
-    try:
-        pages = read_pages(path, lambda stage, done, total: emit({"progress": [stage, done, total]}),
-                           use_ocr, name)
-        emit({"pages": [{"number": p.number, "text": p.text} for p in pages]})
-    except Exception as exc:  # noqa: BLE001 — every failure goes back to the parent
-        emit({"error": type(exc).__name__, "message": str(exc)})
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            pages = read_pages(request["path"], lambda stage, done, total: emit({"progress": [stage, done, total]}),
+                               request["ocr"], request["name"])
+            emit({"pages": [{"number": p.number, "text": p.text} for p in pages]})
+        except Exception as exc:  # noqa: BLE001 — every failure goes back to the parent
+            emit({"error": type(exc).__name__, "message": str(exc)})
     return 0
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    raise SystemExit(_main(sys.argv[1:]))
+    raise SystemExit(_serve())
