@@ -24,6 +24,7 @@ _QUESTION_WORDS = frozenset(
     "the a an in on of for by to and or as at from with between among according based using if "
     "please give list tell describe explain compare calculate compute round answer assume provide "
     "fy cy q1 q2 q3 q4 us usd inc corp co company companies ltd plc llc group total net".split())
+MIN_PREFIX = 3  # a name this long also matches the start of a title word ("MGM" in "MGMRESORTS")
 MAX_SHARE = 0.34  # a name found in more than this share of documents does not route
 MAX_ROUTED = 3
 
@@ -68,6 +69,11 @@ def document_terms(text: str) -> set[str]:
     return terms
 
 
+def in_title(name: str, title: set[str]) -> bool:
+    """The name is a title word, or starts one: file names run words together ("MGMRESORTS_2022")."""
+    return name in title or (len(name) >= MIN_PREFIX and any(t.startswith(name) for t in title))
+
+
 def route(question: str, catalogue: dict[str, tuple[set[str], set[str]]],
           restrict: list[str] | None = None) -> list[str]:
     """Document ids the question names, best first (at most MAX_ROUTED); [] when it names none.
@@ -81,12 +87,12 @@ def route(question: str, catalogue: dict[str, tuple[set[str], set[str]]],
         return []
     ids = [d for d in catalogue if restrict is None or d in restrict]
     limit = max(1, int(MAX_SHARE * len(catalogue)))
-    holders = {n: sum(n in title or n in body for title, body in catalogue.values()) for n in wanted.names}
+    holders = {n: sum(in_title(n, title) or n in body for title, body in catalogue.values()) for n in wanted.names}
     useful = {n for n, count in holders.items() if 0 < count <= limit}
     scored = []
     for document_id in ids:
         title, body = catalogue[document_id]
-        names = sum(3 if n in title else 1 for n in useful if n in title or n in body)
+        names = sum(3 if in_title(n, title) else 1 for n in useful if in_title(n, title) or n in body)
         if names:
             scored.append((names + sum(p in title or p in body for p in wanted.periods), document_id))
     if not scored:

@@ -39,3 +39,14 @@ def test_no_name_no_routing_and_restriction_is_respected():
 def test_a_name_held_by_many_documents_does_not_route():
     catalogue = {str(i): _entry(f"Report {i}", "Annual Review") for i in range(6)}
     assert route("What does the Annual Review say?", catalogue) == []
+
+
+def test_a_name_that_starts_a_run_together_title_word_routes():
+    """File names run words together: 'MGM' must find 'MGMRESORTS 2022Q4' even when the opening never says 'MGM'."""
+    catalogue = {
+        "mgm": _entry("MGMRESORTS 2022Q4 EARNINGS", "Fourth quarter and full year results"),
+        "amcor": _entry("AMCOR 2023Q4 EARNINGS", "Adjusted EBIT and adjusted EPS grew"),
+        "other": _entry("PEPSICO 2022 10K", "Annual report"),
+    }
+    assert route("What was MGM's interest coverage using FY2022 Adjusted EBIT?", catalogue) == ["mgm"]
+    assert route("What was MG's revenue?", catalogue) == []  # too short to match a prefix
