@@ -75,15 +75,22 @@ def add_question(text: str, history: list) -> tuple:
 
 
 def prepare_regenerate(history: list, request: gr.Request = None) -> tuple:
-    """Drop the last answer from the screen; the pipeline replaces it in storage."""
+    """Ask for a new last answer. The old one stays on screen until the new one starts
+    (``stream_answer``), so a busy model or a failed turn never leaves a gap."""
     history = list(history or [])
     if not any(m.get("role") == "user" for m in history):
         lang = request_language(request)
         errors.warning_toast(t(lang, "no_regenerate"), lang)
         return gr.skip(), None, gr.skip()
+    return gr.skip(), (REGENERATE, ""), gr.update(interactive=False)
+
+
+def without_last_answer(history: list) -> list:
+    """The chat up to and including the last question: what a regenerated answer follows."""
+    history = list(history)
     while history and history[-1].get("role") == "assistant":
         history.pop()
-    return history, (REGENERATE, ""), gr.update(interactive=False)
+    return history
 
 
 def make_stream_answer(services: Any):
@@ -116,8 +123,11 @@ def make_stream_answer(services: Any):
     def _answer(pending, history, user_id, conversation_id, cancel, controls, lang) -> Iterator[tuple]:
         kind, text = pending
         regenerate = kind == REGENERATE
-        if regenerate and history:
-            text = formatting.message_text(history[-1]["content"])
+        shown = history  # on screen until the new answer has text (for a regenerate: the old answer)
+        if regenerate:
+            history = without_last_answer(history)
+            if history:
+                text = formatting.message_text(history[-1]["content"])
         cancel.clear()
         try:
             req = turn_request(services, user_id, text, conversation_id, regenerate, *controls)
@@ -152,7 +162,7 @@ def make_stream_answer(services: Any):
         else:
             sources = gr.skip()
         if not answer["content"]:
-            history.pop()
+            history = shown  # nothing new to show: a regenerated answer's predecessor stays
         yield history, gr.skip(), sources, conversation_list(services, user_id, conversation_id, lang)
 
     return stream_answer

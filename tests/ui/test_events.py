@@ -60,10 +60,22 @@ def test_a_question_is_shown_at_once_and_the_box_cleared():
     assert pending == (chat_events.ASK, "hello")
 
 
-def test_regenerate_drops_the_last_answer_from_the_screen():
+def test_regenerate_keeps_the_old_answer_on_screen_until_a_new_one_starts():
     history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     shown, pending, _ = chat_events.prepare_regenerate(history)
-    assert shown == [{"role": "user", "content": "q"}] and pending == (chat_events.REGENERATE, "")
+    assert shown == gr.skip() and pending == (chat_events.REGENERATE, "")
+    assert chat_events.without_last_answer(history) == [{"role": "user", "content": "q"}]
+
+
+def test_a_regenerate_that_fails_to_start_leaves_the_old_answer(services):
+    """The pipeline refuses the turn (here: no real model behind it): the screen keeps the answer."""
+    import threading
+
+    history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "the old answer"}]
+    stream = chat_events.make_stream_answer(services)
+    outputs = list(stream((chat_events.REGENERATE, ""), history, "u1", None, threading.Event(),
+                          threading.Lock(), None, *controls()))
+    assert all(out[0] == gr.skip() or out[0] == history for out in outputs)
 
 
 def test_export_file_name_is_safe_and_keeps_unicode():
