@@ -9,6 +9,8 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 ANSWER_TIMEOUT_MS = 180_000
+# How long a click may take to show its effect (the send button held) on a loaded machine.
+BUSY_TIMEOUT_MS = 30_000
 
 # Records the text of the newest answer after every change of #chatbot.
 WATCH_ANSWERS_JS = """() => {
@@ -99,8 +101,11 @@ class DocchatPage:
         return self.page.locator("#chatbot [data-testid=user]")
 
     def last_answer(self) -> str:
-        answers = self.answers()
-        return answers.last.inner_text().strip() if answers.count() else ""
+        """Read in one step in the page: a streaming answer is re-rendered at every token, and
+        a locator resolved before a re-render can wait on a bubble that no longer exists."""
+        return self.page.evaluate(
+            "() => { const b = document.querySelectorAll('#chatbot [data-testid=bot]');"
+            " return b.length ? b[b.length - 1].innerText.trim() : ''; }")
 
     def ask(self, text: str, *, press_enter: bool = True) -> None:
         box = self.page.locator("#chat-input textarea")
@@ -129,10 +134,16 @@ class DocchatPage:
         each update, however fast); the last entry is the final answer."""
         self.page.evaluate(WATCH_ANSWERS_JS)
         self.ask(text)
-        expect(self.page.locator("#send")).to_be_disabled()
+        expect(self.page.locator("#send")).to_be_disabled(timeout=BUSY_TIMEOUT_MS)
         final = self.wait_answer_done()
         seen = self.page.evaluate("() => { window.__docchatObserver.disconnect(); return window.__docchatSeen; }")
         return [*seen, final]
+
+    def regenerate(self) -> str:
+        """Click #regenerate and wait for the new answer (the old one stays until it starts)."""
+        self.page.locator("#regenerate").click()
+        expect(self.page.locator("#send")).to_be_disabled(timeout=BUSY_TIMEOUT_MS)
+        return self.wait_answer_done()
 
     def stop(self) -> None:
         self.page.locator("#stop").click()

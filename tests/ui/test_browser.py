@@ -112,8 +112,7 @@ def test_pdf_chat_journey(open_docchat, freedonia_pdf, tmp_path):
     assert name in ui.sources_text()
 
     # Regenerate replaces the last answer instead of adding one.
-    ui.page.locator("#regenerate").click()
-    ui.wait_answer_done()
+    ui.regenerate()
     expect(ui.answers()).to_have_count(2)
     assert ui.last_answer()
 
