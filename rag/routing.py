@@ -25,6 +25,7 @@ _QUESTION_WORDS = frozenset(
     "please give list tell describe explain compare calculate compute round answer assume provide "
     "fy cy q1 q2 q3 q4 us usd inc corp co company companies ltd plc llc group total net".split())
 MIN_PREFIX = 3  # a name this long also matches the start of a title word ("MGM" in "MGMRESORTS")
+SHOUTING_WORDS = 4  # distinct upper-case words that make a question a shouting one
 MAX_SHARE = 0.34  # a name found in more than this share of documents does not route
 MAX_ROUTED = 3
 
@@ -39,10 +40,21 @@ def _norm(token: str) -> str:
     return token.lower().strip(".'-").removesuffix("'s").removesuffix("’s")
 
 
+def _shouted(tokens: list[str]) -> set[str]:
+    """Upper-case words of a question that shouts ("TOP … DIAGRAM DISCUSSED ABOUT WHICH YEAR?"):
+    with several of them they are emphasis, not acronyms or names, and route nowhere."""
+    caps = {t for t in tokens if t.isupper() and t.isalpha() and len(t) > 1}
+    return caps if len(caps) >= SHOUTING_WORDS else set()
+
+
 def query_names(question: str) -> QueryNames:
     """Name and period tokens of a question; the first word counts only if it is not a question word."""
     found = QueryNames()
-    for i, token in enumerate(_WORD.findall(question)):
+    tokens = _WORD.findall(question)
+    shouted = _shouted(tokens)
+    for i, token in enumerate(tokens):
+        if token in shouted:
+            continue
         year = _YEAR.match(token) or _SHORT_YEAR.match(token)
         if year:
             value = year.group(1)

@@ -50,3 +50,10 @@ def test_a_name_that_starts_a_run_together_title_word_routes():
     }
     assert route("What was MGM's interest coverage using FY2022 Adjusted EBIT?", catalogue) == ["mgm"]
     assert route("What was MG's revenue?", catalogue) == []  # too short to match a prefix
+
+
+def test_a_shouting_question_does_not_route_on_its_emphasis():
+    shouted = query_names("TOP security concerns of the DIAGRAM DISCUSSED ABOUT WHICH YEAR?")
+    assert shouted.names == set()
+    assert query_names("How many times does \"HIT\" appear in the slide?").names == {"hit"}
+    assert query_names("What was NVIDIA's revenue in FY2022?").names == {"nvidia"}
