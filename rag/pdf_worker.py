@@ -22,6 +22,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+import weakref
 from pathlib import Path
 
 from rag import types as rag_types
@@ -46,6 +48,7 @@ def _error_from(kind: str, message: str) -> Exception:
 
 MAX_USES = 100  # files one child parses before it retires
 MAX_IDLE = 2  # finished children kept for the next file
+IDLE_S = 10.0  # an idle child is stopped after this long without a file
 
 
 def _spawn() -> subprocess.Popen:
@@ -59,6 +62,12 @@ def _kill(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.kill()
     process.wait()
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            try:
+                pipe.close()
+            except OSError:
+                pass
 
 
 class ParseWorkers:
@@ -68,11 +77,13 @@ class ParseWorkers:
     each other and the time limit counts only this file's parsing.
     """
 
-    def __init__(self, max_idle: int = MAX_IDLE, max_uses: int = MAX_USES) -> None:
-        self.max_idle, self.max_uses = max_idle, max_uses
-        self._idle: list[tuple[subprocess.Popen, int]] = []
+    def __init__(self, max_idle: int = MAX_IDLE, max_uses: int = MAX_USES, idle_s: float = IDLE_S) -> None:
+        self.max_idle, self.max_uses, self.idle_s = max_idle, max_uses, idle_s
+        self._idle: list[tuple[subprocess.Popen, int, float]] = []  # (child, files read, idle since)
         self._lock = threading.Lock()
         self.started = 0  # children started so far (the tests read it)
+        # Children hold two pipes each: a pool that is dropped, or idle for a while, lets them go.
+        weakref.finalize(self, _kill_all, self._idle)
 
     def read(self, path: Path | str, timeout_s: float, progress: ProgressCallback | None = None,
              use_ocr: bool = True, name: str | None = None) -> list[Page]:
@@ -94,25 +105,48 @@ class ParseWorkers:
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
-        for process, _ in idle:
-            _kill(process)
+            idle = self._idle[:]
+            self._idle.clear()
+        _kill_all(idle)
 
     def _take(self) -> tuple[subprocess.Popen, int]:
         with self._lock:
             while self._idle:
-                process, uses = self._idle.pop()
+                process, uses, _ = self._idle.pop()
                 if process.poll() is None:
                     return process, uses
+                _kill(process)
             self.started += 1
         return _spawn(), 0
 
     def _give_back(self, process: subprocess.Popen, uses: int) -> None:
         with self._lock:
             if len(self._idle) < self.max_idle:
-                self._idle.append((process, uses))
+                self._idle.append((process, uses, time.monotonic()))
+                reaper = threading.Timer(self.idle_s, _reap_if_alive, args=(weakref.ref(self),))
+                reaper.daemon = True
+                reaper.start()
                 return
         _kill(process)
+
+    def _reap(self) -> None:
+        """Stop the children idle for ``idle_s`` or more."""
+        now = time.monotonic()
+        with self._lock:
+            old = [entry for entry in self._idle if now - entry[2] >= self.idle_s - 0.05]
+            self._idle[:] = [entry for entry in self._idle if entry not in old]
+        _kill_all(old)
+
+
+def _reap_if_alive(pool_ref: "weakref.ref[ParseWorkers]") -> None:
+    pool = pool_ref()  # a timer must not keep a dropped pool (and its children) alive
+    if pool is not None:
+        pool._reap()
+
+
+def _kill_all(entries: list) -> None:
+    for entry in entries:
+        _kill(entry[0])
 
 
 def _exchange(process: subprocess.Popen, request: dict, timeout_s: float,

@@ -48,7 +48,7 @@ def test_a_child_past_its_time_limit_is_killed_and_replaced(workers, tmp_path: P
 def test_a_child_that_died_while_idle_is_replaced(workers, tmp_path: Path):
     pdf = make_pdf(tmp_path / "a.pdf", ["Text read before and after the child died."])
     workers.read(pdf, timeout_s=120)
-    [(child, _)] = workers._idle
+    [(child, _, _)] = workers._idle
     child.kill()
     child.wait()
     assert "Text read" in workers.read(pdf, timeout_s=120)[0].text
@@ -64,3 +64,24 @@ def test_a_child_retires_after_its_share_of_files(tmp_path: Path):
         assert pool.started == 2
     finally:
         pool.close()
+
+
+def test_idle_children_are_stopped_after_a_while(tmp_path: Path):
+    """An idle child holds a process and two pipes: it must not outlive the pool's use."""
+    pool = ParseWorkers(idle_s=0.5)
+    pdf = make_pdf(tmp_path / "a.pdf", ["Idle reaping text."])
+    pool.read(pdf, timeout_s=120)
+    [(child, _, _)] = pool._idle
+    child.wait(timeout=30)  # stopped by the reaper, not by close()
+    assert pool._idle == [] and child.stdin.closed
+
+
+def test_a_dropped_pool_stops_its_children(tmp_path: Path):
+    import gc
+
+    pool = ParseWorkers(idle_s=3600)
+    pool.read(make_pdf(tmp_path / "a.pdf", ["Dropped pool text."]), timeout_s=120)
+    [(child, _, _)] = pool._idle
+    del pool
+    gc.collect()
+    assert child.wait(timeout=30) is not None
