@@ -32,6 +32,21 @@ OFFLINE_ENV = {
 os.environ.update(OFFLINE_ENV)
 
 
+def _raise_open_file_limit() -> None:
+    """Hundreds of in-process Chroma clients, event loops and test servers' sockets add up
+    past the usual soft limit of 1,024 descriptors in one pytest process (seen in a full
+    run); the hard limit is the machine's to give."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+_raise_open_file_limit()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-import select
+import selectors
 import socket
 import threading
 import uuid
@@ -30,6 +30,13 @@ def limited(start_server):
                              "DOCCHAT_RATE_LIMIT_PER_MINUTE": "3"})
 
 
+def _readable(sock: socket.socket) -> bool:
+    """Has the server answered yet? (epoll, not select(): no limit on descriptor numbers)"""
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_READ)
+        return bool(selector.select(timeout=0))
+
+
 def _stream_chunked(port: int, path: str, total: int, piece: int = 64 * 1024) -> tuple[int, bytes]:
     """Send a chunked POST of ``total`` bytes until the server answers; (bytes sent, answer)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=60)
@@ -44,7 +51,7 @@ def _stream_chunked(port: int, path: str, total: int, piece: int = 64 * 1024) ->
     payload = head + b"0" * (piece - len(head))
     try:
         while sent < total:
-            readable, _, _ = select.select([sock], [], [], 0)
+            readable = _readable(sock)
             if readable:
                 break  # the server has answered: stop sending
             sock.sendall(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
