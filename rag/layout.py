@@ -69,6 +69,9 @@ def _page_text(document, index: int) -> str:
 SHORT_LINE_SHARE = 0.8
 # Lines narrower than this (in half-width cells) never set the page's full width.
 MIN_FULL_WIDTH = 20
+# The page's full width: this percentile of its lines' widths (a few overlong lines, e.g.
+# a table row, do not set it).
+FULL_WIDTH_PERCENTILE = 0.8
 
 
 def display_width(line: str) -> int:
@@ -83,7 +86,7 @@ def mark_paragraph_ends(text: str) -> str:
     full_widths = sorted(w for w in widths if w >= MIN_FULL_WIDTH)
     if not full_widths:
         return text
-    full = full_widths[int(0.8 * (len(full_widths) - 1))]
+    full = full_widths[int(FULL_WIDTH_PERCENTILE * (len(full_widths) - 1))]
     return "\n".join(
         line + " " if 0 < width < SHORT_LINE_SHARE * full and not line.endswith(" ") else line
         for line, width in zip(lines, widths)

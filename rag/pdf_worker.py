@@ -92,8 +92,8 @@ class ParseWorkers:
         process, uses = self._take()
         healthy = False
         try:
-            outcome, healthy = _exchange(process, {"path": str(path), "name": name, "ocr": use_ocr},
-                                         timeout_s, progress, name)
+            outcome = _exchange(process, {"path": str(path), "name": name, "ocr": use_ocr}, timeout_s, progress, name)
+            healthy = True
         finally:
             if healthy and uses + 1 < self.max_uses:
                 self._give_back(process, uses + 1)
@@ -150,8 +150,8 @@ def _kill_all(entries: list) -> None:
 
 
 def _exchange(process: subprocess.Popen, request: dict, timeout_s: float,
-              progress: ProgressCallback | None, name: str) -> tuple[dict, bool]:
-    """Send one request and read its answer: (outcome, child still usable). Raises for a kill or crash."""
+              progress: ProgressCallback | None, name: str) -> dict:
+    """Send one request and read its answer; a kill or crash raises (and leaves the child dead)."""
     timed_out = threading.Event()
 
     def kill() -> None:  # the hard limit, whatever the child is doing
@@ -188,17 +188,13 @@ def _exchange(process: subprocess.Popen, request: dict, timeout_s: float,
             raise PDFTooSlow(f"{name}: took too long to read (over {timeout_s:g} s); the file may be malformed")
         logger.warning("%s: the PDF reader crashed (exit code %s)", name, process.returncode)
         raise UnreadablePDF(f"{name}: the PDF crashed the reader; the file is probably malformed")
-    return outcome, True
+    return outcome
 
 
 def read_isolated(path: Path | str, timeout_s: float, progress: ProgressCallback | None = None,
                   use_ocr: bool = True, name: str | None = None) -> list[Page]:
     """One file in a child of its own (no pool at hand): started, used once, stopped."""
-    workers = ParseWorkers(max_idle=0)
-    try:
-        return workers.read(path, timeout_s, progress, use_ocr, name)
-    finally:
-        workers.close()
+    return ParseWorkers(max_idle=0).read(path, timeout_s, progress, use_ocr, name)
 
 
 def _serve() -> int:

@@ -104,7 +104,7 @@ def route(question: str, catalogue: dict[str, tuple[set[str], set[str]]],
     scored = []
     for document_id in ids:
         title, body = catalogue[document_id]
-        names = sum(3 if in_title(n, title) else 1 for n in useful if in_title(n, title) or n in body)
+        names = sum(3 if in_title(n, title) else 1 if n in body else 0 for n in useful)
         if names:
             scored.append((names + sum(p in title or p in body for p in wanted.periods), document_id))
     if not scored:
