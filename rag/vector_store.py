@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
@@ -23,6 +25,10 @@ logger = logging.getLogger(__name__)
 SHARED_COLLECTION = "docchat_shared"
 ADD_BATCH = 1000
 GET_PAGE = 2000
+# A query filtered to this many documents or fewer is scored exactly over their vectors,
+# which are kept (up to EXACT_CACHE_BYTES, least recently used out) after a first load.
+EXACT_MAX_DOCUMENTS = 50
+EXACT_CACHE_BYTES = 64 * 2**20
 
 
 def collection_name(owner: str | None) -> str:
@@ -64,6 +70,12 @@ class ChromaStore:
 
     The chunk count is cached (one docchat process owns its collections): a query needs
     it, and asking Chroma for it on every query costs a round trip to its database.
+
+    A query restricted to a few documents (a document filter, or the documents a question
+    names) is answered by exact cosine over those documents' vectors instead of Chroma's
+    metadata filter, which walks the whole collection's metadata (~150 ms at 200k chunks,
+    BENCHMARKS.md §9). The vectors are loaded once per document and kept in a small LRU
+    cache that every write to that document empties.
     """
 
     def __init__(self, chroma_dir: Path, model_name: str, dimension: int, name: str = SHARED_COLLECTION,
@@ -72,6 +84,8 @@ class ChromaStore:
         self.model_name = model_name
         self.dimension = dimension
         self._count: int | None = None
+        self._vectors: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
+        self._vectors_lock = threading.Lock()
         self._client = _client(Path(chroma_dir), url)
         self._collection = self._client.get_or_create_collection(
             name,
@@ -110,7 +124,7 @@ class ChromaStore:
                 documents=[c.text for c in part],
                 metadatas=[_metadata(c) for c in part],
             )
-        self._count = None
+        self._changed({c.document_id for c in chunks})
 
     def add_raw(self, ids: list[str], vectors: np.ndarray, texts: list[str], metadatas: list[dict]) -> None:
         """Upsert prepared rows (bulk loading and benchmarks fill the store without Chunk objects)."""
@@ -119,11 +133,18 @@ class ChromaStore:
             end = start + batch
             self._collection.upsert(ids=ids[start:end], embeddings=np.asarray(vectors[start:end], dtype=np.float32),
                                     documents=texts[start:end], metadatas=metadatas[start:end])
-        self._count = None
+        self._changed({m["document_id"] for m in metadatas})
 
     def delete_document(self, document_id: str) -> None:
         self._collection.delete(where={"document_id": document_id})
-        self._count = None
+        self._changed({document_id})
+
+    def _changed(self, document_ids: set[str]) -> None:
+        """Forget what a write made stale: the count and the written documents' cached vectors."""
+        with self._vectors_lock:
+            self._count = None
+            for document_id in document_ids:
+                self._vectors.pop(document_id, None)
 
     def count(self) -> int:
         count = self._count
@@ -140,6 +161,10 @@ class ChromaStore:
         if document_ids is not None:
             if not document_ids:
                 return []
+            if len(document_ids) <= EXACT_MAX_DOCUMENTS:
+                exact = self._exact_query(vector, k, list(dict.fromkeys(document_ids)))
+                if exact is not None:
+                    return exact
             where = {"document_id": {"$in": list(document_ids)}}
         result = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
@@ -150,6 +175,43 @@ class ChromaStore:
         ids, docs = result["ids"][0], result["documents"][0]
         metas, distances = result["metadatas"][0], result["distances"][0]
         return [(_chunk(i, d, m), 1.0 - float(dist)) for i, d, m, dist in zip(ids, docs, metas, distances)]
+
+    def _exact_query(self, vector: np.ndarray, k: int, document_ids: list[str]) -> list[tuple[Chunk, float]] | None:
+        """Exact cosine over the documents' cached vectors; None when they do not fit the cache."""
+        parts = self._document_vectors(document_ids)
+        if parts is None:
+            return None
+        ids = [chunk_id for part_ids, _ in parts for chunk_id in part_ids]
+        if not ids:
+            return []
+        matrix = parts[0][1] if len(parts) == 1 else np.concatenate([m for _, m in parts])
+        query = np.asarray(vector, dtype=np.float32)
+        similarity = matrix @ (query / (np.linalg.norm(query) or 1.0))
+        top = np.argsort(-similarity, kind="stable")[:k]
+        by_id = {c.id: c for c in self.get_chunks([ids[i] for i in top])}
+        return [(by_id[ids[i]], float(similarity[i])) for i in top if ids[i] in by_id]
+
+    def _document_vectors(self, document_ids: list[str]) -> list[tuple[list[str], np.ndarray]] | None:
+        """(chunk ids, unit-length vectors) per document, loading the missing ones from Chroma."""
+        with self._vectors_lock:  # held while loading, so a concurrent write cannot be cached over
+            parts = []
+            for document_id in document_ids:
+                part = self._vectors.get(document_id)
+                if part is None:
+                    got = self._collection.get(where={"document_id": document_id}, include=["embeddings"])
+                    matrix = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), self.dimension)
+                    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+                    part = (list(got["ids"]), matrix / np.where(norms == 0, 1.0, norms))
+                    self._vectors[document_id] = part
+                self._vectors.move_to_end(document_id)
+                parts.append(part)
+            if sum(m.nbytes for _, m in parts) > EXACT_CACHE_BYTES:  # too big to keep: Chroma's filter it is
+                for document_id in document_ids:
+                    self._vectors.pop(document_id, None)
+                return None
+            while sum(m.nbytes for _, m in self._vectors.values()) > EXACT_CACHE_BYTES:
+                self._vectors.popitem(last=False)  # least recently used; this query's documents are the newest
+            return parts
 
     def get_chunks(self, chunk_ids: list[str]) -> list[Chunk]:
         if not chunk_ids:
