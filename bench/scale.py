@@ -46,7 +46,7 @@ CHUNKS_PER_DOCUMENT = 200
 WORDS_PER_CHUNK = 120
 FILL_BATCH_DOCUMENTS = 25
 OWNER = "alice"
-UPLOADS = 3
+UPLOADS = 5
 TARGET_INGEST_RATIO = 1.2
 TARGET_P50_MS = 100.0
 TARGET_STARTUP_S = 10.0
@@ -147,14 +147,16 @@ def _summary(seconds: list[float]) -> dict:
             "n": len(ms)}
 
 
-def measure_uploads(data_dir: Path, embedder: Any, pdf: Path) -> dict:
-    """Upload the real PDF UPLOADS times (deleting it in between); the data dir is left as found."""
+def measure_uploads(data_dirs: dict[str, Path], embedder: Any, pdf: Path) -> dict[str, dict]:
+    """Upload the real PDF UPLOADS times into each data dir (deleting it in between), alternating
+    between the dirs so that a drift in machine load touches both sides alike; the dirs are
+    left as found."""
+    from contextlib import ExitStack
+
     from rag.knowledge_base import KnowledgeBase
     from storage.db import Database
     from storage.documents import DocumentRegistry
 
-    settings = settings_for(data_dir)
-    adds, writes, deletes, chunks = [], [], [], 0
     spent: list[float] = []
 
     def timed(fn):  # the index writes inside add_file: Chroma upsert + FTS rows
@@ -166,24 +168,31 @@ def measure_uploads(data_dir: Path, embedder: Any, pdf: Path) -> dict:
                 spent.append(time.perf_counter() - t0)
         return wrapper
 
-    with Database(settings.db_path) as db:
-        kb = KnowledgeBase(settings, DocumentRegistry(db), embedder)
-        store = kb._scope(OWNER).store
-        store.add, kb.keywords.add = timed(store.add), timed(kb.keywords.add)
+    runs = {label: {"adds": [], "writes": [], "deletes": [], "chunks": 0} for label in data_dirs}
+    with ExitStack() as stack:
+        kbs = {}
+        for label, data_dir in data_dirs.items():
+            db = stack.enter_context(Database(settings_for(data_dir).db_path))
+            kb = kbs[label] = KnowledgeBase(settings_for(data_dir), DocumentRegistry(db), embedder)
+            stack.callback(kb.close)
+            store = kb._scope(OWNER).store
+            store.add, kb.keywords.add = timed(store.add), timed(kb.keywords.add)
         for _ in range(UPLOADS):
-            spent.clear()
-            t0 = time.perf_counter()
-            result = kb.add_file(pdf, pdf.name, owner=OWNER)
-            adds.append(time.perf_counter() - t0)
-            writes.append(sum(spent))
-            assert result.status == "ready", result.error
-            chunks = result.chunks
-            t0 = time.perf_counter()
-            assert kb.delete(result.id, owner=OWNER)
-            deletes.append(time.perf_counter() - t0)
-    return {"upload_s": statistics.median(adds), "uploads_s": adds, "index_write_s": statistics.median(writes),
-            "delete_s": statistics.median(deletes),
-            "upload_chunks": chunks}
+            for label, kb in kbs.items():
+                run = runs[label]
+                spent.clear()
+                t0 = time.perf_counter()
+                result = kb.add_file(pdf, pdf.name, owner=OWNER)
+                run["adds"].append(time.perf_counter() - t0)
+                run["writes"].append(sum(spent))
+                assert result.status == "ready", result.error
+                run["chunks"] = result.chunks
+                t0 = time.perf_counter()
+                assert kb.delete(result.id, owner=OWNER)
+                run["deletes"].append(time.perf_counter() - t0)
+    return {label: {"upload_s": statistics.median(r["adds"]), "uploads_s": r["adds"],
+                    "index_write_s": statistics.median(r["writes"]), "delete_s": statistics.median(r["deletes"]),
+                    "upload_chunks": r["chunks"]} for label, r in runs.items()}
 
 
 def measure_retrieval(data_dir: Path, embedder: Any, repeats: int) -> dict:
@@ -206,7 +215,7 @@ def measure_retrieval(data_dir: Path, embedder: Any, repeats: int) -> dict:
                     found = kb.search(query, k=5, document_ids=filter_ids, owner=OWNER)
                     totals.append(time.perf_counter() - t0)
                     assert found and (filter_ids is None or {s.document_id for s in found} <= set(filter_ids))
-            out[label] = _summary(totals)
+            out[label] = {**_summary(totals), "first_ms": 1000 * totals[0]}  # filtered: loads the vectors
         keyword, embed, dense = [], [], []
         store = kb._scope(OWNER).store
         for _ in range(repeats):
@@ -268,8 +277,8 @@ def measure(embedder: Any, eval_dir: Path, large: int, repeats: int = 3, fill: b
     small_dir = filled_data_dir(SMALL, embedder)
     large_dir = filled_data_dir(large, embedder, fill)
     embedder.embed_query("warm up")
-    small = measure_uploads(small_dir, embedder, pdf)
-    big = measure_uploads(large_dir, embedder, pdf)
+    uploads = measure_uploads({"small": small_dir, "large": large_dir}, embedder, pdf)
+    small, big = uploads["small"], uploads["large"]
     ratio = big["upload_s"] / small["upload_s"]
     startup = startup_in_fresh_process(large_dir)
     retrieval = measure_retrieval(large_dir, embedder, repeats)
@@ -316,7 +325,9 @@ def render(r: dict) -> str:
                        ("embed_query", "query embedding alone"), ("dense_only", "Chroma query alone (k=20)"),
                        ("keyword_only", "FTS5 keyword query alone (k=80)")):
         lines.append(f"| {label} | {rt[key]['p50_ms']:.1f} | {rt[key]['p95_ms']:.1f} |")
-    lines += ["", f"Target p50 ≤ {rt['target_p50_ms']:.0f} ms; met: {rt['met']}."]
+    lines += ["", f"The filtered search scores the chosen documents' vectors exactly (rag/vector_store.py); its first "
+              f"query loads them from Chroma: {rt['private_filtered'].get('first_ms', float('nan')):.0f} ms.",
+              "", f"Target p50 ≤ {rt['target_p50_ms']:.0f} ms; met: {rt['met']}."]
     return "\n".join(lines)
 
 
