@@ -30,6 +30,7 @@ MEASUREMENTS = (
     "generation",
     "conversational",
     "finetune",
+    "finetune_answers",
     "long_conversation",
     "latency",
     "concurrency",

@@ -105,6 +105,17 @@ def _finetune(r: dict) -> str:
     return text + "\n" + _met(r)
 
 
+def _finetune_answers(r: dict) -> str:
+    text = (f"{r['chat_model']}, `python -m llm.finetune --from-db DIR --user analyst`: CAsT topics "
+            f"{', '.join(map(str, r['train_topics']))} stored as docchat conversations (train: "
+            f"{r['train_examples']} conversations), topics {', '.join(map(str, r['dev_topics']))} held out "
+            f"({r['dev_examples']} dev answers); {r['steps']} steps in {_f(r['train_seconds'], 0)} s, "
+            f"loss {_f(r['loss_first'])} → {_f(r['loss_last'])}.\n\n")
+    rows = [["base model (before)", r["dev_before"]["bleu"], r["dev_before"]["chrf"]],
+            ["with the answer adapter (after)", r["dev_after"]["bleu"], r["dev_after"]["chrf"]]]
+    return text + _table(["dev answers vs stored", "BLEU", "chrF"], rows) + "\n"
+
+
 def _answers(r: dict) -> str:
     rows = []
     for side in ("docchat", "recipe"):
@@ -203,6 +214,7 @@ SECTIONS = (
     ("retrieval_quality", "1. Retrieval quality — FinanceBench (all filings indexed together)", _retrieval),
     ("conversational", "2. Conversational retrieval — TREC CAsT 2021", _conversational),
     ("finetune", "2b. Condense adapter (LoRA) — held-out CAsT topics, before/after", _finetune),
+    ("finetune_answers", "2c. Answer adapter from stored conversations (--from-db)", _finetune_answers),
     ("answers", "3. Answer quality — FinanceBench", _answers),
     ("indexing_speed", "4. Indexing speed", _indexing),
     ("latency", "5. Retrieval latency (hybrid search incl. query embedding)", _latency),
