@@ -69,29 +69,36 @@ def collapse_near_duplicates(sources: list[Source], threshold: float = 0.9) -> l
     return kept
 
 
-def merge_same_page(sources: list[Source], max_chunks_per_page: int = 2) -> list[Source]:
-    """One source per (document, page), at the rank of its best chunk.
+def merge_same_page(sources: list[Source], max_chunks_per_page: int = 2, evidence_weight: float = 0.0,
+                    evidence_chunks: int = 3) -> list[Source]:
+    """One source per (document, page), ranked by the page's evidence.
 
     Citations are per page, so five chunks of one page would spend five context slots
     on one citation; merging gives the model (and the page-level benchmarks) more
     distinct pages. Up to ``max_chunks_per_page`` chunks are joined in reading order.
+
+    A page's score is its best chunk's score plus ``evidence_weight`` times the scores of
+    its next best chunks (``evidence_chunks`` in all): a page on which several chunks
+    match — a statement table split into rows that all carry the page's heading, a
+    section that keeps returning to the question's subject — is stronger evidence than
+    a page with one lucky chunk. With weight 0 pages keep the rank of their best chunk.
     """
     groups: dict[tuple[str, int], list[Source]] = {}
     for source in sources:
-        group = groups.setdefault((source.document_id, source.page), [])
-        if len(group) < max_chunks_per_page:
-            group.append(source)
+        groups.setdefault((source.document_id, source.page), []).append(source)
     merged = []
     for group in groups.values():
         best = group[0]
-        if len(group) > 1:
-            ordered = sorted(group, key=lambda s: _chunk_index(s.chunk_id))
+        score = best.score + evidence_weight * sum(s.score for s in group[1:evidence_chunks])
+        joined = group[:max_chunks_per_page]
+        text = best.text
+        if len(joined) > 1:
+            ordered = sorted(joined, key=lambda s: _chunk_index(s.chunk_id))
             text = ordered[0].text
             for following in ordered[1:]:
                 text = join_overlapping(text, following.text)
-            best = replace(best, text=text)
-        merged.append(best)
-    return merged
+        merged.append(replace(best, text=text, score=score))
+    return sorted(merged, key=lambda s: s.score, reverse=True) if evidence_weight else merged
 
 
 def join_overlapping(first: str, second: str, min_overlap: int = 8) -> str:

@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 MIN_CANDIDATES = 20
 RERANK_CANDIDATES = 30  # pages handed to the cross-encoder; it returns the best k of them
 CATALOGUE_CHUNKS = 3  # a document's routing terms: its title and its first chunks
+# A page's further matching chunks add this share of their fused scores to its best one
+# (rag/fusion.py merge_same_page; BENCHMARKS.md §1: twelve filings recall@5 0.79 → 0.88).
+PAGE_EVIDENCE_WEIGHT = 0.3
+PAGE_EVIDENCE_CHUNKS = 3
 
 
 def _source(chunk: Chunk, score: float) -> Source:
@@ -83,7 +87,7 @@ class HybridRetriever:
 
     def search(self, queries: str | list[str], k: int = 5,
                document_ids: list[str] | None = None) -> list[Source]:
-        """Top ``k`` chunks for the queries; ``score`` is the fused RRF score (or the reranker's)."""
+        """Top ``k`` pages' sources for the queries; ``score`` is the page's fused RRF evidence (or the reranker's)."""
         if isinstance(queries, str):
             queries = [queries]
         queries = [q for q in dict.fromkeys(q.strip() for q in queries) if q]  # unique, in order
@@ -100,7 +104,8 @@ class HybridRetriever:
         missing = [chunk_id for chunk_id, _ in fused if chunk_id not in chunks]
         chunks.update((chunk.id, chunk) for chunk in self.store.get_chunks(missing))
         sources = [_source(chunks[cid], score) for cid, score in fused if cid in chunks]
-        sources = merge_same_page(collapse_near_duplicates(sources))
+        sources = merge_same_page(collapse_near_duplicates(sources), evidence_weight=PAGE_EVIDENCE_WEIGHT,
+                                  evidence_chunks=PAGE_EVIDENCE_CHUNKS)
         if self.reranker is not None:
             sources = self.reranker.rerank(queries[0], sources[: max(k, self.rerank_candidates)])
         return sources[:k]

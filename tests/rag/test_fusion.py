@@ -65,3 +65,20 @@ def test_merge_same_page_keeps_one_source_per_page_in_reading_order():
     merged = merge_same_page([src(2, 5, "later", 0.9), src(1, 0, "other page", 0.8),
                               src(2, 4, "earlier", 0.7), src(2, 6, "third", 0.6)])
     assert [(s.page, s.text, s.score) for s in merged] == [(2, "earlier\nlater", 0.9), (1, "other page", 0.8)]
+
+
+def test_a_page_with_several_matching_chunks_outranks_one_lucky_chunk():
+    from rag.fusion import merge_same_page
+    from rag.types import Source
+
+    def src(page, index, score):
+        return Source("d", "f.pdf", page, f"p{page} c{index}", score, chunk_id=f"d:{page}:{index}")
+
+    # page 7: one chunk at the top; page 3: three chunks just below it (a table split into rows)
+    sources = [src(7, 0, 0.030), src(3, 1, 0.028), src(3, 2, 0.027), src(3, 3, 0.026), src(3, 4, 0.025)]
+    plain = merge_same_page(sources)
+    assert [s.page for s in plain] == [7, 3] and plain[1].score == 0.028
+    weighed = merge_same_page(sources, evidence_weight=0.3, evidence_chunks=3)
+    assert [s.page for s in weighed] == [3, 7]
+    assert abs(weighed[0].score - (0.028 + 0.3 * (0.027 + 0.026))) < 1e-12  # the fourth chunk does not count
+    assert weighed[0].text == "p3 c1\np3 c2"  # still two chunks of text per page
