@@ -165,7 +165,7 @@ class KeywordIndex:
         """The owner's indexed documents, one index seek per document (a loose index scan).
 
         The retriever asks on every search (its routing catalogue follows the index); a
-        GROUP BY would walk every chunk's index entry: 37 ms at 200k chunks vs ~2 ms.
+        GROUP BY walks every chunk's index entry: 39 ms at 200k chunks, this 6.5 ms.
         """
         rows = self.db.query(
             "WITH RECURSIVE d(id) AS ("
