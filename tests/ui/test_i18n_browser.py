@@ -132,8 +132,8 @@ def test_the_language_switch_survives_a_reload(open_in):
     page = ui.page
     expect(page.locator("#send")).to_have_text("发送")
 
-    choose_language(ui, "English")  # the page reloads in English
-    expect(page.locator("#send")).to_have_text("Send")
+    choose_language(ui, "English")  # the page reloads in English (slow on a loaded machine)
+    expect(page.locator("#send")).to_have_text("Send", timeout=60_000)
     ui.wait_until_ready()
     expect(page.locator("#upload")).to_contain_text("Click to Upload")
     ui.reload()
@@ -143,7 +143,7 @@ def test_the_language_switch_survives_a_reload(open_in):
     expect(page.locator("#language input[value=en]")).to_be_checked()
 
     choose_language(ui, "Follow the browser")  # back to the browser's language
-    expect(page.locator("#send")).to_have_text("发送")
+    expect(page.locator("#send")).to_have_text("发送", timeout=60_000)
     ui.wait_until_ready()
     ui.reload()
     expect(page.locator("#send")).to_have_text("发送")
