@@ -13,13 +13,10 @@ are scored against the stored ones before and after training.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from bench.data import CastTurn, load_cast
 from bench.harness import Bench
-
-log = logging.getLogger(__name__)
 
 USER = "analyst"
 ANSWER_WORDS = 40  # the opening of the canonical passage stands for the stored answer
