@@ -87,6 +87,11 @@ class TransformersBackend:
         self.device = device
         self.name = display_name(self.source, gguf_file, dtype)
         self.tokenizer, self.model = _load(self.source, gguf_file, device, dtype)
+        if device == "cpu" and max_batch > 1:  # batched decode steps on a CPU (llm/packed_linear.py)
+            from llm.packed_linear import pack_linears
+
+            packed = pack_linears(self.model)
+            logger.info("%d linear layers packed for batched CPU decoding", packed)
         self.adapters = dict(adapters or {})
         if self.adapters:  # LoRA: one base model, the adapter chosen per request (llm/adapters.py)
             from llm.adapters import attach_adapters, describe
