@@ -34,6 +34,7 @@ MEASUREMENTS = (
     "long_conversation",
     "latency",
     "concurrency",
+    "backend_concurrency",
     "scale",
     "citations",
 )

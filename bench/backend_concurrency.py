@@ -105,16 +105,12 @@ def prefix_turns(backend, params, turns: int) -> list[dict]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.backend_concurrency", description=__doc__.splitlines()[0])
-    parser.add_argument("--n", default="1,8", help="concurrency levels")
-    parser.add_argument("--prompt-tokens", type=int, default=900)
-    parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--turns", type=int, default=12, help="turns of the prefix-cache run (0: skip)")
-    parser.add_argument("--before-ref", default="c3c7a82", help="git ref of the backend before issue 17 ('' skips)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "out")
-    args = parser.parse_args(argv)
+TARGET_SCALING = 3.0  # issue 17: aggregate tokens/s at N = 8 >= 3 x N = 1
+BEFORE_REF = "c3c7a82"  # the backend before issue 17: one generate at a time
 
+
+def measure(levels: list[int], prompt_tokens: int, max_new_tokens: int, turns: int, before_ref: str) -> dict:
+    """Before and after at each level, back to back on the same prompts; then the prefix-cache turns."""
     import os
     import tempfile
 
@@ -125,17 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     from llm.types import GenerationParams
 
     folder, gguf = bundled_chat_model()
-    params = GenerationParams(max_new_tokens=args.max_new_tokens, temperature=0.0, repetition_penalty=1.1)
+    params = GenerationParams(max_new_tokens=max_new_tokens, temperature=0.0, repetition_penalty=1.1)
     backends = {"after": TransformersBackend(folder, gguf_file=gguf)}
-    if args.before_ref:
-        backends["before"] = old_backend_class(args.before_ref, Path(tempfile.mkdtemp()))(folder, gguf_file=gguf)
-    levels = [int(x) for x in args.n.split(",")]
-    messages = prompts(max(levels), args.prompt_tokens, backends["after"].count_tokens)
+    if before_ref:
+        backends["before"] = old_backend_class(before_ref, Path(tempfile.mkdtemp()))(folder, gguf_file=gguf)
+    messages = prompts(max(levels), prompt_tokens, backends["after"].count_tokens)
     for backend in backends.values():
         level(backend, messages[:1], params)  # warm-up
     results: dict = {"uptime": os.getloadavg(), "torch_threads": torch.get_num_threads(),
                      "prompt_tokens": backends["after"].count_tokens(messages[0]),
-                     "max_new_tokens": args.max_new_tokens, "levels": {}}
+                     "max_new_tokens": max_new_tokens, "before_ref": before_ref, "levels": {}}
     for n in levels:  # before and after back to back at each level
         for name, backend in backends.items():
             r = level(backend, messages[:n], params)
@@ -145,11 +140,34 @@ def main(argv: list[str] | None = None) -> int:
         lo, hi = by_n[str(min(levels))], by_n[str(max(levels))]
         results[f"{name}_scaling"] = hi["tokens_per_s"] / lo["tokens_per_s"]
         results[f"{name}_ttft_p95_ratio"] = hi["ttft_p95_s"] / lo["ttft_p95_s"]
-    if args.turns:
-        results["prefix_turns"] = prefix_turns(backends["after"], params, args.turns)
+    if turns:
+        results["prefix_turns"] = prefix_turns(backends["after"], params, turns)
         for row in results["prefix_turns"]:
             print(row, flush=True)
     results["load_after"] = os.getloadavg()
+    results["target"] = f"aggregate tokens/s at N={max(levels)} >= {TARGET_SCALING} x N={min(levels)}"
+    results["met"] = results["after_scaling"] >= TARGET_SCALING
+    return results
+
+
+def run(bench) -> dict:
+    """``python -m bench --only backend_concurrency``: 1 and 8 streams of typical answer length (128 tokens)."""
+    if bench.options.quick:
+        return measure([1, 2], 300, 16, 3, BEFORE_REF)
+    return measure([1, 8], 900, 128, 12, BEFORE_REF)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.backend_concurrency", description=__doc__.splitlines()[0])
+    parser.add_argument("--n", default="1,8", help="concurrency levels")
+    parser.add_argument("--prompt-tokens", type=int, default=900)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--turns", type=int, default=12, help="turns of the prefix-cache run (0: skip)")
+    parser.add_argument("--before-ref", default=BEFORE_REF, help="git ref of the backend before issue 17 ('' skips)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "out")
+    args = parser.parse_args(argv)
+    results = measure([int(x) for x in args.n.split(",")], args.prompt_tokens, args.max_new_tokens, args.turns,
+                      args.before_ref)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "backend_concurrency.json").write_text(json.dumps(results, indent=1))
     print(json.dumps({k: v for k, v in results.items() if k not in ("levels", "prefix_turns")}))

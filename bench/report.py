@@ -182,6 +182,25 @@ def _concurrency(r: dict) -> str:
     return text + _met(r)
 
 
+def _backend_concurrency(r: dict) -> str:
+    """Issue 17's before/after on the model alone: one ``generate`` at a time vs the batched backend."""
+    levels = sorted({int(n) for by_n in r["levels"].values() for n in by_n})
+    lo, hi = str(levels[0]), str(levels[-1])
+    text = (f"{hi} different questions over a {r['prompt_tokens']}-token context, greedy, max_new_tokens="
+            f"{r['max_new_tokens']}; before = the backend at `{r.get('before_ref', '')}` (one generate at a "
+            "time), after = this checkout (batched decode steps, packed linear layers on a CPU).\n\n")
+    rows = [[name, by_n[lo]["tokens_per_s"], by_n[hi]["tokens_per_s"], r[f"{name}_scaling"],
+             by_n[hi]["ttft_p95_s"], r[f"{name}_ttft_p95_ratio"]] for name, by_n in sorted(r["levels"].items())]
+    text += _table(["backend", f"N={lo} tokens/s", f"N={hi} tokens/s", f"N={hi} / N={lo}",
+                    f"TTFT p95 s at N={hi}", "TTFT p95 ratio"], rows)
+    if r.get("prefix_turns"):
+        last = r["prefix_turns"][-1]
+        text += (f"\n\nPrefix cache, turn {last['turn']} of one conversation ({last['prompt_tokens']} prompt tokens): "
+                 f"TTFT {_f(last['ttft_no_cache_s'])} s without the cache, {_f(last['ttft_cached_s'])} s with "
+                 f"{last['reused_cached']} tokens reused.")
+    return text + _met(r)
+
+
 def _zh(r: dict) -> str:
     rows = [["docchat, first turns", r["first_turns"]["docchat"]["recall@1"], r["first_turns"]["docchat"]["recall@5"]],
             ["recipe, first turns", r["first_turns"]["recipe"]["recall@1"], r["first_turns"]["recipe"]["recall@5"]]]
@@ -221,6 +240,7 @@ SECTIONS = (
     ("generation", "6. Generation: pipeline vs bare model.generate", _generation),
     ("long_conversation", "7. Long conversation (scripted)", _long),
     ("concurrency", "8. Concurrency through the HTTP API", _concurrency),
+    ("backend_concurrency", "8b. Concurrent answers on the local backend: before/after", _backend_concurrency),
     ("scale", "9. Scale: 1,000 PDFs on one machine (issue 16)", lambda r: __import__("bench.scale").scale.render(r)),
     ("citations", "10. Checkable citations: page render + highlight, citation precision", _citations),
     ("zh", "Chinese check (--zh)", _zh),
