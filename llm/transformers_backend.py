@@ -92,6 +92,10 @@ class TransformersBackend:
 
             packed = pack_linears(self.model)
             logger.info("%d linear layers packed for batched CPU decoding", packed)
+        if device == "cpu":  # a prompt prefilled over a cached prefix: attention without a mask (llm/prefix_attention.py)
+            from llm.prefix_attention import use_prefix_attention
+
+            use_prefix_attention(self.model)
         self.adapters = dict(adapters or {})
         if self.adapters:  # LoRA: one base model, the adapter chosen per request (llm/adapters.py)
             from llm.adapters import attach_adapters, describe
