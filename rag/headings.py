@@ -46,7 +46,7 @@ def _headingish(line: str) -> bool:
     """Short, has letters, is not a sentence or a table row, is not page furniture."""
     if not (3 <= len(line) <= MAX_HEADING_CHARS) or not _LETTER.search(line) or _NOISE.match(line):
         return False
-    if line.endswith((".", ",", ";")) or " | " in line or any(p in line for p in "，；。"):
+    if line.endswith((".", ",", ";", ":", "：")) or " | " in line or any(p in line for p in "，；。"):
         return False
     return not _PAGE_REFERENCE.search(line)
 

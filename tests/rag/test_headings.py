@@ -9,6 +9,10 @@ def test_upper_case_page_heading_is_found_below_a_company_line():
 def test_page_furniture_and_sentences_are_not_headings():
     assert page_heading("Page 9 of 15\nincludes gains or losses on sales of an entire operating resort.") == ""
     assert page_heading("Table of Contents\n12\n") == ""
+    # a line that introduces a list is a sentence, not the page's heading
+    assert page_heading("Notable comparable sales changes by revenue category were as follows:\n"
+                        "• Computing: the 6.4% decline was driven by tablets.") == ""
+    assert page_heading("下表列出各项指标：\n收入增长了百分之十二。") == ""
 
 
 def test_section_headings_of_reports_papers_and_chinese_documents():
