@@ -168,6 +168,11 @@ def _long(r: dict) -> str:
     if "ttft_ratio_last5_vs_turns3to7" in r:
         text += (f" Time to first token, same turns: **{_f(r['ttft_ratio_last5_vs_turns3to7'])}×** "
                  f"({r['cached_turns']} of {r['turns']} turns reused a cached prefix).")
+    if r.get("ttft_ratio_last5_vs_reference_turns3to7") is not None:
+        ref = r["reference_rows"][2:7]
+        text += (f" Side by side — a reference conversation replaying turns 1–7 at the end, its turns 3–7 "
+                 f"interleaved with the last five (TTFT {', '.join(_f(x['ttft_s']) for x in ref)} s), so both "
+                 f"sides run on the same machine state: **{_f(r['ttft_ratio_last5_vs_reference_turns3to7'])}×**.")
     return text + _met(r)
 
 

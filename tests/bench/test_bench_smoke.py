@@ -132,3 +132,22 @@ def test_report_has_tables_and_plots(bench_run):
     assert "## 1. Retrieval quality" in text and "| docchat" in text
     assert (markdown.parent / "retrieval_quality.png").stat().st_size > 0
     assert (markdown.parent / "conversational.png").is_file()
+
+
+def test_long_conversation_compares_its_last_turns_side_by_side_with_a_reference(eval_dir, tmp_path):
+    """The reference conversation's turns 3-7 run interleaved with the main one's last five."""
+    from bench.__main__ import main
+
+    out = tmp_path / "out"
+    rc = main(["--eval-dir", str(eval_dir), "--quick", "--out", str(out), "--markdown", str(out / "B.md"),
+               "--only", "long_conversation", "--long-turns", "12"])
+    result = json.loads((out / "results.json").read_text())["long_conversation"]
+    assert rc == 0, result.get("error")
+    main_rows, reference = result["rows"], result["reference_rows"]
+    assert [r["turn"] for r in main_rows] == list(range(1, 13)) and [r["turn"] for r in reference] == list(range(1, 8))
+    starts = sorted([("main", r["turn"], r["started_s"]) for r in main_rows[-5:]]
+                    + [("reference", r["turn"], r["started_s"]) for r in reference[2:]], key=lambda x: x[2])
+    assert [side for side, _, _ in starts] == ["reference", "main"] * 5
+    assert main_rows[-1]["cached_prompt_tokens"] > 0  # the main conversation kept its own prefix cache
+    assert result["ttft_ratio_last5_vs_reference_turns3to7"] > 0
+    assert "Side by side" in (out / "B.md").read_text()
