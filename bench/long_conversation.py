@@ -37,14 +37,14 @@ def script(questions: list[str], turns: int) -> list[str]:
 
 
 class _Conversation:
-    """One scripted conversation through the real pipeline; ``turn`` runs its next turn and returns its row."""
+    """One scripted conversation through the real pipeline; ``turn`` runs its next turn and records its row."""
 
     def __init__(self, cm, params, user_id: str, texts: list[str]) -> None:
         self.cm, self.params, self.user_id, self.texts = cm, params, user_id, texts
         self.conversation_id: str | None = None
         self.rows: list[dict] = []
 
-    def turn(self) -> dict:
+    def turn(self) -> None:
         from rag.pipeline import TurnRequest
 
         n = len(self.rows) + 1
@@ -59,7 +59,6 @@ class _Conversation:
                "cached_prompt_tokens": result.usage.cached_prompt_tokens,
                "generate_s": result.timings.get("generate_s", 0.0)}
         self.rows.append(row)
-        return row
 
 
 def _median_ratio(late: list[float], early: list[float]) -> float:

@@ -3,12 +3,12 @@
 Why: a later turn of a conversation reuses the KV of its stable prefix (llm/prefix_cache.py)
 and computes only its new tokens. transformers then hands SDPA an explicit boolean mask
 (the new tokens are causal among themselves but see all the cached positions), and
-PyTorch's CPU flash kernel with a mask computes every block, masked or not, at about a
-quarter of the matrix-product rate: at turn 100 of a conversation (775 new tokens over
-2,254) attention was 45% of the prefill. Splitting it into two mask-free calls — all new
-queries over the cached keys (no mask at all) and the new tokens over themselves
-(``is_causal``, upper blocks skipped) — and merging the two by their log-sum-exp gives
-the same result (to float rounding) in about half the attention time.
+PyTorch's CPU flash kernel with a mask cannot skip the masked blocks; at turn 100 of a
+conversation (775 new tokens over 2,254) attention is ~45% of the prefill. Splitting it into
+two mask-free calls — all new queries over the cached keys (no mask at all) and the new
+tokens over themselves (``is_causal``, upper blocks skipped) — and merging the two by their
+log-sum-exp gives the same result (to float rounding). Measured on the bundled model,
+alternating the two paths: 7–13% less prefill time (BENCHMARKS.md §7).
 
 Used only where it is exact and known: one row, no padding, a plain causal mask, on the
 CPU. Everything else (batched decode steps with their padding masks, GPUs, sliding
