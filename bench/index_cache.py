@@ -27,9 +27,10 @@ from bench.data import RetrievalSet
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Modules whose code decides what lands in the index (page text, chunks, prefixes).
+# Modules whose code decides what lands in the index (page text, chunks, prefixes, and the
+# keyword index's tokens: a tokenizer change must not reuse rows written by the old one).
 INDEXING_MODULES = ("rag/pdf_loader.py", "rag/tables.py", "rag/headings.py", "rag/splitter.py",
-                    "rag/text_cleaning.py", "rag/layout.py")
+                    "rag/text_cleaning.py", "rag/layout.py", "rag/keyword_index.py")
 COMPLETE = "complete"
 
 
@@ -45,9 +46,9 @@ def pdfs_key(pdfs: list[Path]) -> str:
     return _digest(*sorted((p.name, p.stat().st_size) for p in pdfs))
 
 
-def indexing_key(settings: Any, embedder_name: str) -> str:
+def indexing_key(settings: Any, embedder_name: str, root: Path = REPO_ROOT) -> str:
     """Everything besides the PDFs that changes what docchat stores."""
-    sources = [(REPO_ROOT / m).read_bytes() if (REPO_ROOT / m).exists() else b"" for m in INDEXING_MODULES]
+    sources = [(root / m).read_bytes() if (root / m).exists() else b"" for m in INDEXING_MODULES]
     return _digest(embedder_name, settings.chunk_tokens, settings.chunk_overlap, *sources)
 
 
