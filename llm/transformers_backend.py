@@ -95,7 +95,8 @@ class TransformersBackend:
         if device == "cpu":  # a prompt prefilled over a cached prefix: attention without a mask (llm/prefix_attention.py)
             from llm.prefix_attention import use_prefix_attention
 
-            use_prefix_attention(self.model)
+            if use_prefix_attention(self.model):
+                logger.info("prefill over a cached prefix: mask-free split attention")
         self.adapters = dict(adapters or {})
         if self.adapters:  # LoRA: one base model, the adapter chosen per request (llm/adapters.py)
             from llm.adapters import attach_adapters, describe
