@@ -48,6 +48,7 @@ class Services:
             "chat_model": self.llm.name,
             "embedding_model": self.embedder.name,
             "device": getattr(self.llm, "device", "remote"),
+            "engine": getattr(self.llm, "engine", "?"),
         }
 
     def close(self) -> None:

@@ -50,7 +50,10 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None, description="Chroma server (e.g. http://chroma:8000) to use instead of the embedded store under the data dir.")
 
     # --- models -----------------------------------------------------------------
-    model: str = Field("auto", description="Chat model: 'auto', a HF id, a local dir or a .gguf file.")
+    model: str = Field("auto", description="Chat model: 'auto', a short name (qwen2.5-1.5b, qwen2.5-0.5b, smollm2), a HF id, a local dir or a .gguf file.")
+    engine: str = Field("auto", pattern="^(auto|llama.cpp|transformers)$", description="Engine for a GGUF model: 'auto' (llama.cpp), 'llama.cpp' or 'transformers' (needed for --condense-adapter on a GGUF).")
+    llm_threads: int | None = Field(None, ge=1, description="CPU threads for llama.cpp (default: every CPU this process may use).")
+    kv_cache_mb: int = Field(512, ge=0, description="Memory for saved KV states of idle conversations (llama.cpp), in MiB.")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible server (vLLM, llama.cpp, Ollama) to use instead of a local model.")
     llm_api_key: str | None = Field(None, description="API key for --llm-base-url.")
     llm_model_name: str | None = Field(None, description="Model name to request from --llm-base-url (default: its first model).")

@@ -190,3 +190,4 @@ class Health(BaseModel):
     model: str
     embedding_model: str
     device: str | None = None
+    engine: str | None = None  # "llama.cpp", "transformers" or "OpenAI-compatible server"

@@ -81,5 +81,6 @@ def create_app(services: Services) -> FastAPI:
 async def healthz(services: Services = Depends(get_services)) -> Health:
     """200 once the app is built: models are loaded before ``create_app`` is called."""
     info = services.model_info()
-    return Health(model=info["chat_model"], embedding_model=info["embedding_model"], device=info.get("device"))
+    return Health(model=info["chat_model"], embedding_model=info["embedding_model"], device=info.get("device"),
+                  engine=info.get("engine"))
 

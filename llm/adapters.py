@@ -87,6 +87,25 @@ def resolve_adapters(settings: "Settings", choice: "ModelChoice") -> dict[str, P
     return adapters
 
 
+def llamacpp_lora(adapter: str | None) -> Path | None:
+    """The GGUF LoRA file for ``--adapter`` on llama.cpp (applied to every call), or None.
+
+    llama.cpp reads LoRA adapters as GGUF; a peft directory (what ``llm.finetune`` writes)
+    is converted once with llama.cpp's ``convert_lora_to_gguf.py`` (README, fine-tuning).
+    """
+    if not adapter or adapter.strip().lower() in OFF:
+        return None
+    path = Path(adapter).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path.resolve()
+    if path.is_dir() and (path / "adapter_config.json").is_file():
+        raise AdapterError(
+            f"{adapter!r} is a peft LoRA directory; llama.cpp needs it as a GGUF LoRA file. Convert it with "
+            "llama.cpp's convert_lora_to_gguf.py (README: fine-tuning), or run it with --engine transformers."
+        )
+    raise AdapterError(f"The LoRA adapter {adapter!r} is neither a .gguf file nor an adapter directory.")
+
+
 def refuse_remote(settings: "Settings") -> None:
     """``AdapterError`` when an adapter is asked for explicitly with ``--llm-base-url``."""
     explicit = [name for name, value in (("--adapter", settings.adapter), ("--condense-adapter", settings.condense_adapter))

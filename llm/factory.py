@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from llm.types import ChatBackend
 
 if TYPE_CHECKING:
+    from llm.model_paths import ModelChoice
     from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -30,11 +31,15 @@ def make_backend(settings: "Settings") -> ChatBackend:
             timeout_s=settings.generation_timeout_s,
         )
 
-    from llm.adapters import resolve_adapters
     from llm.model_paths import resolve_chat_model
-    from llm.transformers_backend import TransformersBackend
 
     choice = resolve_chat_model(settings.model, settings.device)
+    if choice.gguf_file and settings.engine != "transformers":
+        return _llamacpp(settings, choice)
+
+    from llm.adapters import resolve_adapters
+    from llm.transformers_backend import TransformersBackend
+
     logger.info("chat backend: local transformers, %s", choice.reason)
     return TransformersBackend(
         choice.source,
@@ -46,3 +51,37 @@ def make_backend(settings: "Settings") -> ChatBackend:
         max_batch=settings.max_batch,
         adapters=resolve_adapters(settings, choice),
     )
+
+
+def _llamacpp(settings: "Settings", choice: "ModelChoice") -> ChatBackend:
+    """A GGUF model on llama.cpp; an answer adapter must be a GGUF LoRA file there."""
+    from llm.adapters import OFF, AdapterError, llamacpp_lora
+    from llm.llamacpp_backend import LlamaCppBackend
+
+    condense = (settings.condense_adapter or "").strip().lower()
+    if condense not in (*OFF, "auto"):
+        raise AdapterError(
+            "--condense-adapter needs the transformers engine (peft switches adapters per call); "
+            "add --engine transformers, or serve one GGUF LoRA for every call with --adapter FILE.gguf."
+        )
+    logger.info("chat backend: llama.cpp, %s", choice.reason)
+    return LlamaCppBackend(
+        choice.gguf_path,
+        name=_display_name(choice),
+        context_window=settings.context_window,
+        threads=settings.llm_threads,
+        max_queue=settings.max_queue,
+        kv_cache_mb=settings.kv_cache_mb,
+        lora_path=llamacpp_lora(settings.adapter),
+    )
+
+
+def _display_name(choice: "ModelChoice") -> str:
+    """'Qwen2.5-Coder-1.5B-Instruct (GGUF Q4_K_M)' for the UI and /healthz."""
+    from llm.bundled_models import PARTED_MODELS
+    from llm.transformers_backend import display_name
+
+    for model in PARTED_MODELS.values():
+        if choice.gguf_file == model.file_name:
+            return f"{model.display} (GGUF Q4_K_M)"
+    return display_name(choice.source, choice.gguf_file, None)

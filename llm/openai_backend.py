@@ -72,6 +72,8 @@ def request_params(params: GenerationParams) -> dict[str, Any]:
 class OpenAIBackend:
     """``ChatBackend`` over an OpenAI-compatible ``/v1/chat/completions`` endpoint."""
 
+    engine = "OpenAI-compatible server"
+
     def __init__(
         self,
         base_url: str,

@@ -69,6 +69,8 @@ def display_name(source: str, gguf_file: str | None, dtype: str | None) -> str:
 class TransformersBackend:
     """``ChatBackend`` over a local transformers causal LM, batching concurrent requests."""
 
+    engine = "transformers"
+
     def __init__(
         self,
         source: str | Path,

@@ -27,6 +27,7 @@ class GenerationParams:
     top_k: int = 0
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
+    seed: int | None = None  # sampling seed; None = a fresh one each call
     # Who may reuse this prompt's cached prefix (one user's one conversation); None: no reuse.
     cache_key: str | None = None
     # LoRA adapter role for this call ("condense"); None = an answer (llm/adapters.py).

@@ -28,6 +28,13 @@ OFFLINE_ENV = {
     "ANONYMIZED_TELEMETRY": "False",
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TOKENIZERS_PARALLELISM": "false",
+    # Test servers answer with the 135M model: fast, and what they check is the product around
+    # the answer. The real default (Qwen2.5 through llama.cpp) has its own tests
+    # (tests/llm/test_llamacpp_backend.py, tests/rag/test_default_model_turn.py).
+    "DOCCHAT_MODEL": "smollm2",
+    # One llama.cpp thread: the 135M model needs no more, and a thread pool on both cores spins
+    # at its barriers whenever Chromium or another server takes a core (tokens slow down 10x).
+    "DOCCHAT_LLM_THREADS": "1",
 }
 os.environ.update(OFFLINE_ENV)
 
@@ -142,7 +149,17 @@ def server(start_server: Callable[..., ServerHandle]) -> ServerHandle:
 
 @pytest.fixture(scope="session")
 def bundled_backend():
-    """The bundled SmolLM2-135M-Instruct GGUF on CPU, loaded once per test session."""
+    """The bundled SmolLM2-135M-Instruct GGUF on llama.cpp (the CPU engine), loaded once per session."""
+    from llm.llamacpp_backend import LlamaCppBackend
+    from llm.model_paths import bundled_chat_model
+
+    folder, gguf = bundled_chat_model()
+    return LlamaCppBackend(folder / gguf, name="SmolLM2-135M-Instruct (GGUF)", threads=1)
+
+
+@pytest.fixture(scope="session")
+def transformers_smollm2():
+    """The same GGUF on the transformers engine (GPU path, LoRA adapters, fine-tuning)."""
     from llm.model_paths import bundled_chat_model
     from llm.transformers_backend import TransformersBackend
 

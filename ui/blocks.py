@@ -87,6 +87,7 @@ def model_info(services: Any, lang: str = "en") -> str:
         info.get("embedding_model") or getattr(services.embedder, "name", "?"),
         info.get("device") or getattr(services.llm, "device", "?"),
         lang,
+        engine=info.get("engine") or getattr(services.llm, "engine", ""),
     )
 
 

@@ -218,6 +218,8 @@ def progress_fraction(index: int, count: int, done: int, total: int) -> float:
     return min(1.0, ((index - 1) + min(part, 1.0)) / max(count, 1))
 
 
-def model_info_markdown(chat_model: str, embedding_model: str, device: str, lang: str = "en") -> str:
-    """The #model-info line in the header."""
-    return t(lang, "model_info", chat=chat_model, embedding=embedding_model, device=device)
+def model_info_markdown(chat_model: str, embedding_model: str, device: str, lang: str = "en",
+                        engine: str = "") -> str:
+    """The #model-info line in the header: the chat model, its engine, embeddings, device."""
+    chat = f"{chat_model} · {engine}" if engine else chat_model
+    return t(lang, "model_info", chat=chat, embedding=embedding_model, device=device)

@@ -17,8 +17,8 @@ def greedy() -> GenerationParams:
 
 
 @pytest.fixture(scope="session")
-def openai_server(bundled_backend) -> Iterator[tuple[str, object]]:
+def openai_server(transformers_smollm2) -> Iterator[tuple[str, object]]:
     """(base URL, app) of a real OpenAI-compatible HTTP server on 127.0.0.1 wrapping the bundled model."""
-    app = make_app(bundled_backend)
+    app = make_app(transformers_smollm2)
     with serve(app) as url:
         yield url, app

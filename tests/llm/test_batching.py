@@ -37,15 +37,15 @@ def run_concurrently(backend, jobs) -> list:
     return results
 
 
-def test_concurrent_streams_each_get_their_own_answer_with_their_own_params(bundled_backend, questions):
+def test_concurrent_streams_each_get_their_own_answer_with_their_own_params(transformers_smollm2, questions):
     params = [GenerationParams(max_new_tokens=20, temperature=0.0, repetition_penalty=1.0),
               GenerationParams(max_new_tokens=7, temperature=0.0, repetition_penalty=1.3),
               GenerationParams(max_new_tokens=24, temperature=0.0, repetition_penalty=1.0)]
-    alone = [bundled_backend.complete(m, p) for m, p in zip(questions, params)]
+    alone = [transformers_smollm2.complete(m, p) for m, p in zip(questions, params)]
     stop_word = alone[0].text.split()[4]
     params[0] = replace(params[0], stop=(stop_word,))
 
-    together = run_concurrently(bundled_backend, [(m, p, None) for m, p in zip(questions, params)])
+    together = run_concurrently(transformers_smollm2, [(m, p, None) for m, p in zip(questions, params)])
 
     assert together[0][0] == alone[0].text[: alone[0].text.index(stop_word)]
     assert together[0][1].finish_reason == "stop"
@@ -55,12 +55,12 @@ def test_concurrent_streams_each_get_their_own_answer_with_their_own_params(bund
     assert together[2][1] == alone[2].usage
 
 
-def test_a_second_request_is_answered_while_the_first_still_streams(bundled_backend, questions):
+def test_a_second_request_is_answered_while_the_first_still_streams(transformers_smollm2, questions):
     """Served one after the other, the first would have all 80 tokens before the second began."""
     cancel_first = threading.Event()
-    first = bundled_backend.stream(questions[0], GenerationParams(max_new_tokens=80, temperature=0.0), cancel_first)
+    first = transformers_smollm2.stream(questions[0], GenerationParams(max_new_tokens=80, temperature=0.0), cancel_first)
     next(first)
-    second = bundled_backend.stream(questions[2], GenerationParams(max_new_tokens=12, temperature=0.0))
+    second = transformers_smollm2.stream(questions[2], GenerationParams(max_new_tokens=12, temperature=0.0))
     second_text = "".join(second)
     cancel_first.set()  # the second is complete: stop the first wherever it is
     list(first)
@@ -70,12 +70,12 @@ def test_a_second_request_is_answered_while_the_first_still_streams(bundled_back
     assert first.usage.completion_tokens < 60
 
 
-def test_a_stop_cancels_only_its_own_request(bundled_backend, questions):
+def test_a_stop_cancels_only_its_own_request(transformers_smollm2, questions):
     greedy = GenerationParams(max_new_tokens=30, temperature=0.0, repetition_penalty=1.0)
-    expected = bundled_backend.complete(questions[1], greedy).text
+    expected = transformers_smollm2.complete(questions[1], greedy).text
     cancel = threading.Event()
-    stopped = bundled_backend.stream(questions[0], replace(greedy, max_new_tokens=200), cancel)
-    other = bundled_backend.stream(questions[1], greedy)
+    stopped = transformers_smollm2.stream(questions[0], replace(greedy, max_new_tokens=200), cancel)
+    other = transformers_smollm2.stream(questions[1], greedy)
     other_pieces: list[str] = []
     reader = threading.Thread(target=lambda: other_pieces.extend(other))
     reader.start()
@@ -90,12 +90,12 @@ def test_a_stop_cancels_only_its_own_request(bundled_backend, questions):
     assert other.usage.finish_reason in ("stop", "length")
 
 
-def test_sampling_and_greedy_requests_share_a_batch(bundled_backend, questions):
+def test_sampling_and_greedy_requests_share_a_batch(transformers_smollm2, questions):
     greedy = GenerationParams(max_new_tokens=16, temperature=0.0, repetition_penalty=1.0)
-    expected = bundled_backend.complete(questions[2], greedy).text
+    expected = transformers_smollm2.complete(questions[2], greedy).text
     sampled = GenerationParams(max_new_tokens=16, temperature=1.0, top_k=20)
 
-    results = run_concurrently(bundled_backend, [(questions[0], sampled, None), (questions[2], greedy, None),
+    results = run_concurrently(transformers_smollm2, [(questions[0], sampled, None), (questions[2], greedy, None),
                                                  (questions[1], sampled, None)])
 
     assert results[1][0] == expected

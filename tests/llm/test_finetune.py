@@ -131,8 +131,8 @@ def test_from_db_keeps_complete_answers_and_filters_by_user(tmp_path):
 # --- encoding ---------------------------------------------------------------------------
 
 
-def test_only_assistant_replies_are_learned(bundled_backend):
-    tok = bundled_backend.tokenizer
+def test_only_assistant_replies_are_learned(transformers_smollm2):
+    tok = transformers_smollm2.tokenizer
     ids, labels = finetune.encode_dialogue(tok, TRAIN, 512)
     learned = tok.decode([i for i, label in zip(ids, labels) if label != finetune.IGNORE])
     assert "pumpernickel." in learned and "Pumpernickel." in learned
@@ -150,6 +150,7 @@ def tiny_run(tmp_path_factory) -> tuple[dict, Path]:
     args = finetune.parser().parse_args([
         "--data", str(data), "--out", str(out), "--dev-dialogues", "d", "--steps", "8", "--batch-size", "1",
         "--lr", "3e-3", "--max-eval", "1", "--eval-tokens", "12", "--device", "cpu", "--no-progress",
+        "--model", "smollm2",
     ])
     return finetune.run(args), out
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import dataclasses
+
 import huggingface_hub.constants
 import pytest
+
+from llm.bundled_models import DEFAULT_CPU_MODEL, PARTED_MODELS
 
 from llm.model_paths import (
     ModelNotFound,
@@ -15,6 +19,8 @@ from llm.model_paths import (
     resolve_chat_model,
     resolve_embedding_model,
 )
+
+DEFAULT = PARTED_MODELS[DEFAULT_CPU_MODEL]
 
 
 @pytest.fixture
@@ -47,17 +53,33 @@ def test_bundled_embedding_dir_has_a_config():
     assert (bundled_embedding_dir() / "config.json").is_file()
 
 
-def test_auto_on_cpu_is_the_bundled_smollm2():
+def test_auto_on_cpu_is_the_assembled_qwen_gguf():
     choice = resolve_chat_model("auto", "cpu")
-    folder, gguf = bundled_chat_model()
-    assert (choice.source, choice.gguf_file, choice.device) == (str(folder), gguf, "cpu")
-    assert "SmolLM2" in choice.reason
+    assert (choice.gguf_file, choice.device) == (DEFAULT.file_name, "cpu")
+    assert choice.gguf_path.stat().st_size == DEFAULT.size
+    assert "Qwen2.5-Coder" in choice.reason and "no CUDA GPU" in choice.reason
+
+
+def test_short_names_pick_each_offline_model():
+    assert resolve_chat_model("qwen2.5-0.5b", "cpu").gguf_file == "qwen2.5-coder-0.5b-instruct.Q4_K_M.gguf"
+    assert resolve_chat_model("Qwen2.5-1.5B", "cpu").gguf_file == "qwen2.5-coder-1.5b-instruct.Q4_K_M.gguf"
+    assert resolve_chat_model("smollm2", "cpu").gguf_file == bundled_chat_model()[1]
+
+
+def test_auto_falls_back_to_smollm2_when_the_parts_are_not_installed(monkeypatch):
+    import llm.bundled_models as bm
+
+    monkeypatch.setitem(bm.PARTED_MODELS, DEFAULT.short_name,
+                        dataclasses.replace(DEFAULT, dist_prefix="not-installed-part"))
+    choice = resolve_chat_model("auto", "cpu")
+    assert choice.gguf_file == bundled_chat_model()[1]
+    assert "is not installed" in choice.reason
 
 
 def test_auto_with_gpu_but_offline_and_not_cached_falls_back(empty_hf_cache, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     choice = resolve_chat_model("auto", "cuda")
-    assert choice.gguf_file == bundled_chat_model()[1]
+    assert choice.gguf_file == DEFAULT.file_name
     assert choice.device == "cpu"
     assert "offline" in choice.reason
 
@@ -66,7 +88,7 @@ def test_auto_with_gpu_but_offline_and_not_cached_falls_back(empty_hf_cache, mon
 def test_auto_with_an_unreachable_hub_falls_back(closed_hub):
     chat = resolve_chat_model("auto", "cuda")
     embedding = resolve_embedding_model("auto", "cpu")
-    assert chat.gguf_file == bundled_chat_model()[1]
+    assert chat.gguf_file == DEFAULT.file_name
     assert embedding.source == str(bundled_embedding_dir())
     assert "did not answer" in embedding.reason
 

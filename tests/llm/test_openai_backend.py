@@ -33,14 +33,14 @@ def server_app(openai_server):
     app.state.report_usage = True
 
 
-def test_first_listed_model_and_its_context_window_are_used(remote, bundled_backend):
-    assert remote.model == bundled_backend.name
-    assert remote.context_window == bundled_backend.context_window
+def test_first_listed_model_and_its_context_window_are_used(remote, transformers_smollm2):
+    assert remote.model == transformers_smollm2.name
+    assert remote.context_window == transformers_smollm2.context_window
     assert remote.device == "remote"
 
 
-def test_stream_over_http_matches_the_local_greedy_answer(remote, bundled_backend, capital_question, greedy):
-    local = bundled_backend.complete(capital_question, greedy)
+def test_stream_over_http_matches_the_local_greedy_answer(remote, transformers_smollm2, capital_question, greedy):
+    local = transformers_smollm2.complete(capital_question, greedy)
     stream = remote.stream(capital_question, greedy)
     pieces = list(stream)
 
@@ -49,10 +49,10 @@ def test_stream_over_http_matches_the_local_greedy_answer(remote, bundled_backen
     assert stream.usage == local.usage  # reported by the server
 
 
-def test_complete_without_streaming(remote, bundled_backend, capital_question, greedy):
+def test_complete_without_streaming(remote, transformers_smollm2, capital_question, greedy):
     completion = remote.complete(capital_question, greedy)
 
-    assert completion.text == bundled_backend.complete(capital_question, greedy).text
+    assert completion.text == transformers_smollm2.complete(capital_question, greedy).text
     assert completion.usage.completion_tokens > 0
     assert completion.usage.finish_reason == "stop"
 
@@ -87,7 +87,7 @@ def test_usage_is_counted_when_the_server_reports_none(remote, server_app, capit
     assert stream.usage.completion_tokens == approx_text_tokens(text)
 
 
-def test_cancel_closes_the_stream(remote, bundled_backend, capital_question, greedy):
+def test_cancel_closes_the_stream(remote, transformers_smollm2, capital_question, greedy):
     cancel = threading.Event()
     story = [{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
     stream = remote.stream(story, GenerationParams(max_new_tokens=32, temperature=0.0), cancel)
@@ -102,13 +102,13 @@ def test_cancel_closes_the_stream(remote, bundled_backend, capital_question, gre
     assert "Paris" in remote.complete(capital_question, greedy).text  # the server takes the next request
 
 
-def test_local_tokenizer_is_used_when_it_loads_offline(openai_server, bundled_backend, capital_question):
+def test_local_tokenizer_is_used_when_it_loads_offline(openai_server, transformers_smollm2, capital_question):
     url, _ = openai_server
     folder, gguf = bundled_chat_model()
     remote = OpenAIBackend(url, tokenizer_source=str(folder / gguf))
 
-    assert remote.count_tokens(capital_question) == bundled_backend.count_tokens(capital_question)
-    assert remote.truncate_text("汉服是汉族的传统服饰", 3) == bundled_backend.truncate_text("汉服是汉族的传统服饰", 3)
+    assert remote.count_tokens(capital_question) == transformers_smollm2.count_tokens(capital_question)
+    assert remote.truncate_text("汉服是汉族的传统服饰", 3) == transformers_smollm2.truncate_text("汉服是汉族的传统服饰", 3)
 
 
 def test_token_estimate_without_a_local_tokenizer(remote):

@@ -42,7 +42,7 @@ def test_pack_linears_packs_a_float32_model_and_leaves_other_dtypes():
     assert type(model[0]) is PackedLinear and type(model[2]) is nn.Linear
 
 
-def test_the_cpu_backend_decodes_with_packed_layers(bundled_backend):
-    kinds = {type(m).__name__ for m in bundled_backend.model.modules()}
+def test_the_cpu_backend_decodes_with_packed_layers(transformers_smollm2):
+    kinds = {type(m).__name__ for m in transformers_smollm2.model.modules()}
     assert "PackedLinear" in kinds
-    assert not any(type(m) is nn.Linear for m in bundled_backend.model.modules())
+    assert not any(type(m) is nn.Linear for m in transformers_smollm2.model.modules())

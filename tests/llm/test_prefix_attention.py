@@ -53,9 +53,9 @@ def test_mask_is_dropped_only_for_one_unpadded_row_over_a_cache():
     assert not bool(mask(1, **plain, attention_mask=padded)[0, 0, :, 0].any())  # padding stays hidden
 
 
-def test_the_cpu_backend_prefills_over_a_cache_with_the_split_path(bundled_backend, monkeypatch):
+def test_the_cpu_backend_prefills_over_a_cache_with_the_split_path(transformers_smollm2, monkeypatch):
     """Real model: logits over a cached prefix equal a full forward's, and the split path ran."""
-    model = bundled_backend.model
+    model = transformers_smollm2.model
     assert model.config._attn_implementation == NAME
     calls = []
     real = prefix_attention.split_causal_attention

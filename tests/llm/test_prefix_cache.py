@@ -37,54 +37,54 @@ def bob_history() -> list[tuple[str, str]]:
             ("Name a fruit.", "An apple.")]
 
 
-def test_the_next_turn_reuses_the_conversation_prefix_and_answers_the_same(bundled_backend, greedy, alice_history):
+def test_the_next_turn_reuses_the_conversation_prefix_and_answers_the_same(transformers_smollm2, greedy, alice_history):
     key = "alice\x1fconv-1"
-    bundled_backend.prefix_cache.clear()
+    transformers_smollm2.prefix_cache.clear()
     turn2 = conversation(alice_history, "And of Spain?")
-    first = bundled_backend.stream(turn2, replace(greedy, cache_key=key))
+    first = transformers_smollm2.stream(turn2, replace(greedy, cache_key=key))
     answer = "".join(first)
     turn3 = conversation([*alice_history, ("And of Spain?", answer)], "And of Germany?")
-    expected = bundled_backend.complete(turn3, greedy)
+    expected = transformers_smollm2.complete(turn3, greedy)
 
-    cached = bundled_backend.stream(turn3, replace(greedy, cache_key=key))
+    cached = transformers_smollm2.stream(turn3, replace(greedy, cache_key=key))
     text = "".join(cached)
 
     assert first.usage.cached_prompt_tokens == 0
-    earlier_turns = bundled_backend.count_tokens(conversation(alice_history, "")) - 10  # less the empty question
+    earlier_turns = transformers_smollm2.count_tokens(conversation(alice_history, "")) - 10  # less the empty question
     assert earlier_turns <= cached.usage.cached_prompt_tokens < cached.usage.prompt_tokens
     assert text == expected.text
     assert cached.usage.completion_tokens == expected.usage.completion_tokens
 
 
 def test_a_cached_prefix_never_leaks_to_another_conversation_or_user(
-        bundled_backend, greedy, alice_history, bob_history):
-    bundled_backend.prefix_cache.clear()
+        transformers_smollm2, greedy, alice_history, bob_history):
+    transformers_smollm2.prefix_cache.clear()
     question = "What did I tell you before?"
     alice = conversation(alice_history, question)
     bob = conversation(bob_history, question)
-    expected_bob = bundled_backend.complete(bob, greedy).text
+    expected_bob = transformers_smollm2.complete(bob, greedy).text
 
-    "".join(bundled_backend.stream(alice, replace(greedy, cache_key="alice\x1fc1")))
-    as_bob = bundled_backend.stream(bob, replace(greedy, cache_key="bob\x1fc2"))
+    "".join(transformers_smollm2.stream(alice, replace(greedy, cache_key="alice\x1fc1")))
+    as_bob = transformers_smollm2.stream(bob, replace(greedy, cache_key="bob\x1fc2"))
     bob_text = "".join(as_bob)
     # Same key, different history (e.g. edited turns): only the tokens both share may be reused.
-    reused = bundled_backend.stream(bob, replace(greedy, cache_key="alice\x1fc1"))
+    reused = transformers_smollm2.stream(bob, replace(greedy, cache_key="alice\x1fc1"))
     reused_text = "".join(reused)
 
     assert as_bob.usage.cached_prompt_tokens == 0
     assert bob_text == expected_bob
-    assert reused.usage.cached_prompt_tokens <= bundled_backend.count_tokens([SYSTEM]) + 4
+    assert reused.usage.cached_prompt_tokens <= transformers_smollm2.count_tokens([SYSTEM]) + 4
     assert reused_text == expected_bob
 
 
-def test_requests_without_a_key_are_never_cached(bundled_backend, greedy, alice_history):
-    bundled_backend.prefix_cache.clear()
+def test_requests_without_a_key_are_never_cached(transformers_smollm2, greedy, alice_history):
+    transformers_smollm2.prefix_cache.clear()
     messages = conversation(alice_history, "And of Spain?")
-    bundled_backend.complete(messages, greedy)
-    again = bundled_backend.stream(messages, greedy)
+    transformers_smollm2.complete(messages, greedy)
+    again = transformers_smollm2.stream(messages, greedy)
     "".join(again)
 
-    assert len(bundled_backend.prefix_cache) == 0
+    assert len(transformers_smollm2.prefix_cache) == 0
     assert again.usage.cached_prompt_tokens == 0
 
 

@@ -22,57 +22,57 @@ def story_request() -> list[Message]:
     return [{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
 
 
-def test_backend_describes_itself(bundled_backend):
-    assert bundled_backend.name == "SmolLM2-135M-Instruct (GGUF Q4_1)"
-    assert bundled_backend.device == "cpu"
-    assert bundled_backend.context_window == 8192
+def test_backend_describes_itself(transformers_smollm2):
+    assert transformers_smollm2.name == "SmolLM2-135M-Instruct (GGUF Q4_1)"
+    assert transformers_smollm2.device == "cpu"
+    assert transformers_smollm2.context_window == 8192
 
 
-def test_stream_yields_the_answer_in_pieces(bundled_backend, capital_question, greedy):
-    stream = bundled_backend.stream(capital_question, greedy)
+def test_stream_yields_the_answer_in_pieces(transformers_smollm2, capital_question, greedy):
+    stream = transformers_smollm2.stream(capital_question, greedy)
     pieces = list(stream)
 
     assert len(pieces) > 1
     assert "Paris" in "".join(pieces)
     assert "<|im_end|>" not in "".join(pieces) and "assistant" not in "".join(pieces)
-    assert stream.usage.prompt_tokens == bundled_backend.count_tokens(capital_question)
+    assert stream.usage.prompt_tokens == transformers_smollm2.count_tokens(capital_question)
     assert 0 < stream.usage.completion_tokens <= greedy.max_new_tokens
     assert stream.usage.finish_reason == "stop"
 
 
-def test_greedy_answers_are_deterministic(bundled_backend, capital_question, greedy):
-    first = bundled_backend.complete(capital_question, greedy)
-    second = bundled_backend.complete(capital_question, greedy)
+def test_greedy_answers_are_deterministic(transformers_smollm2, capital_question, greedy):
+    first = transformers_smollm2.complete(capital_question, greedy)
+    second = transformers_smollm2.complete(capital_question, greedy)
 
     assert first.text == second.text
     assert first.usage == second.usage
 
 
-def test_sampling_still_answers(bundled_backend, capital_question):
+def test_sampling_still_answers(transformers_smollm2, capital_question):
     params = GenerationParams(max_new_tokens=16, temperature=0.8, top_k=5)
-    assert bundled_backend.complete(capital_question, params).text.strip()
+    assert transformers_smollm2.complete(capital_question, params).text.strip()
 
 
-def test_max_new_tokens_ends_with_length(bundled_backend, story_request):
-    completion = bundled_backend.complete(story_request, GenerationParams(max_new_tokens=5, temperature=0.0))
+def test_max_new_tokens_ends_with_length(transformers_smollm2, story_request):
+    completion = transformers_smollm2.complete(story_request, GenerationParams(max_new_tokens=5, temperature=0.0))
 
     assert completion.usage.completion_tokens == 5
     assert completion.usage.finish_reason == "length"
 
 
-def test_stop_string_trims_and_ends_the_answer(bundled_backend, story_request, greedy):
-    reference = bundled_backend.complete(story_request, greedy).text
+def test_stop_string_trims_and_ends_the_answer(transformers_smollm2, story_request, greedy):
+    reference = transformers_smollm2.complete(story_request, greedy).text
     stop_word = reference.split()[3]
-    completion = bundled_backend.complete(story_request, replace(greedy, stop=(stop_word,)))
+    completion = transformers_smollm2.complete(story_request, replace(greedy, stop=(stop_word,)))
 
     assert completion.text == reference[: reference.index(stop_word)]
     assert completion.usage.finish_reason == "stop"
     assert completion.usage.completion_tokens < greedy.max_new_tokens
 
 
-def test_cancel_stops_generation_and_frees_the_model(bundled_backend, story_request, capital_question, greedy):
+def test_cancel_stops_generation_and_frees_the_model(transformers_smollm2, story_request, capital_question, greedy):
     cancel = threading.Event()
-    stream = bundled_backend.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0), cancel)
+    stream = transformers_smollm2.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0), cancel)
     received = []
     for piece in stream:
         received.append(piece)
@@ -81,28 +81,28 @@ def test_cancel_stops_generation_and_frees_the_model(bundled_backend, story_requ
 
     assert stream.usage.finish_reason == "cancelled"
     assert stream.usage.completion_tokens < 20
-    after = bundled_backend.complete(capital_question, greedy)
+    after = transformers_smollm2.complete(capital_question, greedy)
     assert "Paris" in after.text
 
 
-def test_a_reader_that_goes_away_frees_the_model(bundled_backend, story_request, capital_question, greedy):
-    stream = bundled_backend.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0))
+def test_a_reader_that_goes_away_frees_the_model(transformers_smollm2, story_request, capital_question, greedy):
+    stream = transformers_smollm2.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0))
     next(stream)
     usage = stream.usage
     del stream  # e.g. the HTTP client disconnected
 
     # The next request is served only once the model is free: by then the abandoned
     # generation has ended, far short of its 400 tokens.
-    assert "Paris" in bundled_backend.complete(capital_question, greedy).text
+    assert "Paris" in transformers_smollm2.complete(capital_question, greedy).text
     assert 0 < usage.completion_tokens < 20
     assert usage.finish_reason == "cancelled"
 
 
-def test_a_character_cut_by_the_token_limit_is_not_shown_half(bundled_backend):
+def test_a_character_cut_by_the_token_limit_is_not_shown_half(transformers_smollm2):
     """A byte-level token limit can end inside a multibyte character: no '\ufffd' at the end."""
     from llm.transformers_backend import _Detokenizer
 
-    tokenizer = bundled_backend.tokenizer
+    tokenizer = transformers_smollm2.tokenizer
     ids = tokenizer.encode("数字金融", add_special_tokens=False)
     cut = next(n for n in range(1, len(ids)) if tokenizer.decode(ids[:n]).endswith("\ufffd"))
     text = _Detokenizer(tokenizer)
@@ -110,13 +110,13 @@ def test_a_character_cut_by_the_token_limit_is_not_shown_half(bundled_backend):
     assert "\ufffd" not in shown and "数字金融".startswith(shown)
 
 
-def test_request_cancelled_while_waiting_never_runs(bundled_backend, story_request, capital_question):
+def test_request_cancelled_while_waiting_never_runs(transformers_smollm2, story_request, capital_question):
     hold = threading.Event()
-    running = bundled_backend.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0), hold)
+    running = transformers_smollm2.stream(story_request, GenerationParams(max_new_tokens=400, temperature=0.0), hold)
     next(running)  # the model is now busy with the first request
     cancelled = threading.Event()
     cancelled.set()
-    waiting = bundled_backend.stream(capital_question, GenerationParams(max_new_tokens=8), cancelled)
+    waiting = transformers_smollm2.stream(capital_question, GenerationParams(max_new_tokens=8), cancelled)
     hold.set()
     list(running)
 
@@ -148,12 +148,12 @@ def test_full_queue_answers_busy(no_queue_backend, story_request, capital_questi
     assert "Paris" in no_queue_backend.complete(capital_question, greedy).text
 
 
-def test_two_threads_get_the_same_answer_as_one(bundled_backend, capital_question, greedy):
-    expected = bundled_backend.complete(capital_question, greedy).text
+def test_two_threads_get_the_same_answer_as_one(transformers_smollm2, capital_question, greedy):
+    expected = transformers_smollm2.complete(capital_question, greedy).text
     answers: list[str] = []
 
     def ask() -> None:
-        answers.append(bundled_backend.complete(capital_question, greedy).text)
+        answers.append(transformers_smollm2.complete(capital_question, greedy).text)
 
     threads = [threading.Thread(target=ask) for _ in range(2)]
     for thread in threads:
@@ -164,14 +164,14 @@ def test_two_threads_get_the_same_answer_as_one(bundled_backend, capital_questio
     assert answers == [expected, expected]
 
 
-def test_counts_and_truncates_text(bundled_backend):
+def test_counts_and_truncates_text(transformers_smollm2):
     text = "汉服是汉族的传统服饰。Hanfu is the traditional dress of the Han people."
-    cut = bundled_backend.truncate_text(text, 6)
+    cut = transformers_smollm2.truncate_text(text, 6)
 
-    assert bundled_backend.count_text_tokens(text) > 6
+    assert transformers_smollm2.count_text_tokens(text) > 6
     assert text.startswith(cut) and cut
-    assert bundled_backend.count_text_tokens(cut) <= 6
-    assert bundled_backend.truncate_text(text, 1000) == text
+    assert transformers_smollm2.count_text_tokens(cut) <= 6
+    assert transformers_smollm2.truncate_text(text, 1000) == text
 
 
 def test_sampling_kwargs_follow_seed_002():
@@ -187,7 +187,7 @@ def test_display_name():
     assert display_name("Qwen/Qwen2.5-3B-Instruct", None, "bfloat16") == "Qwen2.5-3B-Instruct (bfloat16)"
 
 
-def test_converted_gguf_is_cached_and_answers_the_same(bundled_backend):
+def test_converted_gguf_is_cached_and_answers_the_same(transformers_smollm2):
     """The second load of a GGUF model reads the cached conversion, not the GGUF file."""
     from llm.model_paths import bundled_chat_model
     from llm.transformers_backend import TransformersBackend, gguf_cache_dir
@@ -198,5 +198,5 @@ def test_converted_gguf_is_cached_and_answers_the_same(bundled_backend):
     again = TransformersBackend(folder, gguf_file=gguf)
     question = [{"role": "user", "content": "Name one planet."}]
     params = GenerationParams(max_new_tokens=8, temperature=0.0)
-    assert again.complete(question, params).text == bundled_backend.complete(question, params).text
-    assert again.count_tokens(question) == bundled_backend.count_tokens(question)
+    assert again.complete(question, params).text == transformers_smollm2.complete(question, params).text
+    assert again.count_tokens(question) == transformers_smollm2.count_tokens(question)

@@ -1,0 +1,375 @@
+"""A GGUF chat model run in-process by llama.cpp (llama-cpp-python): docchat's CPU engine.
+
+One ``Llama`` context does one generation at a time on a worker thread; at most
+``max_queue`` callers wait behind it and the next one gets ``BackendBusy`` at once (the
+same contract as the other backends). Each request's reader turns token ids into text,
+applies stop strings and sets ``halt`` when it has what it needs or goes away; the worker
+checks ``halt`` and the caller's ``cancel`` between prefill chunks and between tokens, so
+Stop frees the model within one chunk even during a long prefill.
+
+KV reuse: CPU prefill is the cost of a turn (~3 GFLOP a prompt token for 1.5B), and a
+follow-up turn repeats the system prompt and the kept history. The context keeps the
+sequence of the conversation that ran last; a request with the same ``cache_key`` (one
+user's one conversation) prefills only the tokens after the longest common prefix. When
+another conversation comes, the current one's state is saved into a per-key LRU
+(``kv_cache_mb`` bytes at most) and the newcomer's saved state is restored, or the context
+starts empty: a prefix is never reused across keys, nor without a key.
+
+Prompts are rendered with the chat template stored in the GGUF (seed 001), and the
+context window comes from the GGUF's training length (at most ``DEFAULT_MAX_CONTEXT``
+unless ``context_window`` says otherwise, which bounds the KV memory).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from llm.model_paths import ModelNotFound
+from llm.stop_strings import StopStringFilter
+from llm.types import BackendBusy, Completion, GenerationParams, Message, PromptTooLong, TextStream, Usage
+
+logger = logging.getLogger(__name__)
+
+ENGINE = "llama.cpp"
+DEFAULT_MAX_CONTEXT = 8192  # KV memory grows with it; --context-window raises it
+DEFAULT_KV_CACHE_MB = 512
+PREFILL_CHUNK = 256  # tokens evaluated between two looks at cancel
+_CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_DONE = object()
+
+
+def default_threads() -> int:
+    """Threads for decoding: the CPUs this process may use (all of them on a 2-core box)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def sampling_kwargs(params: GenerationParams) -> dict[str, Any]:
+    """``Llama.generate`` keyword arguments for ``params`` (seed 002 semantics).
+
+    Temperature ~0 is greedy; top_k > 0 switches top_p off; top_p of 0 or 1 is off;
+    llama.cpp's own extras (min_p 0.05, typical_p) are switched off so only the caller's
+    parameters shape the distribution.
+    """
+    kwargs: dict[str, Any] = {"repeat_penalty": params.repetition_penalty or 1.0, "min_p": 0.0, "typical_p": 1.0}
+    if params.greedy:
+        return {**kwargs, "temp": 0.0, "top_k": 0, "top_p": 1.0}
+    top_p = params.top_p if 0.0 < params.top_p < 1.0 and params.top_k <= 0 else 1.0
+    return {**kwargs, "temp": params.temperature, "top_k": max(0, params.top_k), "top_p": top_p}
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@dataclass
+class _Job:
+    tokens: list[int]
+    params: GenerationParams
+    max_new_tokens: int
+    cancel: threading.Event | None
+    cache_key: str | None
+    events: "queue.Queue[Any]" = field(default_factory=queue.Queue)
+    halt: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    new_ids: list[int] = field(default_factory=list)
+    reused_tokens: int = 0
+    finish: str = "stop"
+    error: BaseException | None = None
+
+    def stopped(self) -> bool:
+        return self.halt.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+
+class _StateCache:
+    """Saved KV states by cache key, least recently used first out, bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._states: OrderedDict[str, Any] = OrderedDict()
+
+    def put(self, key: str, state: Any) -> None:
+        self._states.pop(key, None)
+        if state.llama_state_size > self.max_bytes:
+            return
+        self._states[key] = state
+        while sum(s.llama_state_size for s in self._states.values()) > self.max_bytes:
+            self._states.popitem(last=False)
+
+    def take(self, key: str) -> Any | None:
+        return self._states.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+
+class LlamaCppBackend:
+    """``ChatBackend`` over a GGUF file run by llama.cpp in this process."""
+
+    engine = ENGINE
+    device = "cpu"
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        name: str | None = None,
+        context_window: int | None = None,
+        threads: int | None = None,
+        max_queue: int = 16,
+        kv_cache_mb: int = DEFAULT_KV_CACHE_MB,
+        lora_path: str | Path | None = None,
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:  # pragma: no cover - a dependency of the project
+            raise ModelNotFound("llama-cpp-python is not installed; run `make run` to build it.") from exc
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelNotFound(f"The GGUF file {str(path)!r} does not exist.")
+        self.model_path = path
+        self.threads = threads or default_threads()
+        trained = _trained_context(path)
+        self.context_window = int(context_window or min(trained or DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT))
+        try:
+            self._llm = Llama(
+                model_path=str(path), n_ctx=self.context_window, n_threads=self.threads,
+                n_threads_batch=self.threads, n_batch=512, verbose=False,
+                lora_path=str(lora_path) if lora_path else None,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelNotFound(f"llama.cpp could not load {path.name}: {exc}") from exc
+        meta = self._llm.metadata
+        self.name = name or meta.get("general.name") or path.stem
+        if lora_path:
+            self.name += f" + LoRA {Path(lora_path).name}"
+        self._bos = self._llm.token_bos()
+        self._template = _formatter(self._llm, meta.get("tokenizer.chat_template") or _CHATML)
+        self._vocab = self._llm._model.vocab
+        self.max_queue = max_queue
+        self._pending = 0  # running + waiting
+        self._lock = threading.Lock()
+        self._jobs: "queue.Queue[_Job]" = queue.Queue()
+        self._owner: str | None = None  # cache key of the sequence in the context
+        self._states = _StateCache(kv_cache_mb * 2**20)
+        self.thread = threading.Thread(target=self._work, name="llamacpp", daemon=True)
+        self.thread.start()
+        self.load_seconds = time.perf_counter() - started
+        logger.info("loaded %s with llama.cpp in %.1f s (context window %d tokens, %d threads)",
+                    self.name, self.load_seconds, self.context_window, self.threads)
+
+    # --- ChatBackend ----------------------------------------------------------------
+
+    def stream(self, messages: list[Message], params: GenerationParams,
+               cancel: threading.Event | None = None) -> TextStream:
+        """Queue the request and return its text deltas (``BackendBusy``, ``PromptTooLong``)."""
+        tokens = self.encode_chat(messages)
+        room = self.context_window - len(tokens)
+        if room <= 0:
+            raise PromptTooLong(f"The prompt has {len(tokens)} tokens; {self.name} takes at most {self.context_window}.")
+        job = _Job(tokens=tokens, params=params, max_new_tokens=max(1, min(params.max_new_tokens, room)),
+                   cancel=cancel, cache_key=params.cache_key)
+        with self._lock:
+            if self._pending > self.max_queue:
+                raise BackendBusy(f"{self._pending} requests are already waiting for the model; try again shortly.")
+            self._pending += 1
+        self._jobs.put(job)
+        usage = Usage(prompt_tokens=len(tokens))
+        text_stream = TextStream(self._deltas(job, params, usage), usage)
+        weakref.finalize(text_stream, job.halt.set)  # dropped before it was read: stop anyway
+        return text_stream
+
+    def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        stream = self.stream(messages, params)
+        text = "".join(stream)
+        return Completion(text=text, usage=stream.usage)
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        """Tokens of ``messages`` rendered with the chat template, assistant header included."""
+        return len(self.encode_chat(messages))
+
+    def count_text_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def truncate_text(self, text: str, max_tokens: int) -> str:
+        ids = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        if len(ids) <= max_tokens:
+            return text
+        return self._llm.detokenize(ids[: max(0, max_tokens)]).decode("utf-8", errors="ignore")
+
+    # --- prompt ---------------------------------------------------------------------
+
+    def render(self, messages: list[Message]) -> str:
+        """The prompt text the model sees: its own chat template, assistant header included."""
+        return self._template(messages=messages).prompt
+
+    def encode_chat(self, messages: list[Message]) -> list[int]:
+        ids = self._llm.tokenize(self.render(messages).encode("utf-8"), add_bos=True, special=True)
+        if len(ids) > 1 and ids[0] == ids[1] == self._bos:  # the template wrote BOS itself
+            ids = ids[1:]
+        return ids
+
+    # --- the worker -----------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job.stopped():
+                    job.finish = "cancelled"
+                else:
+                    self._generate(job)
+            except BaseException as exc:  # reported to the reader, the worker goes on
+                logger.exception("llama.cpp generation failed")
+                job.error = exc
+                self._llm.reset()
+                self._owner = None
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                job.events.put(_DONE)
+                job.done.set()
+
+    def _switch_to(self, key: str | None) -> None:
+        """Make the context hold ``key``'s own sequence (or nothing) before prefilling."""
+        llm = self._llm
+        if key is not None and key == self._owner:
+            return
+        if self._owner is not None and llm.n_tokens > 0:
+            self._states.put(self._owner, llm.save_state())
+        saved = self._states.take(key) if key is not None else None
+        if saved is not None:
+            llm.load_state(saved)
+        else:
+            llm.reset()
+        self._owner = key
+
+    def _prefill(self, job: _Job) -> bool:
+        """Evaluate the prompt after the reused prefix, chunk by chunk; False when stopped."""
+        llm, tokens = self._llm, job.tokens
+        self._switch_to(job.cache_key)
+        reuse = min(common_prefix(list(llm.input_ids[: llm.n_tokens]), tokens), len(tokens) - 1)
+        if reuse <= 0 or not llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
+            reuse = 0
+            llm.reset()
+        llm.n_tokens = reuse
+        job.reused_tokens = reuse
+        for start in range(reuse, len(tokens), PREFILL_CHUNK):
+            if job.stopped():
+                llm.n_tokens = start  # what is evaluated stays valid for the next turn
+                return False
+            llm.eval(tokens[start: start + PREFILL_CHUNK])
+        return True
+
+    def _generate(self, job: _Job) -> None:
+        from llama_cpp import llama_cpp as C
+
+        if not self._prefill(job):
+            job.finish = "cancelled"
+            return
+        llm = self._llm
+        seed = job.params.seed
+        llm.set_seed(C.LLAMA_DEFAULT_SEED if seed is None else int(seed) & 0xFFFFFFFF)
+        job.finish = "length"
+        # The whole prompt is in the KV cache now: generate() samples at once.
+        for token in llm.generate(job.tokens, reset=True, **sampling_kwargs(job.params)):
+            if C.llama_vocab_is_eog(self._vocab, token):
+                job.finish = "stop"
+                break
+            job.new_ids.append(token)
+            job.events.put(token)
+            if job.stopped():
+                job.finish = "cancelled"
+                break
+            if len(job.new_ids) >= job.max_new_tokens:
+                break
+        # A generator left mid-way has not evaluated its last sampled token: keep the
+        # context's token list in step with what is really in the KV cache.
+        llm.n_tokens = min(llm.n_tokens, len(job.tokens) + max(0, len(job.new_ids) - 1))
+
+    def _deltas(self, job: _Job, params: GenerationParams, usage: Usage) -> Iterator[str]:
+        stops = StopStringFilter(params.stop)
+        pending = b""
+        finished = False
+        try:
+            while True:
+                item = job.events.get()
+                if item is _DONE:
+                    piece = pending.decode("utf-8", errors="ignore")
+                else:
+                    pending += self._llm.detokenize([item])
+                    try:
+                        piece, pending = pending.decode("utf-8"), b""
+                    except UnicodeDecodeError:  # half a character: wait for the rest
+                        piece = ""
+                shown = stops.feed(piece) if piece else ""
+                if shown:
+                    yield shown
+                if stops.stopped:
+                    job.halt.set()
+                    break
+                if item is _DONE:
+                    break
+            tail = stops.flush()
+            if tail:
+                yield tail
+            finished = True
+        finally:
+            if not finished:
+                job.halt.set()
+            if threading.current_thread() is not self.thread:
+                job.done.wait()
+                usage.completion_tokens = len(job.new_ids)
+                usage.cached_prompt_tokens = job.reused_tokens
+                if finished and stops.stopped:
+                    usage.finish_reason = "stop"
+                elif not finished or job.finish == "cancelled" or (job.cancel is not None and job.cancel.is_set()):
+                    usage.finish_reason = "cancelled"
+                else:
+                    usage.finish_reason = job.finish
+        if job.error is not None:
+            raise job.error
+
+
+def _trained_context(path: Path) -> int | None:
+    """The context length the model was trained with, from the GGUF header."""
+    try:
+        from gguf import GGUFReader
+
+        reader = GGUFReader(str(path))
+        for key, value in reader.fields.items():
+            if key.endswith(".context_length"):
+                return int(value.parts[value.data[0]][0])
+    except Exception as exc:  # an unreadable header: llama.cpp will say more when loading
+        logger.debug("could not read the context length of %s: %s", path, exc)
+    return None
+
+
+def _formatter(llm: Any, template: str) -> Any:
+    """The GGUF's chat template, rendered by llama-cpp-python's sandboxed jinja2 formatter."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def text(token: int) -> str:
+        return llm._model.token_get_text(token) if token != -1 else ""
+
+    return Jinja2ChatFormatter(template=template, eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos()))
