@@ -19,7 +19,7 @@ from llm.types import ChatBackend, GenerationParams, Message, Usage
 from llm.window import answer_budget, block_aligned_limit, fit_history, system_message
 from rag.condense import condense_question, retrieval_queries
 from rag.citations import MarkFilter, annotate
-from rag.prompting import build_system_prompt, format_context
+from rag.prompting import build_system_prompt, format_context, question_with_reminder
 from rag.types import EmptyQuestion, NothingToRegenerate, Source
 from settings import Settings
 
@@ -297,7 +297,8 @@ class _Turn:
         budget = answer_budget(
             cm.llm.context_window,
             params.max_new_tokens,
-            cm.llm.count_tokens([system_message(system, ""), {"role": "user", "content": self.question}]),
+            cm.llm.count_tokens([system_message(system, ""),
+                                 {"role": "user", "content": question_with_reminder(self.question, self.sources)}]),
         )
         if budget.clamped:
             params = replace(params, max_new_tokens=budget.max_new_tokens)
@@ -307,7 +308,7 @@ class _Turn:
             system_prompt=system,
             context=format_context(self.sources),
             turns=self.turns,
-            question=self.question,
+            question=question_with_reminder(self.question, self.sources),
             count_tokens=cm.llm.count_tokens,
             budget=budget.prompt_budget,
             truncate=cm.llm.truncate_text,
