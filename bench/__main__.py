@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.answers import SETS, SYSTEMS
 from bench.harness import Bench, BenchOptions
 
 log = logging.getLogger("bench")
@@ -52,7 +53,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--zh", action="store_true", help="also run the Chinese check on <eval-dir>/zh")
     parser.add_argument("--max-new-tokens", type=int, default=48, help="answer length in the answer-quality run")
     parser.add_argument("--answer-questions", type=int, default=None,
-                        help="answer only the first N FinanceBench questions (default: all)")
+                        help="answers: only the first N questions of each set, and N of its unanswerable ones "
+                             "(default: all)")
+    parser.add_argument("--answer-sets", default=None,
+                        help="answers: comma-separated sets among financebench, finance54 (all 54 filings), "
+                             "mmlongbench, zh (default: financebench,mmlongbench,zh)")
+    parser.add_argument("--answer-systems", default=None,
+                        help="answers: comma-separated systems among docchat, recipe, oracle, no_retrieval "
+                             "(default: all four)")
+    parser.add_argument("--chat-model", default="auto",
+                        help="chat model of every measurement, as settings' `model` (e.g. qwen2.5-1.5b); "
+                             "default: auto")
+    parser.add_argument("--chat-device", default="cpu", help="device of that chat model: cpu, cuda or auto")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch intra-op threads for this process (default: torch's choice); 1 is far "
                              "more stable when other processes load the CPU")
@@ -65,6 +77,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="comma-separated extra retrieval sets: financebench_all, mmlongbench (default both; "
                              "'none' for the twelve only)")
     return parser.parse_args(argv)
+
+
+def name_list(value: str | None, known: tuple[str, ...], flag: str) -> list[str] | None:
+    """A comma-separated flag value as a list (None when not given); unknown names stop the run."""
+    if not value:
+        return None
+    listed = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = set(listed) - set(known)
+    if unknown:
+        raise SystemExit(f"{flag}: unknown {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
+    return listed
 
 
 def selected(args: argparse.Namespace) -> list[str]:
@@ -97,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                            max_new_tokens=args.max_new_tokens, answer_questions=args.answer_questions,
                            cast_topics=args.cast_topics, long_turns=args.long_turns, index_cache=args.index_cache,
                            retrieval_sets=[s.strip() for s in args.retrieval_sets.split(",") if s.strip()]
-                           if args.retrieval_sets else None)
+                           if args.retrieval_sets else None,
+                           answer_sets=name_list(args.answer_sets, SETS, "--answer-sets"),
+                           answer_systems=name_list(args.answer_systems, SYSTEMS, "--answer-systems"),
+                           chat_model=args.chat_model, chat_device=args.chat_device)
     bench = Bench(options)
     results: dict = {}
     started = time.perf_counter()

@@ -32,6 +32,10 @@ class BenchOptions:
     long_turns: int | None = None  # turns of the scripted conversation (None: 100, quick 10)
     index_cache: Path | None = None  # reuse the big retrieval sets' indexes here (bench/index_cache.py)
     retrieval_sets: list[str] | None = None  # extra retrieval sets (None: financebench_all, mmlongbench)
+    answer_sets: list[str] | None = None  # answer-quality sets (None: bench.answers.DEFAULT_SETS)
+    answer_systems: list[str] | None = None  # answer-quality systems (None: all of bench.answers.SYSTEMS)
+    chat_model: str = "auto"  # Settings.model of the chat model every measurement shares
+    chat_device: str = "cpu"  # Settings.device of that chat model
 
 
 class RssSampler:
@@ -116,6 +120,8 @@ class Bench:
         self.finance_docchat: Any = None  # Services with the filings indexed
         self.finance_recipe: Any = None  # RecipeIndex with the filings indexed
         self.finance_runs: dict[str, IndexRun] = {}
+        self._set_pipelines: dict[tuple, Any] = {}  # (set name, PDFs) -> ConversationManager
+        self._set_recipes: dict[tuple, Any] = {}  # (set name, PDFs) -> RecipeIndex
 
     # --- models -------------------------------------------------------------------
     @property
@@ -123,7 +129,8 @@ class Bench:
         if self._llm is None:
             from llm.factory import make_backend
 
-            self._llm = make_backend(docchat_settings(self.work_dir / "unused"))
+            self._llm = make_backend(docchat_settings(self.work_dir / "unused", model=self.options.chat_model,
+                                                      device=self.options.chat_device))
         return self._llm
 
     @property
@@ -200,7 +207,36 @@ class Bench:
         self.finance_recipe = recipe
         log.info("indexing: %s", self.finance_runs)
 
+    # --- other evaluation sets, indexed together through bench/index_cache.py ----------
+    def set_pipeline(self, rset: Any) -> Any:
+        """docchat's turn pipeline over ``rset`` (a bench.data.RetrievalSet), indexed once per
+        run; with ``--index-cache`` the index retrieval_quality built is reused."""
+        key = (rset.name, tuple(rset.pdfs))
+        if key not in self._set_pipelines:
+            from bench.index_cache import docchat_index
+            from rag.pipeline import ConversationManager
+            from storage.history import HistoryManager
+
+            kb = docchat_index(self, rset, self.options.index_cache)
+            self._set_pipelines[key] = ConversationManager(kb.settings, llm=self.llm, knowledge_base=kb,
+                                                           history=HistoryManager(kb.registry.db))
+        return self._set_pipelines[key]
+
+    def set_recipe(self, rset: Any) -> Any:
+        """The recipe's Chroma over ``rset``, built once per run (or reused from ``--index-cache``)."""
+        key = (rset.name, tuple(rset.pdfs))
+        if key not in self._set_recipes:
+            from bench.index_cache import recipe_index
+
+            self._set_recipes[key] = recipe_index(self, rset, self.options.index_cache)
+        return self._set_recipes[key]
+
     def close(self) -> None:
+        for pipeline in self._set_pipelines.values():
+            try:
+                pipeline.knowledge_base.close()
+            except Exception:  # closing is best effort at the end of a run
+                log.debug("closing a set index failed", exc_info=True)
         for services in self._services.values():
             try:
                 services.close()

@@ -116,16 +116,61 @@ def _finetune_answers(r: dict) -> str:
     return text + _table(["dev answers vs stored", "BLEU", "chrF"], rows) + "\n"
 
 
+ANSWER_SETS = {"financebench": "FinanceBench, the twelve", "finance54": "FinanceBench, all 54",
+               "mmlongbench": "MMLongBench-Doc", "zh": "zh paper, first turns"}
+ANSWER_SYSTEMS = {"docchat": "docchat", "recipe": "recipe (seed 004)", "oracle": "oracle (gold pages)",
+                  "no_retrieval": "no retrieval"}
+ANSWER_COLUMNS = (("correct", "correct"), ("em", "EM"), ("f1", "F1"), ("with_marks", "with [n]"),
+                  ("cited_gold", "correct cite gold"), ("abstention", "abstains: unanswerable"),
+                  ("false_abstention", "abstains: answerable"), ("chinese_answers", "zh answers in zh"),
+                  ("ttft_p50_s", "TTFT p50 s"), ("decode_tokens_per_s", "decode tok/s"),
+                  ("prompt_tokens", "prompt tokens"))
+
+
 def _answers(r: dict) -> str:
-    rows = []
-    for side in ("docchat", "recipe"):
-        s = r.get(side)
-        if s:
-            rows.append([side, s["bleu"], s["chrf"], s["gold_figure_share"], s["citation_accuracy"],
-                         s["explicit_citation_share"]])
-    text = (f"{r['n']} questions, {r['chat_model']}, greedy, max_new_tokens={r['max_new_tokens']}; "
-            f"gold-figure share over the {r['docchat']['gold_figure_n']} questions whose gold answer has a figure.\n\n")
-    return text + _table(["system", "BLEU", "chrF", "gold figure", "citation accuracy", "answers with [n]"], rows) + "\n"
+    if "sets" not in r:  # a results.json from the earlier BLEU/chrF version of this measurement
+        return "Results of the earlier (BLEU/chrF) version of this measurement; re-run `--only answers`.\n"
+    cap = r.get("questions_cap")
+    text = (f"{r['chat_model']}, greedy, max_new_tokens={r['max_new_tokens']}, the same weights for every "
+            f"system{f'; the first {cap} questions of each kind per set' if cap else ''}. "
+            "docchat = the turn pipeline; recipe = seed 004's chain; oracle = docchat's prompt with the "
+            "chunks of the gold pages as passages; no retrieval = the model alone. Correct: a gold figure "
+            "stated within 1% in any scale (FinanceBench, over the questions whose gold has a figure), every "
+            "gold item in the answer (MMLongBench-Doc; EM and F1 SQuAD-normalised); the zh paper has no gold "
+            "answers. With [n]: answers (not abstaining, with passages) carrying a valid mark; correct cite "
+            "gold: correct answers (zh: all answers) whose [n] points to a gold page. Abstains: the reply "
+            "is the not-in-documents sentence, on our unanswerable questions (bench/unanswerable.py) and on "
+            f"answerable ones. Every answer is in `{r.get('records', 'answers.jsonl')}` next to results.json.\n\n")
+    rows, notes, samples = [], [], []
+    for name, sr in r["sets"].items():
+        label = ANSWER_SETS.get(name, name)
+        if "error" in sr:
+            notes.append(f"- {label}: failed: `{sr['error']}`")
+            continue
+        scored = next(iter(sr["systems"].values()), {}).get("scored")
+        docs = sr["documents"]
+        notes.append(f"- {label}: {docs} document{'' if docs == 1 else 's'}, {sr['answerable']} answerable questions"
+                     f"{f' ({scored} scorable)' if sr['scoring'] == 'figure' else ''} + {sr['unanswerable']} "
+                     "unanswerable.")
+        for system, m in sr["systems"].items():
+            failed = f" ({m['failed']} failed)" if m.get("failed") else ""
+            failed += f" ({m['skipped']} without gold text skipped)" if m.get("skipped") else ""
+            values = [m.get(key) for key, _ in ANSWER_COLUMNS]
+            values[-1] = None if values[-1] is None else round(values[-1])  # prompt tokens
+            rows.append([label, ANSWER_SYSTEMS.get(system, system) + failed, *values])
+        for sample in sr.get("samples", [])[:3]:
+            samples.append(f"- {label} — {sample['question']} (gold: {sample['gold'] or '–'})")
+            samples += [f"  - {ANSWER_SYSTEMS.get(s, s)}: {_one_line(a)}" for s, a in sample["answers"].items()]
+    text += "\n".join(notes) + "\n\n"
+    text += _table(["set", "system", *[title for _, title in ANSWER_COLUMNS]], rows)
+    if samples:
+        text += "\n\nSample answers:\n\n" + "\n".join(samples)
+    return text + "\n"
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split()) or "(empty)"
+    return flat if len(flat) <= limit else flat[:limit].rstrip() + " …"
 
 
 def _indexing(r: dict) -> str:
@@ -239,7 +284,7 @@ SECTIONS = (
     ("conversational", "2. Conversational retrieval — TREC CAsT 2021", _conversational),
     ("finetune", "2b. Condense adapter (LoRA) — held-out CAsT topics, before/after", _finetune),
     ("finetune_answers", "2c. Answer adapter from stored conversations (--from-db)", _finetune_answers),
-    ("answers", "3. Answer quality — FinanceBench", _answers),
+    ("answers", "3. Answer quality — docchat, recipe, oracle, no retrieval", _answers),
     ("indexing_speed", "4. Indexing speed", _indexing),
     ("latency", "5. Retrieval latency (hybrid search incl. query embedding)", _latency),
     ("generation", "6. Generation: pipeline vs bare model.generate", _generation),
