@@ -65,6 +65,7 @@ def turn_request(body: ChatCompletionRequest, user: str, services: Services) -> 
         top_k=body.top_k,
         repetition_penalty=body.repetition_penalty,
         stop=body.stop_strings(),
+        seed=body.seed,
     )
     return TurnRequest(
         user_id=user,

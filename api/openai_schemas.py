@@ -1,7 +1,7 @@
 """OpenAI chat-completions bodies (the subset docchat serves) plus docchat's extras.
 
 Unknown fields are ignored, as OpenAI-compatible servers do (clients send ``user``,
-``seed``, ``logprobs``...); fields we cannot honour with a different value (``n > 1``,
+``logprobs``...); fields we cannot honour with a different value (``n > 1``,
 non-text content parts) are refused with a clear 4xx instead of being silently wrong.
 """
 
@@ -63,6 +63,7 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int = Field(1, ge=1, le=1, description="Only 1 is supported.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Sampling seed: the same seed and prompt give the same answer (llama.cpp).")
     # docchat extras
     top_k: int | None = Field(None, ge=0, le=1000, description="0 = off; > 0 switches top_p off.")
     repetition_penalty: float | None = Field(None, ge=0.5, le=2.0)

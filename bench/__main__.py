@@ -28,7 +28,7 @@ MEASUREMENTS = (
     "indexing_speed",
     "retrieval_quality",
     "answers",
-    "generation",
+    "answer_speed",
     "conversational",
     "finetune",
     "finetune_answers",

@@ -168,6 +168,24 @@ def _answers(r: dict) -> str:
     return text + "\n"
 
 
+def _answer_speed(r: dict) -> str:
+    rows, convs = [], []
+    for name, m in r.get("models", {}).items():
+        rows.append([m["model"], m["threads"], _f(m["prompt_tokens_mean"], 0), _f(m["ttft_p50_s"], 1),
+                     _f(m["bare_ttft_p50_s"], 1), _f(m["ttft_ratio_p50"]), _f(m["decode_tok_s_p50"], 1),
+                     _f(m["follow_up_prefill_over_changed_max"]), _f(m["follow_up_cached_share"])])
+        for i, t in enumerate(m["conversation"], start=1):
+            convs.append([name, i, t["prompt_tokens"], t["cached_tokens"], t["prefilled_tokens"], t["changed_tokens"],
+                          _f(t["condense_s"], 1), _f(t["ttft_s"], 1)])
+    text = (f"First turns on the twelve filings' index ({r.get('new_tokens')} new tokens, greedy), docchat's whole "
+            "turn against bare llama-cpp-python's prefill of the same prompt, alternating; then a stored "
+            "conversation's follow-ups.\n\n")
+    text += _table(["model", "threads", "prompt tokens", "TTFT p50 s", "bare TTFT p50 s", "ratio p50",
+                    "decode tok/s", "follow-up prefilled / changed (max)", "follow-up share from KV cache"], rows)
+    return text + "\n\n" + _table(["model", "turn", "prompt", "from KV cache", "prefilled", "changed",
+                                     "condense s", "TTFT s"], convs)
+
+
 def _one_line(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split()) or "(empty)"
     return flat if len(flat) <= limit else flat[:limit].rstrip() + " …"
@@ -185,19 +203,6 @@ def _latency(r: dict) -> str:
     rows = [[size, s["p50_ms"], s["p95_ms"], s["embed_p50_ms"], s["target_p50_ms"], s["met"], s["build_s"]]
             for size, s in r["sizes"].items()]
     return _table(["chunks", "p50 ms", "p95 ms", "query embedding p50 ms", "target p50 ms", "met", "build s"], rows) + "\n"
-
-
-def _generation(r: dict) -> str:
-    p, b = r["pipeline"], r["bare"]
-    rows = [["docchat pipeline", p["ttft_ms_p50"], p["tokens_per_s"]],
-            ["bare model.generate", b["ttft_ms_p50"], b["tokens_per_s"]]]
-    text = (f"{r['runs']} runs, prompt ≈ {_f(r['prompt_tokens_p50'], 0)} tokens, "
-            f"max_new_tokens={r['max_new_tokens']}.\n\n")
-    text += _table(["path", "TTFT p50 ms", "tokens/s"], rows)
-    text += (f"\n\nPipeline / bare tokens/s: **{_f(r['tokens_per_s_ratio'])}×**. Per-turn overhead (retrieval + "
-             f"prompt building, no condense) p50 {_f(p['overhead_ms_p50'], 1)} ms; the pipeline's TTFT measured "
-             f"from the model call is {_f(p['model_ttft_ms_p50'], 0)} ms.")
-    return text + _met(r)
 
 
 def _long(r: dict) -> str:
@@ -285,9 +290,9 @@ SECTIONS = (
     ("finetune", "2b. Condense adapter (LoRA) — held-out CAsT topics, before/after", _finetune),
     ("finetune_answers", "2c. Answer adapter from stored conversations (--from-db)", _finetune_answers),
     ("answers", "3. Answer quality — docchat, recipe, oracle, no retrieval", _answers),
+    ("answer_speed", "3b. Answer speed — Qwen2.5 0.5B and 1.5B on llama.cpp, this machine", _answer_speed),
     ("indexing_speed", "4. Indexing speed", _indexing),
     ("latency", "5. Retrieval latency (hybrid search incl. query embedding)", _latency),
-    ("generation", "6. Generation: pipeline vs bare model.generate", _generation),
     ("long_conversation", "7. Long conversation (scripted)", _long),
     ("concurrency", "8. Concurrency through the HTTP API", _concurrency),
     ("backend_concurrency", "8b. Concurrent answers on the local backend: before/after", _backend_concurrency),

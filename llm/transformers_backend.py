@@ -1,5 +1,10 @@
 """A chat model run in-process with Hugging Face transformers (HF id, local dir or GGUF).
 
+This is the GPU engine (``auto`` with CUDA: Qwen2.5-3B-Instruct) and the one that serves
+per-call LoRA adapters and fine-tuning; on a CPU, GGUF files run on llama.cpp
+(``llm.llamacpp_backend``), so the CPU-only speed-ups this backend once had (packed
+linear layers, mask-free prefix attention) are gone.
+
 Concurrent requests are decoded together by one generation thread (``llm.batching``):
 up to ``max_batch`` answers share each forward pass, each with its own sampling
 parameters; beyond that at most ``max_queue`` callers wait and the next one gets
@@ -89,16 +94,6 @@ class TransformersBackend:
         self.device = device
         self.name = display_name(self.source, gguf_file, dtype)
         self.tokenizer, self.model = _load(self.source, gguf_file, device, dtype)
-        if device == "cpu" and max_batch > 1:  # batched decode steps on a CPU (llm/packed_linear.py)
-            from llm.packed_linear import pack_linears
-
-            packed = pack_linears(self.model)
-            logger.info("%d linear layers packed for batched CPU decoding", packed)
-        if device == "cpu":  # a prompt prefilled over a cached prefix: attention without a mask (llm/prefix_attention.py)
-            from llm.prefix_attention import use_prefix_attention
-
-            if use_prefix_attention(self.model):
-                logger.info("prefill over a cached prefix: mask-free split attention")
         self.adapters = dict(adapters or {})
         if self.adapters:  # LoRA: one base model, the adapter chosen per request (llm/adapters.py)
             from llm.adapters import attach_adapters, describe
@@ -343,6 +338,7 @@ def _save_converted(tokenizer: Any, model: Any, cache: Path) -> None:
         save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         config = model.config.to_dict()
         config.pop("quantization_config", None)
+        config["architectures"] = [type(model).__name__]  # llama.cpp's convert_lora_to_gguf.py reads it
         (tmp / "config.json").write_text(json.dumps(config, indent=1))
         model.generation_config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

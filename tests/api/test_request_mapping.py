@@ -110,11 +110,11 @@ def test_openai_sampling_fields_and_extras_reach_the_model(client, fake):
     response = client.post("/v1/chat/completions", json={
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Colours?"}],
         "max_tokens": 7, "temperature": 0.4, "top_p": 0.8, "stop": ["END"],
-        "top_k": 5, "repetition_penalty": 1.2})
+        "top_k": 5, "repetition_penalty": 1.2, "seed": 42})
     assert response.status_code == 200, response.text
     params = sent(fake).params
     assert (params.max_new_tokens, params.temperature, params.top_p, params.stop) == (7, 0.4, 0.8, ("END",))
-    assert (params.top_k, params.repetition_penalty) == (5, 1.2)
+    assert (params.top_k, params.repetition_penalty, params.seed) == (5, 1.2, 42)
     assert sent(fake).messages[0]["content"].startswith("Be brief.")
     assert sent(fake).messages[-1] == {"role": "user", "content": "Colours?"}
 

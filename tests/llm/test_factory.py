@@ -33,3 +33,22 @@ def test_a_peft_adapter_directory_is_refused_on_llamacpp_with_the_way_out(tmp_pa
         make_backend(Settings(model="smollm2", adapter=str(SHIPPED_CONDENSE), data_dir=tmp_path))
     with pytest.raises(AdapterError, match="--engine transformers"):
         make_backend(Settings(model="smollm2", condense_adapter=str(SHIPPED_CONDENSE), data_dir=tmp_path))
+
+
+def test_a_gguf_lora_adapter_is_served_by_llamacpp(tmp_path):
+    """The shipped condense adapter, converted with llama.cpp's convert_lora_to_gguf.py
+    (README: fine-tuning), changes what the 135M model writes for a follow-up."""
+    from llm.adapters import SHIPPED_CONDENSE
+    from llm.types import GenerationParams
+    from rag.condense import build_condense_messages
+
+    turns = [{"role": "user", "content": "Tell me about the Eiffel Tower."},
+             {"role": "assistant", "content": "It is a tower in Paris built in 1889."}]
+    messages = build_condense_messages(turns, "How tall is it?")
+    greedy = GenerationParams(max_new_tokens=30, temperature=0.0, repetition_penalty=1.0)
+    plain = make_backend(Settings(model="smollm2", data_dir=tmp_path, llm_threads=1))
+    tuned = make_backend(Settings(model="smollm2", adapter=str(SHIPPED_CONDENSE / "adapter.gguf"), data_dir=tmp_path,
+                                  llm_threads=1))
+    assert tuned.name.endswith("+ LoRA adapter.gguf")
+    assert "Eiffel" not in plain.complete(messages, greedy).text
+    assert "Eiffel" in tuned.complete(messages, greedy).text

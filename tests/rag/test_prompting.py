@@ -66,11 +66,10 @@ def test_the_question_carries_the_citation_and_abstention_rules_in_its_language(
     sources = [_src("f.pdf", 2, "Revenue was $5M.")]
     assert question_with_reminder("What was revenue?", sources) == (
         "What was revenue?\n\nAnswer from the passages above and end each sentence with the number of the "
-        "passage it comes from, like [1]. Only if no passage is about the question, reply \"Not in your documents.\""
+        "passage it comes from, like [1]."
     )
     assert question_with_reminder("营业收入是多少？", sources) == (
-        "营业收入是多少？\n\n请根据上面的片段用中文回答，每句末尾用方括号标出所依据片段的编号，如[1]。"
-        "只有当所有片段都与问题无关时，才回答“您的文档中没有相关内容。”"
+        "营业收入是多少？\n\n请用中文完整回答问题，并在句末标注片段编号，例如“……[1]。”"
     )
     assert question_with_reminder("What was revenue?", []) == "What was revenue?"
 
@@ -79,7 +78,9 @@ def test_the_system_rules_name_the_exact_abstention_sentence():
     from rag.prompting import NOT_IN_DOCS_EN, NOT_IN_DOCS_ZH, not_in_docs
 
     assert f'reply exactly "{NOT_IN_DOCS_EN}"' in RAG_INSTRUCTIONS_EN
+    assert RAG_INSTRUCTIONS_EN.endswith(f'Example answers:\n- "Net sales rose to $48.2 million in 2023 [2]."\n- "{NOT_IN_DOCS_EN}"')
     assert f"只回答“{NOT_IN_DOCS_ZH}”" in RAG_INSTRUCTIONS_ZH
+    assert RAG_INSTRUCTIONS_ZH.endswith(f"回答示例：\n- “2023年净销售额增至4820万美元[2]。”\n- “{NOT_IN_DOCS_ZH}”")
     assert (not_in_docs("Who?"), not_in_docs("谁？")) == ("Not in your documents.", "您的文档中没有相关内容。")
 
 
