@@ -70,6 +70,8 @@ def test_invalid_user_id_header_is_400(http: httpx.Client, user: bytes) -> None:
 def test_healthz_reports_the_models(http: httpx.Client) -> None:
     body = http.get("/healthz").json()
     assert body["status"] == "ok" and body["model"] and body["embedding_model"]
+    # the test servers run DOCCHAT_MODEL=smollm2: a GGUF, so llama.cpp answers
+    assert (body["model"], body["engine"], body["device"]) == ("SmolLM2-135M-Instruct (GGUF Q4_1)", "llama.cpp", "cpu")
 
 
 def test_openapi_schema_and_docs_are_served(http: httpx.Client) -> None:
