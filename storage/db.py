@@ -134,12 +134,18 @@ class Database:
             self._release(conn)
 
     def close(self) -> None:
-        """Close every connection; safe to call twice. Later calls raise DatabaseClosed."""
+        """Close every idle connection; safe to call twice. Later calls raise DatabaseClosed.
+
+        A connection another thread is reading with (a background task that outlived its
+        services) is closed by that thread when it gives it back: closing it under a running
+        statement is a use-after-free inside SQLite (a segfault seen in the test suite).
+        """
         with self._write_lock, self._pool_lock:
             if self._closed:
                 return
             self._closed = True
-            conns, self._all, self._idle = list(self._all), set(), []
+            conns, self._idle = list(self._idle), []
+            self._all.difference_update(conns)
         for conn in conns:
             try:
                 conn.close()

@@ -54,7 +54,8 @@ def test_completion_has_text_usage_and_length_finish(client: openai.OpenAI, mode
 def test_stream_yields_deltas_then_finish_reason(client: openai.OpenAI, model_id: str) -> None:
     chunks = list(
         client.chat.completions.create(
-            model=model_id, messages=QUESTION, max_tokens=SHORT, stream=True, stream_options={"include_usage": True}
+            model=model_id, messages=QUESTION, max_tokens=SHORT, stream=True, temperature=0,
+            stream_options={"include_usage": True},
         )
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
