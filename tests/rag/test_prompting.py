@@ -70,6 +70,7 @@ def test_the_question_carries_the_citation_and_abstention_rules_in_its_language(
     )
     assert question_with_reminder("营业收入是多少？", sources) == (
         "营业收入是多少？\n\n请用中文完整回答问题，并在句末标注片段编号，例如“……[1]。”"
+        "片段中没有答案时只回答“您的文档中没有相关内容。”"
     )
     assert question_with_reminder("What was revenue?", []) == "What was revenue?"
 
