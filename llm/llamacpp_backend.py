@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from llm.model_paths import ModelNotFound
-from llm.stop_strings import StopStringFilter
-from llm.types import BackendBusy, Completion, GenerationParams, Message, PromptTooLong, TextStream, Usage
+from llm.stop_strings import StopStringFilter, show_until_stop
+from llm.types import BackendBusy, Completion, GenerationParams, Message, PromptTooLong, TextStream, Usage, collect
 
 logger = logging.getLogger(__name__)
 
@@ -200,9 +200,7 @@ class LlamaCppBackend:
         return text_stream
 
     def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
-        stream = self.stream(messages, params)
-        text = "".join(stream)
-        return Completion(text=text, usage=stream.usage)
+        return collect(self.stream(messages, params))
 
     def count_tokens(self, messages: list[Message]) -> int:
         """Tokens of ``messages`` rendered with the chat template, assistant header included."""
@@ -307,32 +305,23 @@ class LlamaCppBackend:
         # context's token list in step with what is really in the KV cache.
         llm.n_tokens = min(llm.n_tokens, len(job.tokens) + max(0, len(job.new_ids) - 1))
 
+    def _pieces(self, job: _Job) -> Iterator[str]:
+        """Text of each generated token as it comes; half a UTF-8 character waits for the rest."""
+        pending = b""
+        while (item := job.events.get()) is not _DONE:
+            pending += self._llm.detokenize([item])
+            try:
+                piece, pending = pending.decode("utf-8"), b""
+            except UnicodeDecodeError:
+                continue
+            yield piece
+        yield pending.decode("utf-8", errors="ignore")
+
     def _deltas(self, job: _Job, params: GenerationParams, usage: Usage) -> Iterator[str]:
         stops = StopStringFilter(params.stop)
-        pending = b""
         finished = False
         try:
-            while True:
-                item = job.events.get()
-                if item is _DONE:
-                    piece = pending.decode("utf-8", errors="ignore")
-                else:
-                    pending += self._llm.detokenize([item])
-                    try:
-                        piece, pending = pending.decode("utf-8"), b""
-                    except UnicodeDecodeError:  # half a character: wait for the rest
-                        piece = ""
-                shown = stops.feed(piece) if piece else ""
-                if shown:
-                    yield shown
-                if stops.stopped:
-                    job.halt.set()
-                    break
-                if item is _DONE:
-                    break
-            tail = stops.flush()
-            if tail:
-                yield tail
+            yield from show_until_stop(self._pieces(job), stops, job.halt)
             finished = True
         finally:
             if not finished:

@@ -6,6 +6,9 @@ could still become a stop string is held back until the next delta decides it.
 
 from __future__ import annotations
 
+import threading
+from typing import Iterable, Iterator
+
 
 class StopStringFilter:
     """Feed deltas in, get the text that is safe to show out; ``stopped`` once a stop string appeared."""
@@ -35,6 +38,22 @@ class StopStringFilter:
         """Text held back at the end of the stream (it never became a stop string)."""
         held, self._held = self._held, ""
         return "" if self.stopped else held
+
+
+def show_until_stop(pieces: Iterable[str], stops: StopStringFilter, halt: threading.Event) -> Iterator[str]:
+    """The text of ``pieces`` a reader may see: cut at the first stop string, which also
+    sets ``halt`` so the generating thread stops at its next look (every local backend's
+    reader loop)."""
+    for piece in pieces:
+        shown = stops.feed(piece) if piece else ""
+        if shown:
+            yield shown
+        if stops.stopped:
+            halt.set()
+            return
+    tail = stops.flush()
+    if tail:
+        yield tail
 
 
 def trim_at_stop(text: str, stop: tuple[str, ...] | list[str]) -> str:

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from llm.model_paths import ModelNotFound
-from llm.stop_strings import StopStringFilter
+from llm.stop_strings import StopStringFilter, show_until_stop
 from llm.tokens import TokenCounter
-from llm.types import BackendBusy, Completion, GenerationParams, Message, PromptTooLong, TextStream, Usage
+from llm.types import BackendBusy, Completion, GenerationParams, Message, PromptTooLong, TextStream, Usage, collect
 
 logger = logging.getLogger(__name__)
 
@@ -180,9 +180,7 @@ class TransformersBackend:
         return text_stream
 
     def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
-        stream = self.stream(messages, params)
-        text = "".join(stream)
-        return Completion(text=text, usage=stream.usage)
+        return collect(self.stream(messages, params))
 
     def count_tokens(self, messages: list[Message]) -> int:
         """Tokens of ``messages`` rendered with the chat template, assistant header included."""
@@ -206,26 +204,10 @@ class TransformersBackend:
         return common_prefix(before, input_ids)
 
     def _deltas(self, request: Request, params: GenerationParams, usage: Usage) -> Iterator[str]:
-        from llm.batching import END
-
         stops = StopStringFilter(params.stop)
-        text = _Detokenizer(self.tokenizer)
         finished = False
         try:
-            while True:
-                item = request.events.get()
-                piece = text.flush() if item is END else text.add(item)
-                shown = stops.feed(piece) if piece else ""
-                if shown:
-                    yield shown
-                if stops.stopped:
-                    request.halt.set()
-                    break
-                if item is END:
-                    break
-            tail = stops.flush()
-            if tail:
-                yield tail
+            yield from show_until_stop(_pieces(request, _Detokenizer(self.tokenizer)), stops, request.halt)
             finished = True
         finally:
             if not finished:
@@ -238,6 +220,15 @@ class TransformersBackend:
                             abandoned=not finished)
         if request.error is not None:
             raise request.error
+
+
+def _pieces(request: Request, text: _Detokenizer) -> Iterator[str]:
+    """Text of each generated token as the batch thread hands it over, the rest at the end."""
+    from llm.batching import END
+
+    while (item := request.events.get()) is not END:
+        yield text.add(item)
+    yield text.flush()
 
 
 class _Detokenizer:

@@ -73,6 +73,12 @@ class TextStream(Iterator[str]):
         return next(self._deltas)
 
 
+def collect(stream: TextStream) -> Completion:
+    """The whole answer of ``stream`` (``complete`` of the local backends)."""
+    text = "".join(stream)
+    return Completion(text=text, usage=stream.usage)
+
+
 class BackendBusy(RuntimeError):
     """Too many requests are already waiting for the model; the caller should retry later."""
 

@@ -54,15 +54,15 @@ def test_completion_has_text_usage_and_length_finish(client: openai.OpenAI, mode
 def test_stream_yields_deltas_then_finish_reason(client: openai.OpenAI, model_id: str) -> None:
     chunks = list(
         client.chat.completions.create(
-            model=model_id, messages=QUESTION, max_tokens=SHORT, stream=True, temperature=0,
+            model=model_id, messages=QUESTION, max_tokens=4, stream=True, temperature=0,
             stream_options={"include_usage": True},
         )
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert text.strip()
-    assert finishes == ["length"]
-    assert chunks[-1].usage.completion_tokens == SHORT
+    assert finishes == ["length"]  # greedy, the 135M model lists 2 colours in 7 tokens: 4 cut it
+    assert chunks[-1].usage.completion_tokens == 4
 
 
 def test_stop_string_is_cut_when_not_streaming(client: openai.OpenAI, model_id: str, greedy_answer: str) -> None:
