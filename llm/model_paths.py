@@ -130,7 +130,7 @@ def resolve_embedding_model(setting: str, device: str) -> ModelChoice:
 def _package_dir(package: str, dist_name: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFound(f"The bundled model package {dist_name!r} is not installed; run `make install`.")
+        raise ModelNotFound(f"The bundled model package {dist_name!r} is not installed; run `make run` (it installs the bundled models).")
     return Path(list(spec.submodule_search_locations)[0])
 
 
