@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm.model_paths import ModelNotFound
+from llm.types import ModelNotFound
 
 logger = logging.getLogger(__name__)
 

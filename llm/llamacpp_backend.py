@@ -33,9 +33,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from llm.model_paths import ModelNotFound
 from llm.stop_strings import StopStringFilter, show_until_stop
-from llm.types import BackendBusy, Completion, GenerationParams, Message, PromptTooLong, TextStream, Usage, collect
+from llm.types import (
+    BackendBusy,
+    Completion,
+    GenerationParams,
+    Message,
+    ModelNotFound,
+    PromptTooLong,
+    TextStream,
+    Usage,
+    collect,
+)
 
 logger = logging.getLogger(__name__)
 

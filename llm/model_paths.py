@@ -20,6 +20,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm.types import ModelNotFound  # noqa: F401  (raised here; importers take it from either module)
+
 logger = logging.getLogger(__name__)
 
 QWEN_CHAT_MODEL = "Qwen/Qwen2.5-3B-Instruct"
@@ -30,10 +32,6 @@ HUB_TIMEOUT_S = 2.0
 
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
-
-
-class ModelNotFound(RuntimeError):
-    """A configured model (path, bundled wheel) is not there; the message says what to install or fix."""
 
 
 @dataclass(frozen=True)

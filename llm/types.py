@@ -112,5 +112,9 @@ class ChatBackend(Protocol):
         ...
 
 
+class ModelNotFound(RuntimeError):
+    """A configured model (path, bundled package, assembled file) is not there; the message says what to install or fix."""
+
+
 class PromptTooLong(ValueError):
     """The prompt leaves no room for an answer in the model's context window."""
