@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from bench.harness import Bench, docchat_settings
+from bench.metrics import decode_tokens_per_s
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,13 @@ def _docchat_turn(cm: Any, req: Any) -> dict:
         if first is None:
             first = time.perf_counter() - started
     result = stream.result
-    decode_s = result.timings.get("generate_s", 0.0) - result.timings.get("first_token_s", 0.0)
     return {
         "ttft_s": first if first is not None else time.perf_counter() - started,
         "prompt_tokens": result.usage.prompt_tokens,
         "cached_tokens": result.usage.cached_prompt_tokens,
         "completion_tokens": result.usage.completion_tokens,
-        "decode_tok_s": (result.usage.completion_tokens - 1) / decode_s if decode_s > 0 else None,
+        "decode_tok_s": decode_tokens_per_s(result.usage.completion_tokens, result.timings.get("first_token_s"),
+                                            result.timings.get("generate_s")),
         "condense_s": result.timings.get("condense_s", 0.0),
         "messages": stream.prompt_messages,
         "text": result.text,
@@ -71,7 +72,7 @@ def _model_run(bench: Bench, model: str, questions: list) -> dict:
     from llama_cpp import Llama
 
     from llm.factory import make_backend
-    from llm.llamacpp_backend import common_prefix
+    from llm.prefix_cache import common_prefix
     from rag.pipeline import ConversationManager, TurnRequest
     from storage.history import HistoryManager
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from llm.prefix_cache import common_prefix
 from llm.stop_strings import StopStringFilter, show_until_stop
 from llm.types import (
     BackendBusy,
@@ -79,15 +80,6 @@ def sampling_kwargs(params: GenerationParams) -> dict[str, Any]:
         return {**kwargs, "temp": 0.0, "top_k": 0, "top_p": 1.0}
     top_p = params.top_p if 0.0 < params.top_p < 1.0 and params.top_k <= 0 else 1.0
     return {**kwargs, "temp": params.temperature, "top_k": max(0, params.top_k), "top_p": top_p}
-
-
-def common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 @dataclass
