@@ -87,11 +87,23 @@ class DocchatPage:
         expect(self.page.locator("#max-new-tokens")).to_be_visible()
 
     def set_number(self, elem_id: str, value: float) -> None:
+        """Type ``value`` and wait until the slider shows it. A settings load that lands just
+        after the typing (the page's stored settings) puts the old value back, so the typing
+        is repeated, up to three times, until it holds."""
         self.open_settings()
         box = self.page.locator(f"#{elem_id} input[type=number]")
+        slider = self.page.locator(f"#{elem_id} input[type=range]")
+        for _ in range(2):
+            box.fill(str(value))
+            box.press("Enter")
+            try:
+                expect(slider).to_have_value(str(value))
+                return
+            except AssertionError:
+                continue
         box.fill(str(value))
         box.press("Enter")
-        expect(self.page.locator(f"#{elem_id} input[type=range]")).to_have_value(str(value))
+        expect(slider).to_have_value(str(value))
 
     # --- chat -------------------------------------------------------------------------
     def answers(self):
