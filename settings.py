@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     llm_model_name: str | None = Field(None, description="Model name to request from --llm-base-url (default: its first model).")
     embedding_model: str = Field("auto", description="Embedding model: 'auto', a HF id or a local dir.")
     reranker_model: str | None = Field(None, description="Optional cross-encoder reranker over the top 30 candidates: 'auto' (bge-reranker-v2-m3 on a GPU when cached or downloadable; on CPU only a cached one), a HF id or dir; off by default.")
-    adapter: str | None = Field(None, description="LoRA adapter directory for answers (made by `python -m llm.finetune`); local model only.")
+    adapter: str | None = Field(None, description="LoRA adapter directory for answers (made by `python -m train`); local model only.")
     condense_adapter: str = Field(
         "auto",
         description="LoRA adapter directory for the condense step; 'auto' = the shipped CAsT adapter when the bundled SmolLM2 runs, 'none' = off.",
@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     history_token_budget: int = Field(1536, description="Most tokens of earlier turns put into a prompt.")
     idle_minutes: float = Field(30.0, description="Idle gap after which a new conversation starts.")
     condense: bool = Field(True, description="Rewrite follow-up questions into standalone queries before retrieval.")
+    grounding_check: bool = Field(
+        True,
+        description="Answer 'not in your documents' when the model's answer restates the question or uses "
+                    "mostly words no passage contains (rag/grounding.py).",
+    )
     retrieval_strategy: str = Field(
         "standalone+raw",
         description="Queries fused for retrieval: 'standalone', 'raw', 'standalone+raw' or 'standalone+raw+prev' "

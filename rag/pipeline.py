@@ -18,8 +18,9 @@ from access import document_scope
 from llm.types import ChatBackend, GenerationParams, Message, Usage
 from llm.window import answer_budget, block_aligned_limit, fit_history, system_message
 from rag.condense import condense_question, retrieval_queries
-from rag.citations import MarkFilter, annotate
-from rag.prompting import build_system_prompt, format_context, question_with_reminder
+from rag.citations import MarkFilter, annotate, mark_numbers
+from rag.grounding import is_grounded
+from rag.prompting import build_system_prompt, format_context, is_abstention, not_in_docs, question_with_reminder
 from rag.types import EmptyQuestion, NothingToRegenerate, Source
 from settings import Settings
 
@@ -359,6 +360,13 @@ class _Turn:
                     parts.append(marks.flush())
             self._finish("".join(parts), stream.usage, window.prompt_tokens, params, timings, failed)
 
+    def _is_grounded(self, text: str) -> bool:
+        """rag/grounding.py on the passages the answer cites (all of them when it cites none)."""
+        if not self.sources or not self.cm.settings.grounding_check or is_abstention(text):
+            return True
+        cited = [self.sources[n - 1].text for n in mark_numbers(text) if 0 < n <= len(self.sources)]
+        return is_grounded(text, self.question, cited or [s.text for s in self.sources])
+
     def _finish(
         self, text: str, usage: Usage, prompt_tokens: int, params: GenerationParams, timings: dict,
         failed: bool = False,
@@ -370,6 +378,10 @@ class _Turn:
         finish = usage.finish_reason
         if finish == "stop" and self.cancel.is_set():
             finish = "cancelled"
+        if finish == "stop" and text and not self._is_grounded(text):
+            log.info("answer not drawn from its passages, replaced by the abstention: %r", text[:200])
+            self.warnings.append("The model's answer was not found in the passages, so docchat says so instead.")
+            text = not_in_docs(self.question)
         if self.sources:  # which sources the answer cites, and whether they back it
             self.sources = annotate(text, self.sources, self.cm.knowledge_base.embedder)
         store = self.req.persist and self.conversation_id and (text or finish != "cancelled")

@@ -153,3 +153,33 @@ def test_stop_mid_answer_stores_a_partial_answer(services, fake):
     last = services.history.get_messages("u", stream.conversation_id)[-1]
     assert (last.content, last.status) == ("".join(received), "partial")
     assert stream.result.finish_reason == "cancelled"
+
+
+def test_an_answer_the_passages_do_not_hold_becomes_not_in_your_documents(indexed, fake):
+    fake.enqueue(["The tyre ", "is painted ", "purple and gold [1]."])
+    result = indexed.pipeline.run_turn(TurnRequest("u", "What colour is the tyre?", params=PARAMS))
+    assert result.text == "Not in your documents."
+    assert any("not found in the passages" in w for w in result.warnings)
+    stored = indexed.history.get_messages("u", result.conversation_id)[-1]
+    assert stored.content == "Not in your documents."
+
+
+def test_an_answer_drawn_from_the_passages_is_kept(indexed, fake):
+    fake.enqueue(["Find the puncture ", "with soapy water [1]."])
+    result = indexed.pipeline.run_turn(TurnRequest("u", "How do I fix a flat tyre?", params=PARAMS))
+    assert result.text == "Find the puncture with soapy water [1]."
+    assert result.warnings == []
+
+
+def test_the_grounding_check_can_be_switched_off(tmp_path, fake, embedder):
+    from services import build_services
+    from settings import Settings
+
+    built = build_services(Settings(data_dir=tmp_path / "data", grounding_check=False), llm=fake, embedder=embedder)
+    try:
+        built.knowledge_base.add_file(make_pdf(tmp_path / "howto.pdf", PAGES), "howto.pdf")
+        fake.enqueue(["The tyre ", "is painted ", "purple and gold [1]."])
+        result = built.pipeline.run_turn(TurnRequest("u", "What colour is the tyre?", params=PARAMS))
+        assert result.text == "The tyre is painted purple and gold [1]."
+    finally:
+        built.close()
