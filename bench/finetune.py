@@ -1,6 +1,6 @@
 """Measurement 2b: the shipped condense adapter, before/after, on CAsT dialogues held out of training.
 
-``llm/lora_adapters/smollm2-condense`` was trained by ``python -m llm.finetune --task
+``llm/lora_adapters/smollm2-condense`` was trained by ``python -m train --task
 condense`` on CAsT 2021 topics minus the dev topics named in its ``finetune.json``.
 On those held-out topics' follow-ups, with one loaded model, each rewrite is made twice
 — base model ("before") and with the adapter ("after", what docchat now does) — and

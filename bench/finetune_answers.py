@@ -5,7 +5,7 @@ fine-tuning on their own chat history. The history is made the way the server ma
 it — CAsT 2021 dialogues written through ``HistoryManager`` into a docchat data dir
 (question = the raw utterance, answer = the opening of the canonical passage), with an
 interrupted answer stored as ``partial`` and another user's conversation beside them —
-and ``llm.finetune`` reads it back with ``--from-db DIR --user analyst``: the partial
+and ``python -m train`` reads it back with ``--from-db DIR --user analyst``: the partial
 answer and the other user's chat must not reach training. Train and dev are split by
 conversation (the dev topics are the condense adapter's held-out ones); dev answers
 are scored against the stored ones before and after training.
@@ -57,7 +57,7 @@ def store_conversations(data_dir: Path, turns: list[CastTurn]) -> dict[int, str]
 
 
 def run(bench: Bench) -> dict:
-    from llm import finetune
+    from train import cli
 
     size = QUICK if bench.options.quick else FULL
     turns = load_cast(bench.options.eval_dir, bench.options.cast_topics or (2 if bench.options.quick else None))
@@ -66,14 +66,14 @@ def run(bench: Bench) -> dict:
     data_dir = bench.work_dir / "stored-conversations"
     ids = store_conversations(data_dir, turns)
     out = bench.work_dir / "answer-adapter"
-    args = finetune.parser().parse_args([
+    args = cli.parser().parse_args([
         "--from-db", str(data_dir), "--user", USER, "--out", str(out),
         "--dev-dialogues", ",".join(ids[t] for t in dev_topics),
         "--steps", str(size["steps"]), "--batch-size", "1", "--lr", "1e-3", "--top-layers", "10",
         "--max-length", "768", "--max-eval", str(size["max_eval"]), "--eval-tokens", "48",
         "--device", "cpu", "--no-progress",
     ])
-    info = finetune.run(args)
+    info = cli.run(args)
     train_topics = [t for t in topics if t not in dev_topics]
     return {
         "chat_model": info["base_model"],

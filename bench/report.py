@@ -106,7 +106,7 @@ def _finetune(r: dict) -> str:
 
 
 def _finetune_answers(r: dict) -> str:
-    text = (f"{r['chat_model']}, `python -m llm.finetune --from-db DIR --user analyst`: CAsT topics "
+    text = (f"{r['chat_model']}, `python -m train --from-db DIR --user analyst`: CAsT topics "
             f"{', '.join(map(str, r['train_topics']))} stored as docchat conversations (train: "
             f"{r['train_examples']} conversations), topics {', '.join(map(str, r['dev_topics']))} held out "
             f"({r['dev_examples']} dev answers); {r['steps']} steps in {_f(r['train_seconds'], 0)} s, "

@@ -7,7 +7,7 @@ condense call and an answer call can follow each other, or share a batch, withou
 swapping weights. A role with no adapter runs the plain base model.
 
 The condense adapter trained on TREC CAsT (``llm/lora_adapters/smollm2-condense``,
-made by ``python -m llm.finetune --task condense``) is used by default whenever the
+made by ``python -m train --task condense``) is used by default whenever the
 bundled SmolLM2 runs: that 135M model cannot condense follow-ups without it.
 """
 
@@ -64,7 +64,7 @@ def check_adapter_dir(path: str | Path) -> Path:
     if not (folder / "adapter_config.json").is_file():
         raise AdapterError(
             f"{str(path)!r} is not a LoRA adapter directory (no adapter_config.json); "
-            "make one with `python -m llm.finetune`."
+            "make one with `python -m train`."
         )
     return folder.resolve()
 
@@ -90,7 +90,7 @@ def resolve_adapters(settings: "Settings", choice: "ModelChoice") -> dict[str, P
 def llamacpp_lora(adapter: str | None) -> Path | None:
     """The GGUF LoRA file for ``--adapter`` on llama.cpp (applied to every call), or None.
 
-    llama.cpp reads LoRA adapters as GGUF; a peft directory (what ``llm.finetune`` writes)
+    llama.cpp reads LoRA adapters as GGUF; a peft directory (what ``python -m train`` writes)
     is converted once with llama.cpp's ``convert_lora_to_gguf.py`` (README, fine-tuning).
     """
     if not adapter or adapter.strip().lower() in OFF:

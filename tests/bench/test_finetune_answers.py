@@ -1,5 +1,5 @@
 """The --from-db answer fine-tuning measurement (bench/finetune_answers.py) on a tiny CAsT file:
-conversations stored through docchat's own storage, read back by ``llm.finetune --from-db``
+conversations stored through docchat's own storage, read back by ``python -m train --from-db``
 (complete answers of one user only), trained a few steps with the bundled model."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from bench import finetune_answers
 from bench.data import load_cast
 from bench.harness import Bench, BenchOptions
-from llm.finetune_data import read_db_dialogues
+from train.data import read_db_dialogues
 
 TOPICS = {
     1: [("How do I bake sourdough bread?", "Feed the starter the evening before. Mix flour, water and salt, "

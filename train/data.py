@@ -1,4 +1,4 @@
-"""Training examples for ``python -m llm.finetune``, read and checked before any training.
+"""Training examples for ``python -m train``, read and checked before any training.
 
 Three sources, one shape: a ``Dialogue`` (an id to split train/dev by, and chat
 ``messages``; the assistant messages are what the model learns to say).
