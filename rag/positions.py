@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from rag.types import Chunk
+from storage.positions import ChunkPosition, Rect
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +32,9 @@ _PUNCT = re.compile(r"^[\W_]$")
 # pypdfium2 pages with fewer characters than this are read with OCR boxes instead.
 MIN_TEXT_CHARS = 20
 OCR_DPI = 200
-# Matches shorter than this many words are noise (a "the" elsewhere on the page)...
+# Matches shorter than this many words are noise (a "the" elsewhere on the page),
+# unless the whole chunk is that short.
 MIN_BLOCK = 2
-# ...unless the whole chunk is that short.
-Rect = list[float]
 
 
 @dataclass
@@ -50,19 +50,6 @@ class PageWords:
     # Text pages: rectangles of a character range, computed by pdfium (one call per
     # matched run instead of one per character: ~10x faster on a dense page).
     range_rects: Callable[[int, int], list[Rect]] | None = None
-
-
-@dataclass
-class ChunkPosition:
-    """One chunk's place on its page (DESIGN: stored with the chunk)."""
-
-    chunk_id: str
-    document_id: str
-    page: int
-    char_start: int
-    char_end: int
-    rects: list[Rect]
-    source: str = "text"
 
 
 def tokenize(text: str) -> list[tuple[str, int, int]]:

@@ -3,16 +3,32 @@
 A thin table gateway over ``chunk_positions`` (migration m003). Rows are per chunk id;
 ``positioned_documents`` records which documents have been through the locator, so
 start-up re-derivation only touches documents indexed before positions existed.
+``ChunkPosition`` (the row) lives here; rag/positions.py computes them.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
-from rag.positions import ChunkPosition
 from storage.db import Database
+
+Rect = list[float]  # [x0, y0, x1, y1], normalised to the page (0..1), origin top-left
+
+
+@dataclass
+class ChunkPosition:
+    """One chunk's place on its page (DESIGN: stored with the chunk)."""
+
+    chunk_id: str
+    document_id: str
+    page: int
+    char_start: int
+    char_end: int
+    rects: list[Rect]
+    source: str = "text"
 
 
 class PositionStore:
