@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from errors import DocchatError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_USER = "default"
@@ -43,18 +45,18 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _VERIFIED_CACHE_LIMIT = 4096
 
 
-class AccessError(Exception):
+class AccessError(DocchatError):
     """A refused request: ``status`` 400/401/403, a message safe to show, and the
     ``WWW-Authenticate`` challenge a 401 must carry."""
 
     def __init__(self, status: int, message: str, challenge: str | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.status = self.http_status = status
         self.message = message
         self.challenge = challenge
 
 
-class BadCredentials(ValueError):
+class BadCredentials(DocchatError, ValueError):
     """An auth or key entry is not 'user:secret' (a start-up error, never shown to callers)."""
 
 

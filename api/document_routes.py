@@ -25,7 +25,8 @@ from api.schemas import (
     UploadedDocument,
     UploadResponse,
 )
-from rag.types import DocchatError, IngestResult
+from errors import DocchatError, user_message
+from rag.types import IngestResult
 from services import Services
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,11 @@ def _ingest(services: Services, data: bytes, filename: str, owner: str | None) -
     try:
         return services.knowledge_base.add_bytes(data, filename, owner=owner)
     except DocchatError as exc:
+        error = user_message(exc)
+        if error is None:  # our fault (a 500): the error handler answers with an error id
+            raise
         logger.info("upload %r failed: %s", filename, exc)
-        return IngestResult(id=None, filename=filename, status="failed", error=str(exc))
+        return IngestResult(id=None, filename=filename, status="failed", error=error)
 
 
 @router.post("/documents", response_model=UploadResponse, summary="Upload and index PDFs")

@@ -3,9 +3,10 @@
 Why here: FastAPI answers validation errors with ``{"detail": [...]}`` and HTTP
 exceptions with ``{"detail": "..."}``; OpenAI-style clients and DESIGN.md §5 expect
 ``{"error": {...}}``. Every exception a request can raise is turned into that shape
-once, at the edge, so routes only raise (``ApiError``, our ``DocchatError``s,
-``BackendBusy``, ``ConversationNotFound``) and never build error bodies themselves.
-Bad input is always a 4xx; only a real bug reaches FastAPI's 500.
+once, at the edge, so routes only raise (``ApiError`` or any other ``DocchatError``,
+which carries its own ``http_status``) and never build error bodies themselves.
+Bad input is always a 4xx; only a real bug (or a ``DocchatError`` whose status is 500)
+reaches the 500, answered with an error id.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from llm.types import BackendBusy, PromptTooLong
-from rag.types import DocchatError
-from storage.history import ConversationNotFound
+from errors import DocchatError, user_message
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +72,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class ApiError(Exception):
+# Seconds a client is asked to wait after a 503 that names no Retry-After of its own.
+RETRY_AFTER_S = "5"
+
+
+class ApiError(DocchatError):
     """A user-actionable API failure with its HTTP status (raised by routes and dependencies)."""
 
     def __init__(
@@ -81,7 +84,7 @@ class ApiError(Exception):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.status_code = status_code
+        self.status_code = self.http_status = status_code
         self.message = message
         self.type = type or _TYPE_BY_STATUS.get(status_code, INVALID_REQUEST)
         self.challenge = challenge  # the WWW-Authenticate value of a 401
@@ -130,29 +133,19 @@ async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSON
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
 
-async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    headers = dict(exc.headers)
-    if exc.status_code == 401:
-        headers["WWW-Authenticate"] = exc.challenge or "Bearer"
-    return error_response(exc.status_code, exc.message, exc.type, headers=headers)
-
-
 async def _docchat_error(request: Request, exc: DocchatError) -> JSONResponse:
-    return error_response(400, str(exc) or type(exc).__name__, INVALID_REQUEST)
-
-
-async def _backend_busy(request: Request, exc: BackendBusy) -> JSONResponse:
-    return error_response(
-        503, str(exc) or "The model is busy, retry later.", OVERLOADED, headers={"Retry-After": "5"}
-    )
-
-
-async def _prompt_too_long(request: Request, exc: PromptTooLong) -> JSONResponse:
-    return error_response(400, str(exc) or "The prompt is too long for the model.", INVALID_REQUEST)
-
-
-async def _conversation_not_found(request: Request, exc: ConversationNotFound) -> JSONResponse:
-    return error_response(404, str(exc) or "Conversation not found.", NOT_FOUND)
+    """Our own errors, answered with the status each carries; a 500 only by error id."""
+    status = exc.http_status
+    if status == 500:
+        return await _unexpected(request, exc)
+    api = exc if isinstance(exc, ApiError) else None
+    headers = dict(api.headers) if api else {}
+    if status == 503:
+        headers.setdefault("Retry-After", RETRY_AFTER_S)
+    if status == 401:
+        headers["WWW-Authenticate"] = (api.challenge if api else None) or "Bearer"
+    message = api.message if api else str(exc) or type(exc).__name__
+    return error_response(status, message, api.type if api else None, headers=headers)
 
 
 def log_with_error_id(exc: BaseException, where: str) -> str:
@@ -169,9 +162,7 @@ def log_with_error_id(exc: BaseException, where: str) -> str:
 def public_message(exc: BaseException, where: str) -> str:
     """What a caller may read about ``exc``: our own user-facing messages as they are,
     anything else only as an error id (the details go to the log)."""
-    if isinstance(exc, (DocchatError, BackendBusy, PromptTooLong)) and str(exc):
-        return str(exc)
-    return f"Generation failed (error id {log_with_error_id(exc, where)})."
+    return user_message(exc) or f"Generation failed (error id {log_with_error_id(exc, where)})."
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -184,9 +175,5 @@ def install_error_handlers(app: FastAPI) -> None:
     """Route every known exception to the one error shape."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(DocchatError, _docchat_error)
-    app.add_exception_handler(BackendBusy, _backend_busy)
-    app.add_exception_handler(ConversationNotFound, _conversation_not_found)
-    app.add_exception_handler(PromptTooLong, _prompt_too_long)
     app.add_exception_handler(Exception, _unexpected)

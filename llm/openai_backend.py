@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
+from errors import InternalError
 from llm.stop_strings import StopStringFilter, trim_at_stop
 from llm.tokens import TokenCounter, approx_message_tokens, approx_text_tokens, approx_truncate, load_local_tokenizer
 from llm.types import BackendBusy, Completion, GenerationParams, Message, PromptTooLong, TextStream, Usage
@@ -31,7 +32,7 @@ _WINDOW_IN_ERROR = re.compile(r"context (?:window|length)[^0-9]{0,20}(\d{3,7})",
 CONNECT_ATTEMPTS = 3
 
 
-class LLMServerError(RuntimeError):
+class LLMServerError(InternalError, RuntimeError):
     """The OpenAI-compatible server cannot be reached or refused the request."""
 
 

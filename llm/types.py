@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol, TypedDict
 
+from errors import DocchatError, InternalError
+
 
 class Message(TypedDict):
     role: str  # "system" | "user" | "assistant"
@@ -79,8 +81,11 @@ def collect(stream: TextStream) -> Completion:
     return Completion(text=text, usage=stream.usage)
 
 
-class BackendBusy(RuntimeError):
+class BackendBusy(DocchatError, RuntimeError):
     """Too many requests are already waiting for the model; the caller should retry later."""
+
+    http_status = 503
+    ui_key = "busy"
 
 
 class ChatBackend(Protocol):
@@ -112,9 +117,11 @@ class ChatBackend(Protocol):
         ...
 
 
-class ModelNotFound(RuntimeError):
+class ModelNotFound(InternalError, RuntimeError):
     """A configured model (path, bundled package, assembled file) is not there; the message says what to install or fix."""
 
 
-class PromptTooLong(ValueError):
+class PromptTooLong(DocchatError, ValueError):
     """The prompt leaves no room for an answer in the model's context window."""
+
+    ui_key = "prompt_too_long"

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from access import document_scope
+from errors import user_message
 from rag.embeddings import Embedder
 from rag.keyword_index import KeywordIndex, import_legacy_bm25
 from rag.pdf_loader import load_pages
@@ -143,9 +144,8 @@ class KnowledgeBase:
             self._store_original(stored, write_original)
             return self._index(document_id, filename, owner, stored, progress)
         except Exception as exc:  # never raise for a bad file: report it on the document
-            if isinstance(exc, DocchatError):
-                error = str(exc)
-            else:
+            error = user_message(exc)
+            if error is None:
                 logger.exception("indexing %s failed", filename)
                 error = f"{filename}: could not be indexed ({type(exc).__name__}: {exc})"
             self._discard(document_id, owner)

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
+from errors import DocchatError
 from rag.positions import ChunkPosition, locate_chunks
 
 logger = logging.getLogger(__name__)
@@ -33,8 +34,10 @@ def _is_document_id(value: str) -> bool:
     return value.isascii() and value.isalnum()
 
 
-class PageNotFound(LookupError):
+class PageNotFound(DocchatError, LookupError):
     """No such document file, or the page number is outside the document."""
+
+    http_status = 404
 
 
 def clamp_width(width: int | None) -> int:

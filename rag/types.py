@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from errors import DocchatError
+
+__all__ = ["DocchatError"]  # re-exported: rag code raises and catches it from here too
+
 
 @dataclass(frozen=True)
 class Page:
@@ -69,10 +73,6 @@ class IngestResult:
 ProgressCallback = Callable[[str, int, int], None]
 
 
-class DocchatError(Exception):
-    """Base of the errors a user can act on; the message is shown as is."""
-
-
 class UnreadablePDF(DocchatError):
     """The file is not a PDF we can read (broken, empty, not a PDF at all)."""
 
@@ -88,10 +88,16 @@ class NoTextLayer(UnreadablePDF):
 class EmbeddingModelMismatch(DocchatError):
     """The vector collection was built with another embedding model."""
 
+    ui_key = "embedding_mismatch"
+
 
 class EmptyQuestion(DocchatError, ValueError):
     """The question is empty (after stripping whitespace)."""
 
+    ui_key = "empty_question"
+
 
 class NothingToRegenerate(DocchatError, ValueError):
     """Regenerate was asked for a conversation without a question to answer again."""
+
+    ui_key = "nothing_to_regenerate"

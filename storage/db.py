@@ -26,6 +26,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from errors import InternalError
+
 logger = logging.getLogger(__name__)
 
 MMAP_BYTES = 256 * 1024 * 1024
@@ -33,7 +35,7 @@ BUSY_TIMEOUT_MS = 30_000
 MAX_IDLE_CONNECTIONS = 8
 
 
-class DatabaseClosed(RuntimeError):
+class DatabaseClosed(InternalError, RuntimeError):
     """The Database was closed; the caller holds a stale reference."""
 
 

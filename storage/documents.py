@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from errors import DocchatError
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -24,16 +25,21 @@ logger = logging.getLogger(__name__)
 STATUSES = ("indexing", "ready", "failed")
 
 
-class DocumentExists(Exception):
+class DocumentExists(DocchatError):
     """``begin`` on a document that is already indexing or ready (a duplicate upload)."""
+
+    http_status = 409
 
     def __init__(self, document: Document) -> None:
         super().__init__(f"document {document.id} ({document.filename}) is already {document.status}")
         self.document = document
 
 
-class DocumentNotFound(LookupError):
+class DocumentNotFound(DocchatError, LookupError):
     """The document is not in the registry (e.g. deleted while it was being indexed)."""
+
+    http_status = 404
+    ui_key = "already_removed"
 
 
 @dataclass

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from errors import DocchatError
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,11 @@ STATUSES = ("complete", "partial")
 Clock = Callable[[], datetime]
 
 
-class ConversationNotFound(LookupError):
+class ConversationNotFound(DocchatError, LookupError):
     """Unknown conversation id, or one that belongs to another user (never say which)."""
+
+    http_status = 404
+    ui_key = "gone"
 
 
 @dataclass

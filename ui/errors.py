@@ -7,22 +7,13 @@ import logging
 
 import gradio as gr
 
-from llm.types import BackendBusy
-from rag.types import DocchatError, EmbeddingModelMismatch, EmptyQuestion, NothingToRegenerate
+from errors import DocchatError, user_message
 from ui.i18n import known_error, normalize, t
 
 log = logging.getLogger(__name__)
 
 BUSY = t("en", "busy")
 GONE = t("en", "gone")
-
-# Errors a person can act on, said in the UI's language (the API keeps the English text).
-_KNOWN = [
-    (BackendBusy, "busy"),
-    (EmptyQuestion, "empty_question"),
-    (NothingToRegenerate, "nothing_to_regenerate"),
-    (EmbeddingModelMismatch, "embedding_mismatch"),
-]
 
 
 def warning_toast(text: str, lang: str = "en") -> None:
@@ -37,27 +28,28 @@ def info_toast(text: str, lang: str = "en") -> None:
 
 
 def describe(exc: BaseException, lang: str = "en") -> str:
-    """What the person should read: our own errors (in ``lang``), anything else as a hint."""
-    from storage.history import ConversationNotFound  # storage is imported lazily
-
-    if isinstance(exc, ConversationNotFound):
-        return t(lang, "gone")
-    for kind, key in _KNOWN:
-        if isinstance(exc, kind) and (kind is BackendBusy or normalize(lang) != "en"):
-            return t(lang, key)
+    """What the person should read: our own errors by their ``ui_key`` in ``lang`` (or, with
+    none, their own words), a plain ``ValueError`` by its words, anything else as a hint."""
+    if isinstance(exc, DocchatError) and exc.ui_key:
+        return t(lang, exc.ui_key)
     if isinstance(exc, (DocchatError, ValueError)):
-        text = str(exc).strip() or exc.__class__.__name__
-        if normalize(lang) != "en":
-            if "title cannot be empty" in text:
-                return t(lang, "title_empty")
-            return known_error(lang, text) or t(lang, "not_done")
-        return text[0].upper() + text[1:]
+        return _in_words(str(exc).strip() or exc.__class__.__name__, lang)
     return t(lang, "unexpected", name=exc.__class__.__name__)
+
+
+def _in_words(text: str, lang: str) -> str:
+    """An English message (the API's words) said in ``lang``: as it is in English, else the
+    known loader sentence, else "that did not work"."""
+    if normalize(lang) == "en":
+        return text[0].upper() + text[1:]
+    if "title cannot be empty" in text:  # storage's plain ValueError for an empty title
+        return t(lang, "title_empty")
+    return known_error(lang, text) or t(lang, "not_done")
 
 
 def warn(exc: BaseException, action: str, lang: str = "en") -> None:
     """Log ``exc`` (with a trace when unexpected) and show it as a gr.Warning toast in ``lang``."""
-    expected = isinstance(exc, (BackendBusy, DocchatError, ValueError, LookupError))
+    expected = user_message(exc) is not None or isinstance(exc, (ValueError, LookupError))
     if expected:
         log.info("%s: %s", action, exc)
     else:

@@ -146,6 +146,7 @@ EN: dict[str, str] = {
     "not_done": "That did not work; the details are in the server log.",
     "empty_question": "The question is empty.",
     "nothing_to_regenerate": "There is no question to answer again in this conversation.",
+    "prompt_too_long": "The question and the conversation are too long for the model; start a new chat or ask a shorter question.",
     "title_empty": "A conversation title cannot be empty.",
     "embedding_mismatch": "The index was built with another embedding model; use a new data dir or re-index.",
     # per-file errors of the PDF loader / knowledge base (see ERROR_PATTERNS)
@@ -267,6 +268,7 @@ ZH: dict[str, str] = {
     "not_done": "操作没有完成；详情见服务器日志。",
     "empty_question": "问题是空的。",
     "nothing_to_regenerate": "这个对话里没有可以重新回答的问题。",
+    "prompt_too_long": "问题和对话对模型来说太长了；请开始新对话或把问题问得短一些。",
     "title_empty": "对话标题不能为空。",
     "embedding_mismatch": "索引是用另一个嵌入模型建立的；请换一个数据目录或重新建立索引。",
     "pdf_empty": "{name}：文件是空的",
