@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Protocol
 
 from rag import ocr
 from rag.layout import pdfium_page_texts
@@ -74,22 +75,28 @@ def _page_texts(path: Path, reader, total: int, name: str, progress: ProgressCal
     return texts
 
 
+class IsolatedReader(Protocol):
+    """Reads a PDF in a killable child process: ``rag.pdf_worker.ParseWorkers`` (which runs
+    ``read_pages`` there; this module never imports it, so the split has one direction)."""
+
+    def read(self, path: Path | str, timeout_s: float, progress: ProgressCallback | None = None,
+             use_ocr: bool = True, name: str | None = None) -> list[Page]: ...
+
+
 def load_pages(path: Path | str, progress: ProgressCallback | None = None, use_ocr: bool = True,
-               name: str | None = None, timeout_s: float | None = None, workers=None) -> list[Page]:
+               name: str | None = None, timeout_s: float | None = None,
+               workers: IsolatedReader | None = None) -> list[Page]:
     """All pages of ``path`` (1-based numbers, raw text; cleaning is the caller's job).
 
-    With ``timeout_s`` the parsing runs in a worker process that is killed past the
-    limit (rag/pdf_worker.py): a PDF that hangs the parser fails alone, with
-    ``PDFTooSlow`` ("took too long to read"); ``workers`` (a ``rag.pdf_worker.ParseWorkers``)
-    reuses worker processes across files instead of starting one for each.
+    With ``timeout_s`` the parsing runs in one of ``workers``' child processes, killed
+    past the limit (rag/pdf_worker.py): a PDF that hangs the parser fails alone, with
+    ``PDFTooSlow`` ("took too long to read"). Without it, ``read_pages`` in this process.
     """
-    if timeout_s is not None:
-        from rag.pdf_worker import read_isolated
-
-        if workers is not None:
-            return workers.read(path, timeout_s, progress, use_ocr, name)
-        return read_isolated(path, timeout_s, progress, use_ocr, name)
-    return read_pages(path, progress, use_ocr, name)
+    if timeout_s is None:
+        return read_pages(path, progress, use_ocr, name)
+    if workers is None:
+        raise ValueError("load_pages: timeout_s needs workers (a rag.pdf_worker.ParseWorkers)")
+    return workers.read(path, timeout_s, progress, use_ocr, name)
 
 
 def read_pages(path: Path | str, progress: ProgressCallback | None = None, use_ocr: bool = True,

@@ -27,6 +27,7 @@ import weakref
 from pathlib import Path
 
 from rag import types as rag_types
+from rag.pdf_loader import read_pages
 from rag.types import Page, ProgressCallback, UnreadablePDF
 
 logger = logging.getLogger(__name__)
@@ -191,16 +192,8 @@ def _exchange(process: subprocess.Popen, request: dict, timeout_s: float,
     return outcome
 
 
-def read_isolated(path: Path | str, timeout_s: float, progress: ProgressCallback | None = None,
-                  use_ocr: bool = True, name: str | None = None) -> list[Page]:
-    """One file in a child of its own (no pool at hand): started, used once, stopped."""
-    return ParseWorkers(max_idle=0).read(path, timeout_s, progress, use_ocr, name)
-
-
 def _serve() -> int:
     """Child side: one JSON request a line on stdin; progress, then the result, as JSON lines."""
-    from rag.pdf_loader import read_pages
-
     out = sys.stdout
 
     def emit(message: dict) -> None:

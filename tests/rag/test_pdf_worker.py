@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.pdf_loader import load_pages
 from rag.pdf_worker import ParseWorkers, PDFTooSlow
 from rag.types import UnreadablePDF
 from tests.pdfs import make_pdf
@@ -85,3 +86,15 @@ def test_a_dropped_pool_stops_its_children(tmp_path: Path):
     del pool
     gc.collect()
     assert child.wait(timeout=30) is not None
+
+
+def test_load_pages_with_a_time_limit_reads_in_the_given_workers(workers, tmp_path: Path):
+    pdf = make_pdf(tmp_path / "limited.pdf", ["Read in a child process."])
+    [page] = load_pages(pdf, timeout_s=120, workers=workers)
+    assert "child process" in page.text and workers.started == 1
+
+
+def test_a_time_limit_without_workers_is_refused(tmp_path: Path):
+    pdf = make_pdf(tmp_path / "unlimited.pdf", ["No child to read me."])
+    with pytest.raises(ValueError, match="timeout_s needs workers"):
+        load_pages(pdf, timeout_s=120)
