@@ -150,6 +150,11 @@ class Bench:
             self._recipe_embeddings = recipe_embeddings(bundled_embedding_dir())
         return self._recipe_embeddings
 
+    def settings(self, data_dir: Path, **overrides: Any) -> Any:
+        """``docchat_settings``, for modules handed a Bench that do not import this one
+        (bench/index_cache.py: the harness uses it, never the other way round)."""
+        return docchat_settings(data_dir, **overrides)
+
     def services(self, name: str, **overrides: Any) -> Any:
         """A docchat instance with its own data dir, sharing the loaded models."""
         if name not in self._services:

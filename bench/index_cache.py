@@ -93,14 +93,16 @@ class CachedEmbedder:
 
 
 def docchat_index(bench: Any, rset: RetrievalSet, cache_root: Path | None) -> Any:
-    """A KnowledgeBase with every PDF of ``rset``, from the cache when a complete one exists."""
-    from bench.harness import docchat_settings
+    """A KnowledgeBase with every PDF of ``rset``, from the cache when a complete one exists.
+
+    ``bench`` is a ``bench.harness.Bench`` (its embedder and settings; not imported here:
+    the harness imports this module)."""
     from rag.knowledge_base import KnowledgeBase
     from storage.db import Database
     from storage.documents import DocumentRegistry
 
     root = cache_root or bench.work_dir
-    probe = docchat_settings(root / "probe")
+    probe = bench.settings(root / "probe")
     embedder = bench.embedder
     if cache_root is not None:
         embedder = CachedEmbedder(bench.embedder, cache_root / "embeddings.sqlite")
@@ -108,7 +110,7 @@ def docchat_index(bench: Any, rset: RetrievalSet, cache_root: Path | None) -> An
     data_dir = root / f"docchat-{rset.name}-{key}"
     if not (data_dir / COMPLETE).exists():
         shutil.rmtree(data_dir, ignore_errors=True)
-    settings = docchat_settings(data_dir)
+    settings = bench.settings(data_dir)
     kb = KnowledgeBase(settings, DocumentRegistry(Database(settings.db_path)), embedder)
     if (data_dir / COMPLETE).exists():
         log.info("docchat index of %s reused from %s", rset.name, data_dir)
