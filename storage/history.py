@@ -4,27 +4,37 @@ Every read and change by user is scoped by ``user_id``: a conversation that belo
 someone else is reported exactly like one that does not exist (``ConversationNotFound``),
 so ids cannot be probed. Messages are ordered by an autoincrement ``seq``, never by
 time alone. Sources and generation params are structured JSON on the message.
+The record types are in storage/history_records.py, the Markdown export in
+storage/history_export.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-import sqlite3
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from errors import DocchatError
 from storage.db import Database
+from storage.history_export import conversation_markdown
+from storage.history_records import (
+    MESSAGE_COLUMNS,
+    Conversation,
+    StoredMessage,
+    conversation_from_row,
+    format_timestamp,
+    message_from_row,
+    plain,
+    title_from_question,
+    to_json,
+    utc_now,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "New chat"
-TITLE_CHARS = 60
 ROLES = ("system", "user", "assistant")
 STATUSES = ("complete", "partial")
 
@@ -36,96 +46,6 @@ class ConversationNotFound(DocchatError, LookupError):
 
     http_status = 404
     ui_key = "gone"
-
-
-@dataclass
-class Conversation:
-    id: str
-    user_id: str
-    title: str
-    created_at: str  # ISO-8601 UTC with microseconds
-    updated_at: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class StoredMessage:
-    id: str
-    conversation_id: str
-    role: str
-    content: str
-    created_at: str
-    standalone_query: str | None = None
-    sources: list[dict] = field(default_factory=list)
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    model: str | None = None
-    params: dict = field(default_factory=dict)
-    status: str = "complete"  # 'complete' | 'partial' (an answer cut short)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def format_timestamp(moment: datetime) -> str:
-    """ISO-8601 in UTC with microseconds: same width always, so text order = time order."""
-    if moment.tzinfo is None:  # an injected naive clock is taken to be UTC
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def title_from_question(text: str) -> str:
-    """The first ~60 characters of a question, on one line; '' when it has no text."""
-    line = " ".join(text.split())
-    if len(line) <= TITLE_CHARS:
-        return line
-    return line[: TITLE_CHARS - 1].rstrip() + "…"
-
-
-def _plain(value: Any) -> Any:
-    """Objects with ``to_dict`` (Source) or dataclasses (GenerationParams) as plain dicts."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    return value
-
-
-def _to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=_plain)
-
-
-def _conversation(row: sqlite3.Row) -> Conversation:
-    return Conversation(row["id"], row["user_id"], row["title"], row["created_at"], row["updated_at"])
-
-
-def _message(row: sqlite3.Row) -> StoredMessage:
-    return StoredMessage(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        role=row["role"],
-        content=row["content"],
-        created_at=row["created_at"],
-        standalone_query=row["standalone_query"],
-        sources=json.loads(row["sources"]),
-        prompt_tokens=row["prompt_tokens"],
-        completion_tokens=row["completion_tokens"],
-        model=row["model"],
-        params=json.loads(row["params"]),
-        status=row["status"],
-    )
-
-
-_MESSAGE_COLUMNS = (
-    "id, conversation_id, role, content, created_at, standalone_query, sources, "
-    "prompt_tokens, completion_tokens, model, params, status"
-)
 
 
 class HistoryManager:
@@ -194,7 +114,7 @@ class HistoryManager:
             "SELECT * FROM conversations WHERE user_id = ? ORDER BY updated_at DESC, rowid DESC LIMIT 1",
             (user_id,),
         )
-        return _conversation(rows[0]) if rows else None
+        return conversation_from_row(rows[0]) if rows else None
 
     def get_conversation(self, user_id: str, conversation_id: str) -> Conversation:
         rows = self.db.query(
@@ -202,14 +122,14 @@ class HistoryManager:
         )
         if not rows:
             raise ConversationNotFound(f"no conversation {conversation_id!r}")
-        return _conversation(rows[0])
+        return conversation_from_row(rows[0])
 
     def list_conversations(self, user_id: str) -> list[Conversation]:
         """The user's conversations, most recently active first."""
         rows = self.db.query(
             "SELECT * FROM conversations WHERE user_id = ? ORDER BY updated_at DESC, rowid DESC", (user_id,)
         )
-        return [_conversation(row) for row in rows]
+        return [conversation_from_row(row) for row in rows]
 
     def rename_conversation(self, user_id: str, conversation_id: str, title: str) -> Conversation:
         title = " ".join(title.split())
@@ -267,11 +187,11 @@ class HistoryManager:
             content=content,
             created_at=self._timestamp(),
             standalone_query=standalone_query,
-            sources=[_plain(source) for source in sources or []],
+            sources=[plain(source) for source in sources or []],
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             model=model,
-            params=dict(_plain(params) or {}),
+            params=dict(plain(params) or {}),
             status=status,
         )
         with self.db.transaction() as conn:
@@ -279,11 +199,11 @@ class HistoryManager:
             if row is None:
                 raise ConversationNotFound(f"no conversation {conversation_id!r}")
             conn.execute(
-                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message.id, conversation_id, role, content, message.created_at, standalone_query,
-                    _to_json(message.sources), prompt_tokens, completion_tokens, model,
-                    _to_json(message.params), status,
+                    to_json(message.sources), prompt_tokens, completion_tokens, model,
+                    to_json(message.params), status,
                 ),
             )
             title = row["title"]
@@ -315,7 +235,7 @@ class HistoryManager:
         changes: dict[str, Any] = {
             "content": content,
             "status": status,
-            "sources": None if sources is None else _to_json([_plain(s) for s in sources]),
+            "sources": None if sources is None else to_json([plain(s) for s in sources]),
             "standalone_query": standalone_query,
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -327,26 +247,26 @@ class HistoryManager:
                 conn.execute(
                     f"UPDATE messages SET {assignments} WHERE id = ?", (*changes.values(), message_id)
                 )
-            row = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
+            row = conn.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
             if row is None:
                 raise LookupError(f"no message {message_id!r}")
-        return _message(row)
+        return message_from_row(row)
 
     def get_messages(self, user_id: str, conversation_id: str, limit: int | None = None) -> list[StoredMessage]:
         """Messages oldest first; ``limit`` keeps the last N (None or negative: all)."""
         self.get_conversation(user_id, conversation_id)
         if limit is not None and limit >= 0:
             rows = self.db.query(
-                f"SELECT * FROM (SELECT seq, {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
+                f"SELECT * FROM (SELECT seq, {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
                 "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
                 (conversation_id, limit),
             )
         else:
             rows = self.db.query(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY seq",
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY seq",
                 (conversation_id,),
             )
-        return [_message(row) for row in rows]
+        return [message_from_row(row) for row in rows]
 
     def count_messages(self, user_id: str, conversation_id: str) -> int:
         """How many messages the conversation holds (without loading them)."""
@@ -381,27 +301,17 @@ class HistoryManager:
                     "UPDATE conversations SET updated_at = ? WHERE id = ?", (self._timestamp(), conversation_id)
                 )
             question = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND role = 'user' "
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND role = 'user' "
                 "ORDER BY seq DESC LIMIT 1",
                 (conversation_id,),
             ).fetchone()
-        return _message(question) if question is not None else None
+        return message_from_row(question) if question is not None else None
 
     # --- export ------------------------------------------------------------------------
     def export_markdown(self, user_id: str, conversation_id: str) -> str:
         """The conversation as Markdown: title, each message, its sources as "file p. N"."""
         conversation = self.get_conversation(user_id, conversation_id)
-        lines = [f"# {conversation.title}", ""]
-        for message in self.get_messages(user_id, conversation_id):
-            heading = f"## {message.role.capitalize()} · {_readable_time(message.created_at)}"
-            if message.status == "partial":
-                heading += " (interrupted)"
-            lines += [heading, "", message.content, ""]
-            if message.sources:
-                lines.append("Sources:")
-                lines += [f"{n}. {_source_label(source)}" for n, source in enumerate(message.sources, 1)]
-                lines.append("")
-        return "\n".join(lines)
+        return conversation_markdown(conversation, self.get_messages(user_id, conversation_id))
 
     def export_json(self, user_id: str, conversation_id: str) -> dict:
         """The conversation and all its messages as plain JSON-ready data."""
@@ -409,16 +319,3 @@ class HistoryManager:
         data: dict[str, Any] = conversation.to_dict()
         data["messages"] = [message.to_dict() for message in self.get_messages(user_id, conversation_id)]
         return data
-
-
-def _readable_time(timestamp: str) -> str:
-    return datetime.fromisoformat(timestamp).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _source_label(source: dict) -> str:
-    name = source.get("filename") or source.get("document_id") or "unknown document"
-    page = source.get("page")
-    label = f"{name} p. {page}" if page is not None else str(name)
-    if source.get("cited"):  # rag/citations.py: the answer cites it; flag what its page does not back
-        label += " — cited" if source.get("supported") is not False else " — cited, not found on the cited page"
-    return label
