@@ -16,20 +16,17 @@ import uuid
 from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
+from openai.types import CompletionUsage, Model
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessage
+from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
 from api.auth import current_user, require_api_key
 from api.deps import get_services
 from api.document_routes import source_out
 from api.errors import ERROR_RESPONSES, ApiError, error_body, public_message
-from api.openai_schemas import (
-    AssistantMessage,
-    ChatCompletion,
-    ChatCompletionRequest,
-    Choice,
-    ModelCard,
-    ModelList,
-    UsageOut,
-)
+from api.openai_schemas import ChatCompletion, ChatCompletionRequest, ModelList
 from api.streaming import SSE_DONE, LiveTurn, event_stream, run_turn, sse_data, start_turn
 from llm.types import Message, Usage
 from rag.pipeline import TurnRequest, TurnResult
@@ -80,9 +77,9 @@ def turn_request(body: ChatCompletionRequest, user: str, services: Services) -> 
     )
 
 
-def usage_out(usage: Usage, prompt_tokens_fallback: int = 0) -> UsageOut:
+def usage_out(usage: Usage, prompt_tokens_fallback: int = 0) -> CompletionUsage:
     prompt = usage.prompt_tokens or prompt_tokens_fallback
-    return UsageOut(
+    return CompletionUsage(
         prompt_tokens=prompt,
         completion_tokens=usage.completion_tokens,
         total_tokens=prompt + usage.completion_tokens,
@@ -92,9 +89,14 @@ def usage_out(usage: Usage, prompt_tokens_fallback: int = 0) -> UsageOut:
 def completion(result: TurnResult, body: ChatCompletionRequest, model: str) -> ChatCompletion:
     return ChatCompletion(
         id=f"chatcmpl-{uuid.uuid4().hex}",
+        object="chat.completion",
         created=int(time.time()),
         model=model,
-        choices=[Choice(message=AssistantMessage(content=result.text), finish_reason=finish_reason(result.finish_reason))],
+        choices=[Choice(
+            index=0,
+            message=ChatCompletionMessage(role="assistant", content=result.text),
+            finish_reason=finish_reason(result.finish_reason),
+        )],
         usage=usage_out(result.usage, result.prompt_tokens),
         sources=[source_out(s) for s in result.sources] if body.use_rag else None,
         warnings=result.warnings or None,
@@ -109,13 +111,17 @@ async def _chunks(turn: LiveTurn, body: ChatCompletionRequest, model: str) -> As
         "model": model,
     }
 
-    def chunk(delta: dict[str, Any], reason: str | None = None, **extra: Any) -> dict[str, str]:
-        return sse_data({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": reason}], **extra})
+    def event(choices: list[ChunkChoice], **extra: Any) -> dict[str, str]:
+        """One chunk as OpenAI streams it: the fields we set, ``finish_reason: null`` included."""
+        return sse_data(ChatCompletionChunk(**base, choices=choices, **extra).model_dump(mode="json", exclude_unset=True))
 
-    yield chunk({"role": "assistant", "content": ""})
+    def chunk(delta: ChoiceDelta, reason: str | None = None, **extra: Any) -> dict[str, str]:
+        return event([ChunkChoice(index=0, delta=delta, finish_reason=reason)], **extra)
+
+    yield chunk(ChoiceDelta(role="assistant", content=""))
     try:
         async for delta in turn.deltas():
-            yield chunk({"content": delta})
+            yield chunk(ChoiceDelta(content=delta))
     except Exception as exc:  # the 200 is out: report it the way OpenAI streams errors
         yield sse_data(error_body(public_message(exc, "chat completion stream"), "server_error"))
         yield SSE_DONE
@@ -124,10 +130,9 @@ async def _chunks(turn: LiveTurn, body: ChatCompletionRequest, model: str) -> As
     extra: dict[str, Any] = {}
     if body.use_rag and result is not None:
         extra["sources"] = [source_out(s).model_dump() for s in result.sources]
-    yield chunk({}, finish_reason(result.finish_reason if result else "cancelled"), **extra)
+    yield chunk(ChoiceDelta(), finish_reason(result.finish_reason if result else "cancelled"), **extra)
     if body.stream_options and body.stream_options.include_usage and result is not None:
-        usage = usage_out(result.usage, result.prompt_tokens).model_dump()
-        yield sse_data({**base, "choices": [], "usage": usage})
+        yield event([], usage=usage_out(result.usage, result.prompt_tokens))
     yield SSE_DONE
 
 
@@ -152,17 +157,18 @@ async def chat_completions(
     return completion(result, body, model)
 
 
-def _card(request: Request, services: Services) -> ModelCard:
-    return ModelCard(id=services.llm.name, created=request.app.state.started_at)
+def _card(request: Request, services: Services) -> Model:
+    return Model(id=services.llm.name, object="model", created=request.app.state.started_at, owned_by="docchat")
 
 
-@router.get("/models", response_model=ModelList, summary="The chat model this server answers with")
+@router.get("/models", response_model=ModelList, response_model_exclude_none=True,
+            summary="The chat model this server answers with")
 async def list_models(request: Request, services: Services = Depends(get_services)) -> ModelList:
     return ModelList(data=[_card(request, services)])
 
 
-@router.get("/models/{model_id:path}", response_model=ModelCard, summary="One model")
-async def get_model(model_id: str, request: Request, services: Services = Depends(get_services)) -> ModelCard:
+@router.get("/models/{model_id:path}", response_model=Model, response_model_exclude_none=True, summary="One model")
+async def get_model(model_id: str, request: Request, services: Services = Depends(get_services)) -> Model:
     if model_id != services.llm.name:
         raise ApiError(404, f"No model {model_id!r}; this server serves {services.llm.name!r}.")
     return _card(request, services)

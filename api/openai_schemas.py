@@ -1,14 +1,21 @@
 """OpenAI chat-completions bodies (the subset docchat serves) plus docchat's extras.
 
-Unknown fields are ignored, as OpenAI-compatible servers do (clients send ``user``,
-``logprobs``...); fields we cannot honour with a different value (``n > 1``,
+Requests: our own models (the ``openai`` package has TypedDicts for them, not pydantic
+models). Unknown fields are ignored, as OpenAI-compatible servers do (clients send
+``user``, ``logprobs``...); fields we cannot honour with a different value (``n > 1``,
 non-text content parts) are refused with a clear 4xx instead of being silently wrong.
+
+Responses: the ``openai`` package's own types (``ChatCompletion``, ``ChatCompletionChunk``,
+``CompletionUsage``, ``Model``), so the shapes are OpenAI's by construction; their null
+fields are left out of the body.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from openai.types import Model
+from openai.types import chat as openai_chat
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.schemas import MAX_DOCUMENT_IDS, SourceOut
@@ -85,41 +92,13 @@ class ChatCompletionRequest(BaseModel):
         return tuple(s for s in items if s)
 
 
-class AssistantMessage(BaseModel):
-    role: Literal["assistant"] = "assistant"
-    content: str
+class ChatCompletion(openai_chat.ChatCompletion):
+    """OpenAI's chat completion plus docchat's extras."""
 
-
-class Choice(BaseModel):
-    index: int = 0
-    message: AssistantMessage
-    finish_reason: Literal["stop", "length"]
-
-
-class UsageOut(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class ChatCompletion(BaseModel):
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[Choice]
-    usage: UsageOut
     sources: list[SourceOut] | None = Field(None, description="With use_rag: the chunks the answer used.")
     warnings: list[str] | None = Field(None, description="E.g. max_tokens lowered so the question fits.")
 
 
-class ModelCard(BaseModel):
-    id: str
-    object: Literal["model"] = "model"
-    created: int
-    owned_by: str = "docchat"
-
-
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
-    data: list[ModelCard]
+    data: list[Model]

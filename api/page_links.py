@@ -2,8 +2,9 @@
 
 An ``<img>`` or a link opened in a new tab sends no ``X-User-Id`` and no API key, so
 the UI hands out URLs that carry their own proof: ``o`` (the document scope the UI
-checked for this user), ``exp`` (when the link stops working) and ``sig``, an HMAC of
-document id, scope and expiry under a key kept in the data dir. A signature only opens
+checked for this user), ``exp`` (when the link stops working) and ``sig``, an
+itsdangerous signature (HMAC-SHA256) of document id, scope and expiry under a key kept
+in the data dir. A signature only opens
 what its user could already see. Links are signed when the viewer opens a page, so a
 lifetime of hours costs nobody anything, and a link copied out of a shared session
 stops working instead of opening the page forever. The key survives restarts.
@@ -12,15 +13,17 @@ stops working instead of opening the page forever. The key survives restarts.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import secrets
 import time
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from itsdangerous import Signer
+
 KEY_FILE = "page-links.key"
 LINK_LIFETIME_S = 12 * 3600
+SALT = "docchat.page-link"  # a signature made for anything else never opens a page
 
 
 def link_key(data_dir: Path) -> bytes:
@@ -38,8 +41,16 @@ def link_key(data_dir: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
+def _signer(key: bytes) -> Signer:
+    return Signer(key, salt=SALT, digest_method=hashlib.sha256)
+
+
+def _signed_value(document_id: str, scope: str, expires: int) -> str:
+    return f"{document_id}\n{scope}\n{expires}"
+
+
 def sign(key: bytes, document_id: str, scope: str, expires: int) -> str:
-    return hmac.new(key, f"{document_id}\n{scope}\n{expires}".encode(), hashlib.sha256).hexdigest()
+    return _signer(key).get_signature(_signed_value(document_id, scope, expires)).decode("ascii")
 
 
 def verify(key: bytes, document_id: str, scope: str, expires: int | None, signature: str,
@@ -47,7 +58,7 @@ def verify(key: bytes, document_id: str, scope: str, expires: int | None, signat
     """True for a signature made by ``sign`` over these values whose expiry has not passed."""
     if expires is None or expires < (time.time() if now is None else now):
         return False
-    return hmac.compare_digest(sign(key, document_id, scope, expires).encode(), (signature or "").encode())
+    return _signer(key).verify_signature(_signed_value(document_id, scope, expires), signature or "")
 
 
 def _signed(key: bytes, document_id: str, scope: str, lifetime_s: int) -> dict[str, str]:
