@@ -3,7 +3,8 @@
     python app.py [--port 7860] [--data-dir dbcache] [--model auto] ...
 
 Every flag mirrors a field of ``settings.Settings`` (and the env var ``DOCCHAT_<NAME>``);
-flags win over the environment, which wins over ``.env`` and the defaults.
+flags win over the environment, which wins over ``.env`` and the defaults. A bad value
+ends the start with status 2 and one line naming the flag.
 """
 
 from __future__ import annotations
@@ -13,44 +14,24 @@ import logging
 import secrets
 import sys
 import threading
-from pathlib import Path
-from typing import Any, Sequence, get_args, get_origin
+from typing import Any, Sequence
 
+import settings as settings_module
 from settings import Settings
 
 log = logging.getLogger("docchat")
 
 
-def _flag_type(annotation: Any) -> Any:
-    """The argparse ``type`` for a settings field annotation (Optional unwrapped)."""
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    base = args[0] if get_origin(annotation) is not None and args else annotation
-    return base if base in (int, float, str, Path) else str
-
-
 def build_parser() -> argparse.ArgumentParser:
-    """One CLI flag per settings field, generated so the two can never drift apart."""
-    parser = argparse.ArgumentParser(
-        prog="app.py", description="docchat: private multi-turn chat over your PDFs."
-    )
-    for name, field in Settings.model_fields.items():
-        flag = "--" + name.replace("_", "-")
-        help_text = f"{field.description} (env DOCCHAT_{name.upper()}; default {field.default!r})"
-        annotation = field.annotation
-        if annotation is bool:
-            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        elif get_origin(annotation) is list:
-            parser.add_argument(flag, dest=name, action="append", default=None, help=help_text)
-        else:
-            parser.add_argument(flag, dest=name, type=_flag_type(annotation), default=None, help=help_text)
-    parser.add_argument("--log-level", default="INFO", help="Logging level (DEBUG, INFO, WARNING).")
+    """One CLI flag per settings field (settings.add_flags)."""
+    parser = argparse.ArgumentParser(prog="app.py", description="docchat: private multi-turn chat over your PDFs.")
+    settings_module.add_flags(parser)
     return parser
 
 
 def settings_from_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Namespace]:
-    args = build_parser().parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
-    return Settings(**overrides), args
+    """The settings of this start; a bad value exits with status 2 and one line on stderr."""
+    return settings_module.settings_from_args(build_parser(), argv)
 
 
 def create_server_app(services: Any) -> Any:
@@ -94,9 +75,9 @@ def start_share_tunnel(host: str, port: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    settings, args = settings_from_args(argv)
+    settings, _ = settings_from_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from access import AccessPolicy, BadCredentials
 

@@ -1,16 +1,21 @@
 """The one settings object of docchat.
 
 Every knob lives here so that the env (prefix ``DOCCHAT_``), a ``.env`` file and the
-CLI flags of ``app.py`` all describe the same thing. The names of DESIGN.md §8 are a
-contract with outside scripts: add fields, never rename them.
+CLI flags of ``app.py`` (and of ``python -m rag.ingest`` / ``rag.search``, which take a
+few of them) all describe the same thing: ``add_flags`` makes one flag per field and
+``settings_from_args`` reads them back, so a flag can never drift from its field.
+The names of DESIGN.md §8 are a contract with outside scripts: add fields, never rename them.
 Importing this module does nothing: no folders are created, no model is touched.
 """
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import get_origin
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -75,6 +80,9 @@ class Settings(BaseSettings):
     repetition_penalty: float = Field(1.1, ge=0.5, le=2.0, description="Penalty for repeated tokens; 1.0 disables it.")
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="System prompt for every answer.")
     generation_timeout_s: float = Field(300.0, description="Longest a single answer may take.")
+    log_level: str = Field(
+        "INFO", pattern="(?i)^(debug|info|warning|error|critical)$", description="Logging level (DEBUG, INFO, WARNING, ERROR)."
+    )
 
     # --- conversation -----------------------------------------------------------
     history_token_budget: int = Field(1536, description="Most tokens of earlier turns put into a prompt.")
@@ -120,3 +128,53 @@ class Settings(BaseSettings):
     def bm25_dir(self) -> Path:
         """Where the previous version kept its keyword tokens; migrated into SQLite on start."""
         return self.data_dir / "bm25"
+
+
+def flag_name(field_name: str) -> str:
+    """``data_dir`` → ``--data-dir``."""
+    return "--" + field_name.replace("_", "-")
+
+
+def add_flags(parser: argparse.ArgumentParser, names: Iterable[str] | None = None) -> None:
+    """One CLI flag per settings field (or per field in ``names``), generated so the two never drift.
+
+    Values stay strings here: the Settings model converts and checks them, so a flag and
+    its ``DOCCHAT_`` variable accept exactly the same values.
+    """
+    for name in Settings.model_fields if names is None else names:
+        field = Settings.model_fields[name]
+        default = "[]" if field.default_factory is list else repr(field.default)
+        help_text = f"{field.description} (env DOCCHAT_{name.upper()}; default {default})"
+        if field.annotation is bool:
+            parser.add_argument(flag_name(name), dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif get_origin(field.annotation) is list:
+            parser.add_argument(flag_name(name), dest=name, action="append", default=None, help=help_text)
+        else:
+            parser.add_argument(flag_name(name), dest=name, default=None, metavar=name.upper(), help=help_text)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """'--temperature (DOCCHAT_TEMPERATURE): Input should be less than or equal to 2, got 5' — one line."""
+    parts = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        where = f"{flag_name(name)} (DOCCHAT_{name.upper()})" if name in Settings.model_fields else name or "settings"
+        parts.append(f"{where}: {error['msg']}, got {error.get('input')!r}")
+    return "; ".join(parts)
+
+
+def settings_from_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> tuple[Settings, argparse.Namespace]:
+    """Parse ``argv`` with ``parser`` (flags from ``add_flags``) into Settings over env/.env/defaults.
+
+    A bad value, from a flag or the environment, ends the program with status 2 and one
+    line on stderr naming the flag: never a traceback.
+    """
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
+    try:
+        return Settings(**overrides), args
+    except ValidationError as exc:
+        parser.exit(2, f"{parser.prog}: error: {validation_message(exc)}\n")
+

@@ -18,6 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.types import IngestResult
+from settings import add_flags, settings_from_args
 
 logger = logging.getLogger(__name__)
 
@@ -33,27 +34,30 @@ def find_pdfs(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def build_knowledge_base(args: argparse.Namespace):
-    """Settings from env/.env plus the flags, then registry + embedder + knowledge base."""
+def build_knowledge_base(settings):
+    """Registry + embedder + knowledge base for ``settings`` (from ``parse_args``)."""
     from rag.embeddings import make_embedder
     from rag.knowledge_base import KnowledgeBase
-    from settings import Settings
     from storage.db import Database
     from storage.documents import DocumentRegistry
 
-    overrides = {k: v for k, v in {"data_dir": args.data_dir, "embedding_model": args.embedding_model,
-                                    "device": args.device}.items() if v is not None}
-    settings = Settings(**overrides)
     kb = KnowledgeBase(settings, DocumentRegistry(Database(settings.db_path)), make_embedder(settings))
     kb.recover()
     return kb
 
 
+# The settings flags the shell tools take, made by settings.add_flags like app.py's.
+SETTINGS_FLAGS = ("data_dir", "embedding_model", "device")
+
+
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="data dir (default: DOCCHAT_DATA_DIR or dbcache)")
-    parser.add_argument("--embedding-model", help="embedding model (default: DOCCHAT_EMBEDDING_MODEL or auto)")
-    parser.add_argument("--device", help="auto, cpu or cuda")
+    add_flags(parser, SETTINGS_FLAGS)
     parser.add_argument("--owner", default=None, help="user id of a private collection (with private docs)")
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None):
+    """(settings, args): env/.env plus the flags; a bad value exits with status 2 and one line."""
+    return settings_from_args(parser, argv)
 
 
 TABLE_MAX_FILES = 50  # above this, only the counts and the failures are printed
@@ -114,14 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.ingest", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="PDF files or folders")
     add_common_flags(parser)
-    args = parser.parse_args(argv)
+    settings, args = parse_args(parser, argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     pdfs = find_pdfs(args.paths)
     if not pdfs:
         print("no PDF files found", file=sys.stderr)
         return 2
-    kb = build_knowledge_base(args)
+    kb = build_knowledge_base(settings)
     with tqdm(total=len(pdfs), unit="file") as bar:
         run = ingest_all(kb, pdfs, args.owner, bar)
     print("\n" + report(run, kb))

@@ -9,7 +9,7 @@ import argparse
 import logging
 import sys
 
-from rag.ingest import add_common_flags, build_knowledge_base
+from rag.ingest import add_common_flags, build_knowledge_base, parse_args
 
 SNIPPET_CHARS = 200
 
@@ -20,10 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=5, help="number of results (default 5)")
     parser.add_argument("--document-id", action="append", dest="document_ids", help="restrict to a document id")
     add_common_flags(parser)
-    args = parser.parse_args(argv)
+    settings, args = parse_args(parser, argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    kb = build_knowledge_base(args)
+    kb = build_knowledge_base(settings)
     results = kb.search(args.question, k=args.k, document_ids=args.document_ids, owner=args.owner)
     if not results:
         print("no results (is anything indexed? python -m rag.ingest PATH...)")
