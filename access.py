@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from errors import DocchatError
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +157,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def document_scope(settings: Any, user_id: str | None) -> str | None:
+def document_scope(settings: Settings, user_id: str | None) -> str | None:
     """Whose documents ``user_id`` sees: their own with --private-docs, else the shared
     collection (None). The one rule the pipeline, the knowledge base and every route use."""
-    if user_id and getattr(settings, "private_docs", False):
+    if user_id and settings.private_docs:
         return user_id
     return None
 
@@ -169,7 +170,7 @@ class AccessPolicy:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         logins: Mapping[str, str] | None = None,
         user_keys: Mapping[str, str] | None = None,
     ) -> None:
@@ -177,7 +178,7 @@ class AccessPolicy:
         self.logins = dict(logins or {})
         # Looked up by a digest of the key: a dict lookup then leaks nothing useful about it.
         self._key_users = {_digest(key): user for user, key in (user_keys or {}).items()}
-        self.shared_key = getattr(settings, "api_key", None) or None
+        self.shared_key = settings.api_key or None
         self._verified: set[bytes] = set()
         self._verified_lock = threading.Lock()
         self._cache_salt = secrets.token_bytes(16)
@@ -185,10 +186,10 @@ class AccessPolicy:
         self._dummy = hashed[0] if hashed else secrets.token_urlsafe(16)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "AccessPolicy":
-        logins = parse_entries(getattr(settings, "auth", None) or [], "Auth")
-        logins.update(read_entries(getattr(settings, "auth_file", None), "Auth"))
-        keys = read_entries(getattr(settings, "api_keys_file", None), "API key")
+    def from_settings(cls, settings: Settings) -> "AccessPolicy":
+        logins = parse_entries(settings.auth, "Auth")
+        logins.update(read_entries(settings.auth_file, "Auth"))
+        keys = read_entries(settings.api_keys_file, "API key")
         return cls(settings, logins, keys)
 
     # --- what is configured ----------------------------------------------------------

@@ -17,12 +17,13 @@ let any web page send requests there.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Iterable
+from typing import Iterable
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
+from settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SHARE_DOMAIN_SUFFIX = ".gradio.live"
@@ -56,7 +57,7 @@ class HostPolicy:
         self.cors_origins = {o.rstrip("/").lower() for o in cors_origins if o}
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "HostPolicy":
+    def from_settings(cls, settings: Settings) -> "HostPolicy":
         return cls(settings.host, settings.allowed_hosts or (), bool(settings.share), settings.cors_origins or ())
 
     def host_allowed(self, host: str | None) -> bool:

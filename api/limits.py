@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ApiError, error_response
 from access import is_loopback
+from settings import Settings
 
 MIB = 1024 * 1024
 LIMITED_PREFIXES = ("/api/", "/v1/", "/sse/")
@@ -97,7 +98,7 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings) -> "RateLimiter":
+    def from_settings(cls, settings: Settings) -> "RateLimiter":
         rate = settings.rate_limit_per_minute
         if rate is None:
             rate = 0 if is_loopback(str(settings.host)) and not settings.share else NETWORK_DEFAULT_RATE

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Iterator, Protocol, TypedDict
 
 from errors import DocchatError, InternalError
+from settings import Settings
+
+_DEFAULTS = Settings.model_fields  # one place for every default (DESIGN.md §8)
 
 
 class Message(TypedDict):
@@ -21,13 +24,16 @@ class Message(TypedDict):
 
 @dataclass(frozen=True)
 class GenerationParams:
-    """Sampling parameters (seed 002 semantics: top_p and top_k are exclusive)."""
+    """Sampling parameters (seed 002 semantics: top_p and top_k are exclusive).
 
-    max_new_tokens: int = 512
-    temperature: float = 0.3
-    top_p: float = 0.95
-    top_k: int = 0
-    repetition_penalty: float = 1.0
+    The defaults are Settings' own, so ``GenerationParams()`` samples like the app does.
+    """
+
+    max_new_tokens: int = _DEFAULTS["max_new_tokens"].default
+    temperature: float = _DEFAULTS["temperature"].default
+    top_p: float = _DEFAULTS["top_p"].default
+    top_k: int = _DEFAULTS["top_k"].default
+    repetition_penalty: float = _DEFAULTS["repetition_penalty"].default
     stop: tuple[str, ...] = ()
     seed: int | None = None  # sampling seed; None = a fresh one each call
     # Who may reuse this prompt's cached prefix (one user's one conversation); None: no reuse.

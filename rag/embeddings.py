@@ -12,6 +12,8 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from settings import Settings
+
 logger = logging.getLogger(__name__)
 
 BUNDLED_EMBEDDING_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -110,7 +112,7 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def make_embedder(settings: Any) -> SentenceTransformerEmbedder:
+def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     """The embedder ``settings.embedding_model`` / ``settings.device`` ask for ('auto' resolved)."""
     try:
         from llm.model_paths import resolve_embedding_model

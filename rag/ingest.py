@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.types import IngestResult
-from settings import add_flags, settings_from_args
+from settings import Settings, add_flags, settings_from_args
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def find_pdfs(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def build_knowledge_base(settings):
+def build_knowledge_base(settings: Settings):
     """Registry + embedder + knowledge base for ``settings`` (from ``parse_args``)."""
     from rag.embeddings import make_embedder
     from rag.knowledge_base import KnowledgeBase

@@ -42,6 +42,7 @@ from rag.splitter import embedding_text, keyword_chunk, split_pages
 from rag.text_cleaning import clean_pages
 from rag.types import Chunk, DocchatError, IngestResult, Page, ProgressCallback, Source
 from rag.vector_store import ChromaStore, collection_name
+from settings import Settings
 from storage.documents import Document, DocumentExists, DocumentNotFound, DocumentRegistry
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def _sha256_file(path: Path) -> str:
 class KnowledgeBase:
     """add_file / add_bytes / delete / list / search / recover over registry + Chroma + keywords."""
 
-    def __init__(self, settings: Any, registry: DocumentRegistry, embedder: Embedder,
+    def __init__(self, settings: Settings, registry: DocumentRegistry, embedder: Embedder,
                  reranker: Any | None = None, positions: Any | None = None) -> None:
         self.settings = settings
         self.positions = positions  # storage.positions.PositionStore: where chunks sit on pages
@@ -81,7 +82,7 @@ class KnowledgeBase:
         self.embedder = embedder
         self.reranker = reranker
         if reranker is None:
-            self.reranker = make_reranker(getattr(settings, "reranker_model", None), getattr(embedder, "device", "cpu"))
+            self.reranker = make_reranker(settings.reranker_model, getattr(embedder, "device", "cpu"))
         self.parsers = ParseWorkers()  # PDF parsing in reusable, killable child processes
         self._write_lock = threading.RLock()
         self._scopes_lock = threading.Lock()
@@ -106,7 +107,7 @@ class KnowledgeBase:
             scope = self._scopes.get(owner)
             if scope is None:
                 store = ChromaStore(self.settings.chroma_dir, self.embedder.name, self.embedder.dimension,
-                                    collection_name(owner), url=getattr(self.settings, "chroma_url", None))
+                                    collection_name(owner), url=self.settings.chroma_url)
                 scope = _Scope(store, HybridRetriever(store, self.keywords.scoped(owner), self.embedder,
                                                       self.reranker, dense_weight=self.settings.dense_weight))
                 self._scopes[owner] = scope
@@ -167,7 +168,7 @@ class KnowledgeBase:
 
     def _index(self, document_id: str, filename: str, owner: str, stored: Path,
                progress: ProgressCallback | None) -> IngestResult:
-        deadline = time.monotonic() + float(getattr(self.settings, "ingest_timeout_s", 1800.0))
+        deadline = time.monotonic() + self.settings.ingest_timeout_s
 
         def report(stage: str, done: int, total: int) -> None:
             if time.monotonic() > deadline:
@@ -177,7 +178,7 @@ class KnowledgeBase:
 
         started = time.perf_counter()
         raw = load_pages(stored, report, name=filename,
-                         timeout_s=getattr(self.settings, "pdf_parse_timeout_s", None), workers=self.parsers)
+                         timeout_s=self.settings.pdf_parse_timeout_s, workers=self.parsers)
         texts = clean_pages([page.text for page in raw])
         pages = [Page(page.number, text) for page, text in zip(raw, texts)]
         warnings = []

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from errors import DocchatError
 from rag.positions import ChunkPosition, locate_chunks
+from settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def page_count(pdf_path: Path) -> int:
 class PageViewer:
     """Page images and chunk positions of stored documents (access is checked by callers)."""
 
-    def __init__(self, settings: Any, knowledge_base: Any, positions: Any) -> None:
+    def __init__(self, settings: Settings, knowledge_base: Any, positions: Any) -> None:
         self.settings = settings
         self.knowledge_base = knowledge_base
         self.positions = positions

@@ -69,3 +69,11 @@ def test_the_ingest_tool_takes_the_same_flags_from_the_same_place(tmp_path: Path
     ingest.add_common_flags(parser)
     parsed, args = ingest.parse_args(parser, ["--data-dir", str(tmp_path), "--device", "cpu", "--owner", "u"])
     assert (parsed.data_dir, parsed.device, args.owner) == (tmp_path, "cpu", "u")
+
+
+def test_generation_defaults_are_the_settings_defaults() -> None:
+    from llm.types import GenerationParams
+
+    params = GenerationParams()
+    for name in ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty"):
+        assert getattr(params, name) == Settings.model_fields[name].default, name

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from access import AccessPolicy, BadCredentials, parse_entries, read_entries
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,6 @@ def login_check(policy: AccessPolicy) -> Callable[[str, str], bool] | None:
     return policy.check_login
 
 
-def auth_callable(settings) -> Callable[[str, str], bool] | None:
+def auth_callable(settings: Settings) -> Callable[[str, str], bool] | None:
     """The login check for the UI from settings alone, or None when none is configured."""
     return login_check(AccessPolicy.from_settings(settings))

@@ -175,8 +175,8 @@ def test_counts_and_truncates_text(transformers_smollm2):
 
 
 def test_sampling_kwargs_follow_seed_002():
-    assert sampling_kwargs(GenerationParams(temperature=0.0)) == {"repetition_penalty": 1.0, "do_sample": False}
-    assert sampling_kwargs(GenerationParams(temperature=0.6, top_k=5, top_p=0.9)) == {
+    assert sampling_kwargs(GenerationParams(temperature=0.0, repetition_penalty=1.0)) == {"repetition_penalty": 1.0, "do_sample": False}
+    assert sampling_kwargs(GenerationParams(temperature=0.6, top_k=5, top_p=0.9, repetition_penalty=1.0)) == {
         "repetition_penalty": 1.0, "do_sample": True, "temperature": 0.6, "top_k": 5, "top_p": 1.0}
     assert sampling_kwargs(GenerationParams(temperature=0.6, top_p=0.0, repetition_penalty=1.1)) == {
         "repetition_penalty": 1.1, "do_sample": True, "temperature": 0.6, "top_k": 0, "top_p": 1.0}
