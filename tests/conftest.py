@@ -3,7 +3,12 @@
 The server runs as a real subprocess (`python app.py`), exactly as a user starts it,
 with its own data dir under pytest's tmp dir. It loads the bundled models once per
 test session; tests that need another configuration (an API key, private docs) start
-their own through ``start_server``.
+their own through ``start_server``. Tests of request mapping, validation and access
+rules build the same app in-process instead (tests/api/conftest.py: ``start_app``).
+
+The models are session fixtures (``bundled_backend``, ``embedder``), and the two
+builders over them are defined here once: ``make_services`` (everything the app
+holds) and ``make_kb`` (a knowledge base alone).
 """
 
 from __future__ import annotations
@@ -177,19 +182,44 @@ def embedder():
 
 
 @pytest.fixture
-def make_services(tmp_path: Path, bundled_backend, embedder) -> Iterator[Callable[..., object]]:
-    """Build real services (SQLite, Chroma, BM25 on a tmp data dir) around the shared models."""
+def make_services(tmp_path: Path, request: pytest.FixtureRequest, embedder) -> Iterator[Callable[..., object]]:
+    """Build real services (SQLite, Chroma, BM25 on a tmp data dir) around the shared embedder
+    and the bundled chat model, or the chat backend given as ``llm`` (e.g. tests/fakes.py's)."""
     from services import build_services
     from settings import Settings
 
     built = []
 
-    def _build(**overrides):
+    def _build(llm=None, **overrides):
         overrides.setdefault("data_dir", tmp_path / "data")
-        services = build_services(Settings(**overrides), llm=bundled_backend, embedder=embedder)
+        llm = llm or request.getfixturevalue("bundled_backend")  # loaded only when a test needs it
+        services = build_services(Settings(**overrides), llm=llm, embedder=embedder)
         built.append(services)
         return services
 
     yield _build
     for services in built:
         services.close()
+
+
+@pytest.fixture
+def make_kb(tmp_path: Path, embedder) -> Iterator[Callable[..., object]]:
+    """Build a KnowledgeBase on ``data_dir`` (default: this test's tmp dir); call again to 'restart'.
+
+    Real SQLite, real Chroma and FTS5 keywords; ``embedder_`` swaps the shared embedder."""
+    from rag.knowledge_base import KnowledgeBase
+    from settings import Settings
+    from storage.db import Database
+    from storage.documents import DocumentRegistry
+
+    databases: list[Database] = []
+
+    def build(data_dir: Path | None = None, embedder_=None, **overrides) -> KnowledgeBase:
+        settings = Settings(data_dir=data_dir or tmp_path / "data", **overrides)
+        db = Database(settings.db_path)
+        databases.append(db)
+        return KnowledgeBase(settings, DocumentRegistry(db), embedder_ or embedder)
+
+    yield build
+    for db in databases:
+        db.close()

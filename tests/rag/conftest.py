@@ -1,17 +1,12 @@
-"""Fixtures for the knowledge-base tests: the bundled embedder (loaded once), generated PDFs,
-and knowledge bases on a fresh data dir (real SQLite, real Chroma, FTS5 keywords in SQLite)."""
+"""Fixtures for the knowledge-base tests: generated PDFs. The bundled embedder and
+``make_kb`` (knowledge bases on a fresh data dir) are tests/conftest.py's."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-from rag.knowledge_base import KnowledgeBase
-from settings import Settings
-from storage.db import Database
-from storage.documents import DocumentRegistry
 from tests.pdfs import make_pdf
 
 ENGLISH_PAGES = [
@@ -27,22 +22,6 @@ CHINESE_PAGES = [
     "茶文化在中国有几千年的历史。泡绿茶时，水温不宜过高，八十度左右最好。",
     "熊猫主要生活在四川的山区，以竹子为主要食物，每天要吃十几公斤竹子。",
 ]
-
-
-@pytest.fixture
-def make_kb(tmp_path: Path, embedder) -> Callable[..., KnowledgeBase]:
-    """Build a KnowledgeBase on ``data_dir`` (default: this test's tmp dir); call again to 'restart'."""
-    databases: list[Database] = []
-
-    def build(data_dir: Path | None = None, embedder_=None, **overrides) -> KnowledgeBase:
-        settings = Settings(data_dir=data_dir or tmp_path / "data", **overrides)
-        db = Database(settings.db_path)
-        databases.append(db)
-        return KnowledgeBase(settings, DocumentRegistry(db), embedder_ or embedder)
-
-    yield build
-    for db in databases:
-        db.close()
 
 
 @pytest.fixture
