@@ -87,7 +87,15 @@ class Settings(BaseSettings):
     # --- conversation -----------------------------------------------------------
     history_token_budget: int = Field(1536, description="Most tokens of earlier turns put into a prompt.")
     idle_minutes: float = Field(30.0, description="Idle gap after which a new conversation starts.")
-    condense: bool = Field(True, description="Rewrite follow-up questions into standalone queries before retrieval.")
+    condense: bool = Field(True, description="The condense step: one model call before retrieval rewrites a follow-up into a standalone question (and gives search phrasings, see search_phrasings); off = retrieve with the question as asked.")
+    search_phrasings: bool = Field(
+        True,
+        description="The condense step also asks the chat model for search phrasings in the documents' words, "
+                    "on every turn (one model call); fused with the question (rag/condense.py).",
+    )
+    phrasing_weight: float = Field(
+        0.5, ge=0.0, le=2.0, description="Weight of each search phrasing's rankings against the question's (1.0) in rank fusion.",
+    )
     grounding_check: bool = Field(
         True,
         description="Answer 'not in your documents' when the model's answer restates the question or uses "

@@ -261,9 +261,12 @@ class KnowledgeBase:
         return self.registry.has_ready(self._owner(owner))
 
     def search(self, queries: str | builtins.list[str], k: int = 5,
-               document_ids: builtins.list[str] | None = None, owner: str | None = None) -> builtins.list[Source]:
-        """Hybrid search over the owner's ready documents; scores are fused ranks (higher is better)."""
-        return self._scope(self._owner(owner)).retriever.search(queries, k, document_ids)
+               document_ids: builtins.list[str] | None = None, owner: str | None = None,
+               weights: builtins.list[float] | None = None) -> builtins.list[Source]:
+        """Hybrid search over the owner's ready documents; scores are fused ranks (higher is better).
+
+        ``weights``: one per query (rag/retriever.py), e.g. lower for the model's phrasings."""
+        return self._scope(self._owner(owner)).retriever.search(queries, k, document_ids, weights)
 
     # --- start-up recovery ----------------------------------------------------------
     def recover(self) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from access import document_scope
 from llm.types import ChatBackend, GenerationParams, Message, Usage
 from llm.window import answer_budget, block_aligned_limit, fit_history, system_message
-from rag.condense import condense_question, retrieval_queries
+from rag.condense import condense_question, plan_search, retrieval_queries, uses_condense_adapter
 from rag.citations import MarkFilter, annotate, mark_numbers
 from rag.grounding import is_grounded
 from rag.prompting import build_system_prompt, format_context, is_abstention, not_in_docs, question_with_reminder
@@ -229,6 +229,7 @@ class _Turn:
         self.message_id: str | None = None
         self.sources: list[Source] = []
         self.standalone = self.question
+        self.phrasings: tuple[str, ...] = ()  # the model's search phrasings (rag/condense.py)
         self.result: TurnResult | None = None
         self.window = None  # llm.window.WindowResult once the prompt is built
         self.warnings: list[str] = []  # e.g. the answer budget was lowered to fit the question
@@ -275,21 +276,37 @@ class _Turn:
             return False
         return self.cm.knowledge_base.has_documents(self.cm.owner_for(self.req.user_id))
 
+    def _plan_search(self) -> tuple[str, ...]:
+        """The condense step: sets ``standalone`` and returns the search phrasings (rag/condense.py).
+
+        One model call a turn at most; with a condense adapter (trained on the rewrite-only
+        prompt) only follow-ups are rewritten and there are no phrasings.
+        """
+        cm, s = self.cm, self.cm.settings
+        if not s.condense:
+            return ()
+        if s.search_phrasings and not uses_condense_adapter(cm.llm):
+            plan = plan_search(cm.llm, self.turns, self.question, cache_key=f"{self.req.user_id}\x1fsearch-plan")
+            self.standalone, self.phrasings = plan.question, plan.phrasings
+        elif self.turns:
+            self.standalone = condense_question(cm.llm, self.turns, self.question)
+        return self.phrasings
+
     def execute(self) -> Iterator[str]:
         cm, req, s = self.cm, self.req, self.cm.settings
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         if self._wants_rag():
-            if self.turns and s.condense:
-                self.standalone = condense_question(cm.llm, self.turns, self.question)
+            phrasings = self._plan_search()
             timings["condense_s"] = time.perf_counter() - t0
             queries = retrieval_queries(s.retrieval_strategy, self.question, self.standalone, self.turns)
             t1 = time.perf_counter()
             self.sources = cm.knowledge_base.search(
-                queries,
+                queries + list(phrasings),
                 k=req.k or s.retrieval_k,
                 document_ids=req.document_ids,
                 owner=cm.owner_for(req.user_id),
+                weights=[1.0] * len(queries) + [s.phrasing_weight] * len(phrasings),
             )
             timings["retrieve_s"] = time.perf_counter() - t1
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Sequence
 
 from rag.embeddings import Embedder
 from rag.fusion import collapse_near_duplicates, merge_same_page, reciprocal_rank_fusion
@@ -19,6 +19,7 @@ from rag.routing import document_terms, route
 from rag.splitter import document_title, embedding_text
 from rag.types import Chunk, Source
 from rag.vector_store import ChromaStore
+from settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ CATALOGUE_CHUNKS = 3  # a document's routing terms: its title and its first chun
 # drops the long reports' recall@1 0.36 → 0.23; 0.1 over two raises recall@1 and MRR on both.
 PAGE_EVIDENCE_WEIGHT = 0.1
 PAGE_EVIDENCE_CHUNKS = 2
+DENSE_WEIGHT = Settings.model_fields["dense_weight"].default  # one default, the settings'
 
 
 def _source(chunk: Chunk, score: float) -> Source:
@@ -42,7 +44,7 @@ class HybridRetriever:
     """Dense + BM25 over one owner scope; ``search`` returns fused, de-duplicated Sources."""
 
     def __init__(self, store: ChromaStore, bm25: BM25Index, embedder: Embedder,
-                 reranker: Any | None = None, dense_weight: float = 1.0, routing: bool = True,
+                 reranker: Any | None = None, dense_weight: float = DENSE_WEIGHT, routing: bool = True,
                  rerank_candidates: int = RERANK_CANDIDATES) -> None:
         self.store = store
         self.bm25 = bm25
@@ -88,21 +90,31 @@ class HybridRetriever:
         return lists, chunks
 
     def search(self, queries: str | list[str], k: int = 5,
-               document_ids: list[str] | None = None) -> list[Source]:
-        """Top ``k`` pages' sources for the queries; ``score`` is the page's fused RRF evidence (or the reranker's)."""
+               document_ids: list[str] | None = None, weights: Sequence[float] | None = None) -> list[Source]:
+        """Top ``k`` pages' sources for the queries; ``score`` is the page's fused RRF evidence (or the reranker's).
+
+        ``weights`` (one per query, default 1.0) scale each query's rankings in the fusion:
+        the model's search phrasings help, but should not outvote the question itself.
+        """
         if isinstance(queries, str):
             queries = [queries]
-        queries = [q for q in dict.fromkeys(q.strip() for q in queries) if q]  # unique, in order
+        weight_of: dict[str, float] = {}
+        for i, query in enumerate(queries):
+            if query.strip() and query.strip() not in weight_of:  # unique, in order
+                weight_of[query.strip()] = weights[i] if weights is not None else 1.0
+        queries = list(weight_of)
         if not queries or k <= 0:
             return []
         n = max(MIN_CANDIDATES, 4 * k, self.rerank_candidates if self.reranker is not None else 0)
         lists, chunks = self.ranked_lists(queries, n, document_ids)
+        list_weights = [w * side for w in weight_of.values() for side in (self.dense_weight, 1.0)]
         routed = self.routed_documents(queries, document_ids)
         if routed:  # the named documents' own rankings join the fusion: weighed up, nothing excluded
             more, more_chunks = self.ranked_lists(queries, n, routed)
             lists += more
+            list_weights += list_weights[: len(more)]
             chunks.update(more_chunks)
-        fused = reciprocal_rank_fusion(lists, weights=(self.dense_weight, 1.0))[:n]
+        fused = reciprocal_rank_fusion(lists, weights=list_weights)[:n]
         missing = [chunk_id for chunk_id, _ in fused if chunk_id not in chunks]
         chunks.update((chunk.id, chunk) for chunk in self.store.get_chunks(missing))
         sources = [_source(chunks[cid], score) for cid, score in fused if cid in chunks]

@@ -15,8 +15,13 @@ from dataclasses import dataclass, field
 from typing import Iterator, Literal
 
 from llm.types import Completion, GenerationParams, Message, TextStream, Usage
+from rag.condense import QUERY_SYSTEM_EN, QUERY_SYSTEM_ZH
 
 TEMPLATE_TOKENS_PER_MESSAGE = 2  # a role marker and an end marker, as a chat template adds
+
+
+def is_search_plan_call(messages: list[Message]) -> bool:
+    return bool(messages) and messages[0]["content"] in (QUERY_SYSTEM_EN, QUERY_SYSTEM_ZH)
 
 
 @dataclass
@@ -39,10 +44,16 @@ class FakeChatBackend:
     default_answer: tuple[str, ...] = ("A ", "canned ", "answer.")
     calls: list[FakeCall] = field(default_factory=list)
     _queue: list[list[str]] = field(default_factory=list)
+    _plans: list[str] = field(default_factory=list)
 
     def enqueue(self, chunks: list[str]) -> None:
         """The next ``stream``/``complete`` call answers with these chunks (FIFO)."""
         self._queue.append(list(chunks))
+
+    def plan(self, output: str) -> None:
+        """The next search-plan call (rag/condense.py) answers ``output``; without one it
+        answers "" (no phrasings, the question as asked), leaving the answer queue alone."""
+        self._plans.append(output)
 
     def _next_chunks(self) -> list[str]:
         return self._queue.pop(0) if self._queue else list(self.default_answer)
@@ -68,6 +79,9 @@ class FakeChatBackend:
 
     def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         self.calls.append(FakeCall("complete", [dict(m) for m in messages], params))  # type: ignore[misc]
+        if is_search_plan_call(messages):  # the condense step: its own queue, empty by default
+            chunks = [self._plans.pop(0)] if self._plans else [""]
+            return Completion("".join(chunks), Usage(self.count_tokens(messages), len(chunks)))
         chunks = self._next_chunks()
         return Completion("".join(chunks), Usage(self.count_tokens(messages), len(chunks)))
 

@@ -93,3 +93,72 @@ def test_retrieval_query_strategies():
         s, q, "How do I bake sourdough bread? What about its second step?"
     ]
     assert retrieval_queries("standalone+raw", q, q, TURNS) == [q]
+
+
+# --- the search plan (standalone question + phrasings, one call) ---------------------------
+from rag.condense import (  # noqa: E402
+    QUERY_SYSTEM_EN,
+    QUERY_SYSTEM_ZH,
+    SearchPlan,
+    build_query_messages,
+    parse_search_plan,
+    plan_search,
+)
+
+
+def test_search_plan_prompt_is_exact_in_both_languages():
+    assert build_query_messages(TURNS, "How long does it take?") == [
+        {"role": "system", "content": QUERY_SYSTEM_EN},
+        {"role": "user", "content": "Conversation:\nUser: How do I bake sourdough bread?\n"
+                                    "Assistant: Mix flour, water and starter, then proof overnight.\n"
+                                    "Last question: How long does it take?"},
+    ]
+    assert build_query_messages([], "它有多高？") == [
+        {"role": "system", "content": QUERY_SYSTEM_ZH},
+        {"role": "user", "content": "对话：\n（无）\n用户最后的问题：它有多高？"},
+    ]
+    assert "Search: two or three short search phrases separated by ';'" in QUERY_SYSTEM_EN
+
+
+def test_search_plan_output_is_parsed_into_question_and_phrasings():
+    output = "Question: How long does sourdough take to proof?\nSearch: proofing time; overnight rise; proof"
+    assert parse_search_plan(output, "How long does it take?", has_history=True) == SearchPlan(
+        "How long does sourdough take to proof?", ("proofing time", "overnight rise", "proof"))
+    assert parse_search_plan("问题：埃菲尔铁塔有多高？\n检索：铁塔高度；铁塔尺寸；高度；多余", "它有多高？", True) == SearchPlan(
+        "埃菲尔铁塔有多高？", ("铁塔高度", "铁塔尺寸", "高度"))
+
+
+def test_a_first_question_stands_as_asked_whatever_the_model_rewrites():
+    output = "Question: What are the criteria for selecting a sample?\nSearch: 样本筛选标准; 筛选标准"
+    assert parse_search_plan(output, "样本企业的筛选标准有哪些？", has_history=False) == SearchPlan(
+        "样本企业的筛选标准有哪些？", ("样本筛选标准", "筛选标准"))
+
+
+def test_unlabelled_lines_and_repeats_are_handled():
+    assert parse_search_plan("Presenter; speaker; 'host'", "Who presents?", False) == SearchPlan(
+        "Who presents?", ("Presenter", "speaker", "host"))
+    assert parse_search_plan("Search: data; data; Who presents?", "Who presents?", False) == SearchPlan(
+        "Who presents?", ("data",))
+
+
+def test_malformed_output_falls_back_to_the_raw_question():
+    assert parse_search_plan("", "How long?", True) == SearchPlan("How long?")
+    assert parse_search_plan("blah " * 400, "How long?", True) == SearchPlan("How long?")
+    assert parse_search_plan("Search:", "How long?", True) == SearchPlan("How long?")
+
+
+def test_plan_is_one_greedy_bounded_call_with_the_callers_cache_key():
+    llm = RecordingLLM("Question: How long does sourdough proof?\nSearch: proofing time")
+    plan = plan_search(llm, TURNS, "How long does it take?", cache_key="alice\x1fsearch-plan")
+    assert plan == SearchPlan("How long does sourdough proof?", ("proofing time",))
+    [(messages, params)] = llm.calls
+    assert params.temperature == 0.0 and params.max_new_tokens <= 64
+    assert params.cache_key == "alice\x1fsearch-plan"
+
+
+def test_a_failing_model_call_falls_back_to_the_question():
+    class Broken:
+        def complete(self, messages, params):
+            raise RuntimeError("model gone")
+
+    assert plan_search(Broken(), TURNS, "How long?") == SearchPlan("How long?")

@@ -34,6 +34,17 @@ def test_search_finds_the_right_page_in_english_and_chinese(make_kb, english_pdf
     assert kb.has_documents()
 
 
+def test_query_weights_scale_each_querys_say_in_the_fusion(make_kb, english_pdf, chinese_pdf):
+    kb = make_kb()
+    kb.add_file(english_pdf, "household.pdf")
+    kb.add_file(chinese_pdf, "文化.pdf")
+    queries = ["how do I oil my bicycle chain?", "熊猫吃什么？"]
+    pages = lambda weights: [(s.filename, s.page) for s in kb.search(queries, k=2, weights=weights)]  # noqa: E731
+    assert pages([1.0, 0.0])[0] == ("household.pdf", 2)  # the second query has no say
+    assert pages([0.0, 1.0])[0] == ("文化.pdf", 3)
+    assert pages([1.0, 0.0]) == [(s.filename, s.page) for s in kb.search(queries[:1], k=2)]
+
+
 def test_search_can_be_restricted_to_chosen_documents(make_kb, english_pdf, chinese_pdf):
     kb = make_kb()
     kb.add_file(english_pdf)

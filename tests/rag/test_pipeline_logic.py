@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from llm.types import GenerationParams
-from rag.condense import CONDENSE_SYSTEM_EN
+from rag.condense import QUERY_SYSTEM_EN
 from rag.pipeline import TurnRequest
 from tests.fakes import FakeChatBackend
 from tests.pdfs import make_pdf
@@ -48,36 +48,64 @@ def indexed(services, tmp_path):
     return services
 
 
-def is_condense_call(call) -> bool:
-    return call.messages[0]["content"] == CONDENSE_SYSTEM_EN
+def is_plan_call(call) -> bool:
+    return call.messages[0]["content"] == QUERY_SYSTEM_EN
 
 
-def test_first_question_is_not_condensed(indexed, fake):
+def test_a_first_question_gets_search_phrasings_and_stands_as_asked(indexed, fake):
+    fake.plan("Question: How to patch a tyre\nSearch: puncture repair; soapy water")
     result = indexed.pipeline.run_turn(TurnRequest("u", "How do I patch a tyre?", params=PARAMS))
-    assert fake.calls_of("complete") == []
-    assert [c.kind for c in fake.calls] == ["stream"]
-    assert result.standalone_query == "How do I patch a tyre?"
+    [plan] = fake.calls_of("complete")
+    assert is_plan_call(plan)
+    assert plan.messages[1]["content"] == "Conversation:\n(none)\nLast question: How do I patch a tyre?"
+    assert [c.kind for c in fake.calls] == ["complete", "stream"]  # one model call before the answer
+    assert result.standalone_query == "How do I patch a tyre?"  # no history: nothing to rewrite
 
 
-def test_follow_up_is_condensed_with_the_history_and_the_rewrite_drives_retrieval(indexed, fake):
+def test_phrasings_find_the_page_the_question_words_miss(services, fake, tmp_path):
+    shop = ["Returns. Unused items can be sent back within a month.",
+            "Turnaround time. Orders ship within five working days.",
+            "Warranty. Two years on all parts, one year on batteries."]
+    services.knowledge_base.add_file(make_pdf(tmp_path / "shop.pdf", shop), "shop.pdf")
+    question = "What is the TAT?"
+    fake.plan("Question: " + question)  # no phrasings: the question alone
+    without = services.pipeline.run_turn(TurnRequest("u", question, params=PARAMS, k=1))
+    fake.plan("Question: " + question + "\nSearch: turnaround time; shipping days")
+    with_phrasings = services.pipeline.run_turn(TurnRequest("u", question, params=PARAMS, k=1))
+    assert without.sources[0].page != 2
+    assert with_phrasings.sources[0].page == 2
+
+
+def test_follow_up_is_rewritten_with_the_history_and_the_rewrite_drives_retrieval(indexed, fake):
     cm = indexed.pipeline
     fake.enqueue(["Basil ", "likes ", "sun."])
     first = cm.run_turn(TurnRequest("u", "Tell me about basil.", params=PARAMS))
-    fake.enqueue(["How do I fix a flat tyre?"])  # the condense answer
+    fake.plan("Question: How do I fix a flat tyre?\nSearch: puncture")
     fake.enqueue(["Patch ", "it."])
     follow = cm.run_turn(TurnRequest("u", "And that other thing?", conversation_id=first.conversation_id,
                                      params=PARAMS))
 
-    [condense] = fake.calls_of("complete")
-    assert is_condense_call(condense)
-    assert "Tell me about basil." in condense.messages[1]["content"]
-    assert "Basil likes sun." in condense.messages[1]["content"]
-    assert condense.messages[1]["content"].endswith(
-        "Follow-up question: And that other thing?\nStandalone question:")
+    plan = fake.calls_of("complete")[-1]
+    assert is_plan_call(plan)
+    assert plan.messages[1]["content"] == (
+        "Conversation:\nUser: Tell me about basil.\nAssistant: Basil likes sun.\nLast question: And that other thing?")
     assert follow.standalone_query == "How do I fix a flat tyre?"
     assert follow.sources[0].page == 3  # retrieved with the rewrite, not the raw question
     stored = indexed.history.get_messages("u", first.conversation_id)[-1]
     assert stored.standalone_query == "How do I fix a flat tyre?"
+
+
+def test_condense_off_means_no_model_call_before_the_answer(tmp_path, fake, embedder):
+    from services import build_services
+    from settings import Settings
+
+    built = build_services(Settings(data_dir=tmp_path / "data", condense=False), llm=fake, embedder=embedder)
+    try:
+        built.knowledge_base.add_file(make_pdf(tmp_path / "howto.pdf", PAGES), "howto.pdf")
+        built.pipeline.run_turn(TurnRequest("u", "How do I patch a tyre?", params=PARAMS))
+        assert [c.kind for c in fake.calls] == ["stream"]
+    finally:
+        built.close()
 
 
 def test_no_condensing_without_documents(services, fake):
