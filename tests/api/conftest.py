@@ -1,20 +1,31 @@
-"""Fixtures for the HTTP API tests: clients of the real server and small real PDFs.
+"""Fixtures for the HTTP API tests: the app in-process, clients of the real server, small real PDFs.
 
-All API tests talk to the session's real ``python app.py`` (``server`` from
-tests/conftest.py) over HTTP on 127.0.0.1. Answers are kept short (max_tokens 8-32)
-so the whole folder stays fast on two CPU cores.
+Two ways to reach the API, one per kind of test:
+
+* **In-process** (``client``, ``start_app``): the real FastAPI app (and, with ``ui=True``,
+  the Gradio UI mounted on it as ``app.py`` does) over real SQLite, Chroma and the bundled
+  embedder on a tmp dir, with the fake chat model of tests/fakes.py, driven by
+  Starlette's ``TestClient``. For what a request turns into: mapping, validation, status
+  codes, JSON shapes, access rules. No process, no model load: milliseconds a request.
+* **The real server** (``server``/``http``): the session's one ``python app.py`` with the
+  bundled models, for what only a real model, real streaming over a socket or a real
+  process can show. One ``test_*_live.py`` file per surface uses it; answers are kept
+  short (max_tokens 8-32) so they stay fast on two CPU cores.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from tests.fakes import FakeChatBackend
 from tests.pdfs import make_pdf
 
 SHORT = 12  # answer tokens for tests that only need "some text"
@@ -47,8 +58,81 @@ def hanfu_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def uploaded_hanfu(http: httpx.Client, hanfu_pdf: Path) -> dict:
-    """The Hanfu PDF, indexed once for the session; its upload entry."""
-    response = http.post("/api/documents", files=[("files", ("hanfu.pdf", hanfu_pdf.read_bytes(), "application/pdf"))])
+    """The Hanfu PDF, indexed once for the session on the real server; its upload entry."""
+    return upload_pdf(http, hanfu_pdf)
+
+
+# --- in-process ------------------------------------------------------------------------
+# TestClient's Host: loopback with the default port, as a local browser sends it.
+LOOPBACK = "http://127.0.0.1:7860"
+
+
+def fake_model() -> FakeChatBackend:
+    """A 16k-token model: seed 002's 5000-token default answer fits beside any prompt here."""
+    return FakeChatBackend(context_window=16384)
+
+
+@contextmanager
+def in_process(services, *, ui: bool = False) -> Iterator[TestClient]:
+    """A TestClient of the app over ``services``: the API alone, or with the UI mounted
+    (``app.create_server_app``, for "/", "/login" and Gradio's own routes)."""
+    if ui:
+        from app import create_server_app as build
+    else:
+        from api.server import create_app as build
+    with TestClient(build(services), base_url=LOOPBACK) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def fake() -> FakeChatBackend:
+    """The chat model of ``services``: canned answers, every request recorded."""
+    return fake_model()
+
+
+@pytest.fixture
+def services(make_services, fake):
+    """Real storage, Chroma and embedder on this test's tmp dir around the fake model."""
+    return make_services(llm=fake)
+
+
+@pytest.fixture
+def client(services) -> Iterator[TestClient]:
+    """The API in-process over ``services`` (default settings, default user)."""
+    with in_process(services) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def start_app(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Callable[..., TestClient]]:
+    """Factory, the in-process twin of ``start_server``: ``start_app(api_key="k")`` → a
+    TestClient of an app built with those settings on a fresh data dir, kept for the module.
+
+    ``ui=True`` mounts the Gradio UI too; ``llm`` replaces the fake chat model. The
+    services are on ``client.app.state.services`` (settings, data dir, the model)."""
+    from services import build_services
+    from settings import Settings
+
+    with ExitStack() as stack:
+        def _start(*, ui: bool = False, llm=None, **overrides) -> TestClient:
+            settings = Settings(data_dir=tmp_path_factory.mktemp("app") / "data", **overrides)
+            built = build_services(settings, llm=llm or fake_model(), embedder=embedder)
+            stack.callback(built.close)
+            return stack.enter_context(in_process(built, ui=ui))
+
+        yield _start
+
+
+@pytest.fixture(scope="module")
+def app_client(start_app) -> TestClient:
+    """One in-process app with default settings, shared by a module's tests (like ``http``)."""
+    return start_app()
+
+
+def upload_pdf(client: httpx.Client, path: Path, **kwargs) -> dict:
+    """Upload one PDF through /api/documents; its entry, indexed (or already there)."""
+    response = client.post("/api/documents", files=[("files", (path.name, path.read_bytes(), "application/pdf"))],
+                           **kwargs)
     response.raise_for_status()
     entry = response.json()["documents"][0]
     assert entry["status"] in ("ready", "duplicate"), entry

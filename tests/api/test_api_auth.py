@@ -1,31 +1,35 @@
-"""--api-key protects every API route (not /healthz); oversized uploads are refused with 413."""
+"""--api-key protects every API route (not /healthz); oversized uploads are refused with 413.
+
+In-process (``start_app`` of tests/api/conftest.py): the app built with an API key and a
+1 MiB upload limit, the same settings ``--api-key`` and ``DOCCHAT_MAX_UPLOAD_MB`` give.
+"""
 
 from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.api.conftest import PROTECTED_ROUTES, assert_error_shape
+from tests.api.conftest import LOOPBACK, PROTECTED_ROUTES, assert_error_shape
 
 KEY = "test-secret-key"
 
 
 @pytest.fixture(scope="module")
-def locked(start_server):
-    """A second server with an API key and a 1 MiB upload limit."""
-    return start_server("--api-key", KEY, env={"DOCCHAT_MAX_UPLOAD_MB": "1"})
+def locked(start_app) -> TestClient:
+    """An app with an API key and a 1 MiB upload limit."""
+    return start_app(api_key=KEY, max_upload_mb=1)
 
 
 @pytest.fixture(scope="module")
 def anonymous(locked) -> httpx.Client:
-    with httpx.Client(base_url=locked.base_url, timeout=300) as client:
-        yield client
+    return locked
 
 
 @pytest.fixture(scope="module")
 def authorised(locked) -> httpx.Client:
-    with httpx.Client(base_url=locked.base_url, timeout=300, headers={"Authorization": f"Bearer {KEY}"}) as client:
-        yield client
+    """A second client of the same app that sends the key with every request."""
+    return TestClient(locked.app, base_url=LOOPBACK, headers={"Authorization": f"Bearer {KEY}"})
 
 
 ROUTES = PROTECTED_ROUTES
@@ -53,10 +57,10 @@ def test_healthz_needs_no_key(anonymous: httpx.Client) -> None:
 def test_openai_client_sends_the_key(locked) -> None:
     import openai
 
-    client = openai.OpenAI(base_url=f"{locked.base_url}/v1", api_key=KEY, max_retries=0)
+    client = openai.OpenAI(base_url=f"{LOOPBACK}/v1", api_key=KEY, max_retries=0, http_client=locked)
     assert client.models.list().data
     with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(base_url=f"{locked.base_url}/v1", api_key="wrong", max_retries=0).models.list()
+        openai.OpenAI(base_url=f"{LOOPBACK}/v1", api_key="wrong", max_retries=0, http_client=locked).models.list()
 
 
 def test_oversized_upload_is_413(authorised: httpx.Client) -> None:

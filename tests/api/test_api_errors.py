@@ -1,4 +1,8 @@
-"""Bad input is a 4xx with {"error": {"message", "type"}} — never a 500."""
+"""Bad input is a 4xx with {"error": {"message", "type"}} — never a 500.
+
+In-process (``app_client`` of tests/api/conftest.py): what is checked here is the request's
+validation and the error's shape, decided before any model runs. The real server's
+/healthz is checked in test_chat_live.py."""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ import pytest
 from tests.api.conftest import assert_error_shape
 
 
-def post_raw(http: httpx.Client, path: str, body: str) -> httpx.Response:
-    return http.post(path, content=body, headers={"Content-Type": "application/json"})
+def post_raw(client: httpx.Client, path: str, body: str) -> httpx.Response:
+    return client.post(path, content=body, headers={"Content-Type": "application/json"})
 
 
 @pytest.mark.parametrize("path", ["/api/chat", "/api/search", "/v1/chat/completions"])
-def test_malformed_json_is_400(http: httpx.Client, path: str) -> None:
-    error = assert_error_shape(post_raw(http, path, '{"query": "unfinished'), 400)
+def test_malformed_json_is_400(app_client: httpx.Client, path: str) -> None:
+    error = assert_error_shape(post_raw(app_client, path, '{"query": "unfinished'), 400)
     assert error["type"] == "invalid_request_error"
 
 
@@ -34,8 +38,8 @@ def test_malformed_json_is_400(http: httpx.Client, path: str) -> None:
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "stop": ["a", "b", "c", "d", "e"]}),
     ],
 )
-def test_wrong_types_and_ranges_are_422(http: httpx.Client, path: str, body: dict) -> None:
-    error = assert_error_shape(http.post(path, json=body), 422)
+def test_wrong_types_and_ranges_are_422(app_client: httpx.Client, path: str, body: dict) -> None:
+    error = assert_error_shape(app_client.post(path, json=body), 422)
     assert error["type"] == "invalid_request_error"
 
 
@@ -48,35 +52,28 @@ def test_wrong_types_and_ranges_are_422(http: httpx.Client, path: str, body: dic
         ("/v1/chat/completions", {"messages": []}),
     ],
 )
-def test_empty_query_is_rejected(http: httpx.Client, path: str, body: dict) -> None:
-    assert_error_shape(http.post(path, json=body), 422)
+def test_empty_query_is_rejected(app_client: httpx.Client, path: str, body: dict) -> None:
+    assert_error_shape(app_client.post(path, json=body), 422)
 
 
-def test_last_openai_message_must_be_from_the_user(http: httpx.Client) -> None:
+def test_last_openai_message_must_be_from_the_user(app_client: httpx.Client) -> None:
     body = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
-    assert_error_shape(http.post("/v1/chat/completions", json=body), 400)
+    assert_error_shape(app_client.post("/v1/chat/completions", json=body), 400)
 
 
-def test_unknown_conversation_is_404(http: httpx.Client) -> None:
-    error = assert_error_shape(http.get("/api/conversations/does-not-exist/messages"), 404)
+def test_unknown_conversation_is_404(app_client: httpx.Client) -> None:
+    error = assert_error_shape(app_client.get("/api/conversations/does-not-exist/messages"), 404)
     assert error["type"] == "not_found_error"
 
 
 @pytest.mark.parametrize("user", [b"x" * 65, b"control\x85char"])
-def test_invalid_user_id_header_is_400(http: httpx.Client, user: bytes) -> None:
-    assert_error_shape(http.get("/api/conversations", headers={"X-User-Id": user}), 400)
+def test_invalid_user_id_header_is_400(app_client: httpx.Client, user: bytes) -> None:
+    assert_error_shape(app_client.get("/api/conversations", headers={"X-User-Id": user}), 400)
 
 
-def test_healthz_reports_the_models(http: httpx.Client) -> None:
-    body = http.get("/healthz").json()
-    assert body["status"] == "ok" and body["model"] and body["embedding_model"]
-    # the test servers run DOCCHAT_MODEL=smollm2: a GGUF, so llama.cpp answers
-    assert (body["model"], body["engine"], body["device"]) == ("SmolLM2-135M-Instruct (GGUF Q4_1)", "llama.cpp", "cpu")
-
-
-def test_openapi_schema_and_docs_are_served(http: httpx.Client) -> None:
-    paths = http.get("/openapi.json").json()["paths"]
+def test_openapi_schema_and_docs_are_served(app_client: httpx.Client) -> None:
+    paths = app_client.get("/openapi.json").json()["paths"]
     for path in ["/api/documents", "/api/search", "/api/chat", "/api/conversations", "/sse/subscribe",
                  "/v1/models", "/v1/chat/completions", "/healthz"]:
         assert path in paths
-    assert http.get("/docs").status_code == 200
+    assert app_client.get("/docs").status_code == 200

@@ -1,5 +1,6 @@
 """What each HTTP field turns into at the model: the real FastAPI app in-process, real
-storage, Chroma and embedder, and the fake chat backend that records every request.
+storage, Chroma and embedder, and the fake chat backend that records every request
+(``client``, ``services`` and ``fake`` of tests/api/conftest.py).
 
 The end-to-end tests beside this one run the real server and model; these check the
 parts of a request whose effect a short answer from a 135M model cannot show: seed 002's
@@ -8,40 +9,13 @@ defaults, the OpenAI extras, seed 003's history fields and prompt names.
 
 from __future__ import annotations
 
-import json
-from typing import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
 from llm.types import GenerationParams
-from tests.api.conftest import HANFU_PAGES
+from tests.api.conftest import HANFU_PAGES, sse_json
 from tests.fakes import FakeChatBackend
 from tests.pdfs import make_pdf
-
-
-@pytest.fixture
-def fake() -> FakeChatBackend:
-    """A 16k-token model: seed 002's 5000-token default answer fits beside any prompt here."""
-    return FakeChatBackend(context_window=16384)
-
-
-@pytest.fixture
-def services(tmp_path, fake, embedder) -> Iterator:
-    from services import build_services
-    from settings import Settings
-
-    built = build_services(Settings(data_dir=tmp_path / "data"), llm=fake, embedder=embedder)
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def client(services) -> Iterator[TestClient]:
-    from api.server import create_app
-
-    with TestClient(create_app(services), base_url="http://127.0.0.1") as test_client:  # a loopback Host
-        yield test_client
 
 
 @pytest.fixture
@@ -57,16 +31,11 @@ def sent(fake: FakeChatBackend):
     return call
 
 
-def sse_json(text: str) -> list[dict]:
-    return [json.loads(line[5:]) for line in text.splitlines()
-            if line.startswith("data:") and line[5:].strip() != "[DONE]"]
-
-
 # --- seed 002 ----------------------------------------------------------------------------
 def test_seed_002_defaults_reach_the_model(client, fake, services):
     fake.enqueue(["Hel", "lo"])
     response = client.post("/sse/subscribe", json={"messages": [{"question": "Hi"}]})
-    events = sse_json(response.text)
+    events = sse_json(response)
     assert "".join(e["resData"]["message"] for e in events) == "Hello"
     assert sent(fake).params == GenerationParams(
         max_new_tokens=5000, temperature=0.6, top_p=0.95, top_k=0,
@@ -79,7 +48,7 @@ def test_seed_002_default_length_never_erases_the_question(client, fake):
     which was cut out of the prompt. The question must reach the model whole, or be refused."""
     fake.context_window = 4096
     response = client.post("/sse/subscribe", json={"messages": [{"question": "What is the capital of France?"}]})
-    events = sse_json(response.text)
+    events = sse_json(response)
     if events and events[0]["flag"] is False:  # refused: say why, send nothing to the model
         assert events[0]["errCode"] and fake.calls_of("stream") == []
         return

@@ -1,4 +1,11 @@
-"""A client that leaves mid-stream stops the generation: the model is free for the next request."""
+"""Chat API on the real server (``python app.py``, the bundled models): what only a real
+process, a real model and a real socket show. The request mapping, validation and JSON
+shapes of /api/chat are checked in-process in test_chat_routes.py.
+
+* /healthz names the model the server really loaded.
+* A stream over HTTP: deltas, then sources, then ``[DONE]``; what was streamed is stored.
+* A client that leaves mid-stream stops the generation: the model is free for the next request.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,29 @@ import json
 import time
 
 import httpx
+
+from tests.api.conftest import SHORT, sse_data, sse_json
+
+
+def test_healthz_reports_the_models(http: httpx.Client) -> None:
+    body = http.get("/healthz").json()
+    assert body["status"] == "ok" and body["model"] and body["embedding_model"]
+    # the test servers run DOCCHAT_MODEL=smollm2: a GGUF, so llama.cpp answers
+    assert (body["model"], body["engine"], body["device"]) == ("SmolLM2-135M-Instruct (GGUF Q4_1)", "llama.cpp", "cpu")
+
+
+def test_stream_sends_deltas_then_sources_then_done(http: httpx.Client, user_id: str) -> None:
+    response = http.post("/api/chat", json={"max_tokens": SHORT, "query": "Say hello.", "stream": True,
+                                            "new_conversation": True}, headers={"X-User-Id": user_id})
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert sse_data(response)[-1] == "[DONE]"
+    events = sse_json(response)
+    *deltas, last = events
+    assert deltas and all({"text", "message_id", "conversation_id"} <= set(e) for e in deltas)
+    assert len({(e["message_id"], e["conversation_id"]) for e in events}) == 1
+    assert "sources" in last and "standalone_query" in last
+    stored = http.get(f"/api/conversations/{last['conversation_id']}/messages", headers={"X-User-Id": user_id})
+    assert stored.json()["messages"][-1]["content"] == "".join(e["text"] for e in events)
 
 LONG_ANSWER = {"query": "Write a very long story about a dragon who learns to cook.", "max_tokens": 2000,
                "use_rag": False, "stream": True, "new_conversation": True}
