@@ -27,6 +27,7 @@ log = logging.getLogger("bench")
 MEASUREMENTS = (
     "indexing_speed",
     "retrieval_quality",
+    "search_plan",
     "answers",
     "answer_speed",
     "conversational",

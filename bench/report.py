@@ -287,6 +287,8 @@ def _citations(r: dict) -> str:
 SECTIONS = (
     ("retrieval_quality", "1. Retrieval quality — FinanceBench (all filings indexed together)", _retrieval),
     ("conversational", "2. Conversational retrieval — TREC CAsT 2021", _conversational),
+    ("search_plan", "2d. Search plan: the model's phrasings in retrieval, before/after",
+     lambda r: __import__("bench.search_plan").search_plan.render(r)),
     ("finetune", "2b. Condense adapter (LoRA) — held-out CAsT topics, before/after", _finetune),
     ("finetune_answers", "2c. Answer adapter from stored conversations (--from-db)", _finetune_answers),
     ("answers", "3. Answer quality — docchat, recipe, oracle, no retrieval", _answers),
