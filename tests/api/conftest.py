@@ -62,6 +62,25 @@ def uploaded_hanfu(http: httpx.Client, hanfu_pdf: Path) -> dict:
     return upload_pdf(http, hanfu_pdf)
 
 
+# --- seed 002 ----------------------------------------------------------------------
+# The request example of seed 002's README, with a short answer.
+README_EXAMPLE = {
+    "messages": [{"question": "你好", "answer": "你好"}, {"question": "1+1=?", "answer": ""}],
+    "top_p": 0.9,
+    "top_k": 10,
+    "response_length": 16,
+    "temperature": 0.8,
+}
+ENVELOPE_KEYS = {"errCode", "errMessage", "exceptionMsg", "flag", "resData"}
+
+
+def subscribe(client: httpx.Client, body: object) -> httpx.Response:
+    """POST /sse/subscribe: a dict as JSON, a string as a raw (maybe broken) JSON body."""
+    if isinstance(body, str):
+        return client.post("/sse/subscribe", content=body, headers={"Content-Type": "application/json"})
+    return client.post("/sse/subscribe", json=body)
+
+
 # --- in-process ------------------------------------------------------------------------
 # TestClient's Host: loopback with the default port, as a local browser sends it.
 LOOPBACK = "http://127.0.0.1:7860"
@@ -80,7 +99,8 @@ def in_process(services, *, ui: bool = False) -> Iterator[TestClient]:
         from app import create_server_app as build
     else:
         from api.server import create_app as build
-    with TestClient(build(services), base_url=LOOPBACK) as test_client:
+    # Like the real server, a 500 is an answer to assert on, not an exception in the test.
+    with TestClient(build(services), base_url=LOOPBACK, raise_server_exceptions=False) as test_client:
         yield test_client
 
 

@@ -1,8 +1,9 @@
 """One identity for the UI and every API route (issue 10, items 1 and 7).
 
-A real server with UI logins (one plain, one argon2 hash, one bcrypt hash) and a per-user
-API key: a bare ``X-User-Id`` must no longer speak as anyone, Basic and per-user keys
-name exactly one user, and the documents a user sees follow the same identity.
+The app with UI logins (one plain, one argon2 hash, one bcrypt hash) and a per-user
+API key, in-process with the UI mounted (``start_app(ui=True)``, as ``app.py`` builds it):
+a bare ``X-User-Id`` must no longer speak as anyone, Basic and per-user keys name
+exactly one user, and the documents a user sees follow the same identity.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import uuid
 
 import bcrypt
-import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from access import hash_password
-from tests.api.conftest import PROTECTED_ROUTES, assert_error_shape
+from tests.api.conftest import LOOPBACK, PROTECTED_ROUTES, assert_error_shape
 
 ALICE = ("alice", "secret1")
 BOB = ("bob", "argon-pass")
@@ -23,7 +24,7 @@ CAROL_KEY = "carol-key-" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="module")
-def guarded(start_server, tmp_path_factory):
+def guarded(start_app, tmp_path_factory) -> TestClient:
     folder = tmp_path_factory.mktemp("identity")
     auth_file = folder / "users.txt"
     auth_file.write_text(
@@ -33,16 +34,14 @@ def guarded(start_server, tmp_path_factory):
     )
     keys_file = folder / "keys.txt"
     keys_file.write_text(f"carol:{CAROL_KEY}\n", encoding="utf-8")
-    return start_server(
-        "--auth", f"{ALICE[0]}:{ALICE[1]}", "--auth-file", str(auth_file), "--api-keys-file", str(keys_file),
-        "--private-docs",
-    )
+    return start_app(ui=True, auth=[f"{ALICE[0]}:{ALICE[1]}"], auth_file=auth_file, api_keys_file=keys_file,
+                     private_docs=True)
 
 
 @pytest.fixture
-def client(guarded):
-    with httpx.Client(base_url=guarded.base_url, timeout=300) as c:
-        yield c
+def client(guarded) -> TestClient:
+    """A fresh client of the guarded app per test: no cookie carries over."""
+    return TestClient(guarded.app, base_url=LOOPBACK)
 
 
 ROUTES = PROTECTED_ROUTES
@@ -85,7 +84,7 @@ def test_hashed_logins_work_and_wrong_passwords_do_not(client, login) -> None:
     assert_error_shape(client.get("/v1/models", auth=("nobody", login[1])), 401)
 
 
-def test_a_per_user_key_names_its_user(client, guarded) -> None:
+def test_a_per_user_key_names_its_user(client) -> None:
     carol = {"Authorization": f"Bearer {CAROL_KEY}"}
     asked = client.post("/api/chat", json={"query": "hello from carol", "max_tokens": 4}, headers=carol)
     assert asked.status_code == 200, asked.text
@@ -99,10 +98,10 @@ def test_a_per_user_key_names_its_user(client, guarded) -> None:
 def test_the_openai_client_works_with_a_user_key(guarded) -> None:
     import openai
 
-    client = openai.OpenAI(base_url=f"{guarded.base_url}/v1", api_key=CAROL_KEY, max_retries=0)
+    client = openai.OpenAI(base_url=f"{LOOPBACK}/v1", api_key=CAROL_KEY, max_retries=0, http_client=guarded)
     assert client.models.list().data
     with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(base_url=f"{guarded.base_url}/v1", api_key="wrong", max_retries=0).models.list()
+        openai.OpenAI(base_url=f"{LOOPBACK}/v1", api_key="wrong", max_retries=0, http_client=guarded).models.list()
 
 
 def test_private_documents_follow_the_authenticated_user(client, hanfu_pdf) -> None:

@@ -1,13 +1,19 @@
-"""/v1 speaks OpenAI: the official client (sync, async, stream or not) and LangChain work."""
+"""/v1 speaks OpenAI on the real server (``python app.py``, the bundled models): the official
+client (sync, async, stream or not) and LangChain work, sampling fields change what the
+real model says, and the answer budget never cuts the question out of the real model's
+window (issue 10, item 6). What each field turns into at the model, and the validation
+errors, are checked in-process in test_request_mapping.py and test_api_errors.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
+import httpx
 import openai
 import pytest
 
-from tests.api.conftest import SHORT
+from tests.api.conftest import assert_error_shape
 
 QUESTION = [{"role": "user", "content": "List three colours."}]
 
@@ -154,3 +160,33 @@ def test_langchain_chat_openai_works_against_docchat(server) -> None:
     )
     assert llm.invoke("Say hello.").content
     assert "".join(chunk.content for chunk in llm.stream("Say hello.")).strip()
+
+
+# --- issue 10, item 6: the answer budget against the real model's window ----------------
+
+
+def _completion(http: httpx.Client, max_tokens: int) -> dict:
+    body = {"messages": [{"role": "user", "content": "What is two plus two? Answer with one number."}],
+            "max_tokens": max_tokens, "temperature": 0, "stop": [".", "\n"]}
+    response = http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_huge_answer_budget_never_cuts_the_question(http: httpx.Client) -> None:
+    small = _completion(http, 16)
+    huge = _completion(http, 9000)  # more than the bundled model's whole window
+    assert huge["usage"]["prompt_tokens"] == small["usage"]["prompt_tokens"]
+    assert any("lowered" in w for w in huge["warnings"]), huge
+    assert "warnings" not in small
+
+
+def test_a_question_longer_than_the_window_is_a_clear_400(http: httpx.Client) -> None:
+    question = "word " * 9000
+    response = http.post("/v1/chat/completions",
+                         json={"messages": [{"role": "user", "content": question}], "max_tokens": 4})
+    error = assert_error_shape(response, 400)
+    assert "Shorten the question" in error["message"]
+    digits = "0123456789" * 3000  # under /api/chat's 32000 characters, far over 8k tokens
+    chat = http.post("/api/chat", json={"query": digits, "max_tokens": 4})
+    assert "Shorten the question" in assert_error_shape(chat, 400)["message"]
