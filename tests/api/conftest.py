@@ -130,17 +130,40 @@ def start_app(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Ca
 
     ``ui=True`` mounts the Gradio UI too; ``llm`` replaces the fake chat model. The
     services are on ``client.app.state.services`` (settings, data dir, the model)."""
-    from services import build_services
-    from settings import Settings
-
     with ExitStack() as stack:
         def _start(*, ui: bool = False, llm=None, **overrides) -> TestClient:
-            settings = Settings(data_dir=tmp_path_factory.mktemp("app") / "data", **overrides)
-            built = build_services(settings, llm=llm or fake_model(), embedder=embedder)
-            stack.callback(built.close)
+            built = _build_services(stack, tmp_path_factory, embedder, llm, overrides)
             return stack.enter_context(in_process(built, ui=ui))
 
         yield _start
+
+
+@pytest.fixture(scope="module")
+def serve_app(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Callable[..., str]]:
+    """Factory: ``serve_app(mcp=True)`` → the base URL of the app with the UI mounted, as
+    ``app.py`` builds it (fake chat model, real storage and embedder), served by uvicorn on
+    a real socket of 127.0.0.1 in a thread. For clients that need a socket (MCP sessions)
+    where no real model or process is under test."""
+    from app import create_server_app
+    from tests.llm.openai_server import serve
+
+    with ExitStack() as stack:
+        def _serve(*, llm=None, **overrides) -> str:
+            built = _build_services(stack, tmp_path_factory, embedder, llm, overrides)
+            return stack.enter_context(serve(create_server_app(built)))
+
+        yield _serve
+
+
+def _build_services(stack: ExitStack, tmp_path_factory: pytest.TempPathFactory, embedder, llm, overrides: dict):
+    """Services on a fresh data dir with these settings, closed when ``stack`` closes."""
+    from services import build_services
+    from settings import Settings
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("app") / "data", **overrides)
+    built = build_services(settings, llm=llm or fake_model(), embedder=embedder)
+    stack.callback(built.close)
+    return built
 
 
 @pytest.fixture(scope="module")

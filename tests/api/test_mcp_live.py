@@ -1,47 +1,25 @@
 """The MCP server (``--mcp``) driven by the official ``mcp`` Python client over HTTP.
 
-A real ``python app.py --mcp`` on 127.0.0.1, a PDF generated here uploaded through the
-documents API, then the client lists the tools, searches and asks like Claude Desktop
-or Cursor would.
+A real ``python app.py --mcp`` on 127.0.0.1 with the bundled models, a PDF generated here
+uploaded through the documents API, then the client lists the tools, searches and asks
+like Claude Desktop or Cursor would. Who may reach the MCP server when logins are set is
+test_mcp_access.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 
+from tests.api.mcp_client import TOOLS, mcp_calls
 from tests.pdfs import make_pdf
 
 PAGES = [
     "The lighthouse keeper logs the lamp hours every night in a blue notebook.",
     "Quarterly maintenance of the fog horn requires replacing the brass diaphragm.",
 ]
-TOOLS = {"list_documents", "search_documents", "ask"}
-
-
-async def _session_call(url: str, headers: dict[str, str], calls: list[tuple[str, dict]]) -> tuple[set[str], list[Any]]:
-    async with httpx.AsyncClient(headers=headers, timeout=300) as client, \
-            streamable_http_client(url, http_client=client) as (read, write, _), \
-            ClientSession(read, write) as session:
-        await session.initialize()
-        tools = {tool.name for tool in (await session.list_tools()).tools}
-        results = []
-        for name, args in calls:
-            result = await session.call_tool(name, args)
-            assert not result.isError, result
-            results.append(json.loads(result.content[0].text))
-        return tools, results
-
-
-def mcp_calls(base_url: str, calls: list[tuple[str, dict]], headers: dict[str, str] | None = None):
-    return asyncio.run(_session_call(f"{base_url}/gradio_api/mcp/", headers or {}, calls))
 
 
 @pytest.fixture(scope="module")
@@ -95,26 +73,3 @@ def test_mcp_caller_sees_only_their_own_conversations(mcp_server):
                              {"X-User-Id": "visitor"})
     keeper = httpx.get(f"{mcp_server.base_url}/api/conversations", headers={"X-User-Id": "keeper"}).json()
     assert answer["conversation_id"] not in {c["id"] for c in keeper["conversations"]}
-
-
-def test_mcp_needs_the_same_credentials_as_the_api_when_logins_are_set(start_server, tmp_path):
-    """With --auth, an MCP client without credentials gets 401 and nothing else; with the
-    login it gets the tools, as that user."""
-    import base64
-
-    server = start_server("--mcp", "--auth", "keeper:lamp-oil-42")
-    anonymous = httpx.post(f"{server.base_url}/gradio_api/mcp/", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-                           headers={"Accept": "application/json, text/event-stream"})
-    assert anonymous.status_code == 401
-    assert anonymous.headers["www-authenticate"].startswith("Basic")
-    with pytest.raises(BaseException) as refused:  # the client gives up on the 401
-        mcp_calls(server.base_url, [("list_documents", {})])
-    assert not isinstance(refused.value, AssertionError)
-    wrong = {"Authorization": "Basic " + base64.b64encode(b"keeper:wrong").decode()}
-    assert httpx.post(f"{server.base_url}/gradio_api/mcp/", json={}, headers=wrong).status_code == 401
-
-    login = {"Authorization": "Basic " + base64.b64encode(b"keeper:lamp-oil-42").decode()}
-    tools, (listed,) = mcp_calls(server.base_url, [("list_documents", {})], login)
-    assert tools == TOOLS and listed == {"documents": []}
-    impostor = {**login, "X-User-Id": "visitor"}
-    assert httpx.post(f"{server.base_url}/gradio_api/mcp/", json={}, headers=impostor).status_code == 403
