@@ -156,11 +156,11 @@ def serve_app(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Ca
 
 
 def _build_services(stack: ExitStack, tmp_path_factory: pytest.TempPathFactory, embedder, llm, overrides: dict):
-    """Services on a fresh data dir with these settings, closed when ``stack`` closes."""
+    """Services with these settings (on a fresh data dir unless one is given), closed when ``stack`` closes."""
     from services import build_services
     from settings import Settings
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("app") / "data", **overrides)
+    settings = Settings(**{"data_dir": tmp_path_factory.mktemp("app") / "data", **overrides})
     built = build_services(settings, llm=llm or fake_model(), embedder=embedder)
     stack.callback(built.close)
     return built

@@ -3,7 +3,8 @@
 A stored answer written the way a hostile PDF would talk the model into writing it —
 a Markdown image and raw HTML pointing at a "beacon" server with the chat in the URL —
 is opened in real headless Chromium after a real login. Neither the page nor the
-network may touch the beacon.
+network may touch the beacon. No model answers here: the app with the UI, as
+``app.py --auth`` builds it, is served on a real socket in a thread (``serve_app``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def beacon():
 
 
 @pytest.fixture(scope="module")
-def poisoned_server(start_server, tmp_path_factory, beacon):
+def poisoned_url(serve_app, tmp_path_factory, beacon) -> str:
     url, _ = beacon
     data_dir: Path = tmp_path_factory.mktemp("poisoned") / "data"
     data_dir.mkdir(parents=True)
@@ -58,11 +59,11 @@ def poisoned_server(start_server, tmp_path_factory, beacon):
         "[click me](javascript:alert(1)) **bold stays**",
     )
     db.close()
-    return start_server("--auth", f"{LOGIN[0]}:{LOGIN[1]}", data_dir=data_dir)
+    return serve_app(auth=[f"{LOGIN[0]}:{LOGIN[1]}"], data_dir=data_dir)
 
 
 @pytest.mark.browser
-def test_a_poisoned_answer_loads_nothing_remote(poisoned_server, beacon) -> None:
+def test_a_poisoned_answer_loads_nothing_remote(poisoned_url, beacon) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     url, hits = beacon
@@ -71,13 +72,13 @@ def test_a_poisoned_answer_loads_nothing_remote(poisoned_server, beacon) -> None
         try:
             context = browser.new_context()
             context.set_default_timeout(60_000)
-            login = context.request.post(f"{poisoned_server.base_url}/login",
+            login = context.request.post(f"{poisoned_url}/login",
                                          form={"username": LOGIN[0], "password": LOGIN[1]})
             assert login.ok, login.text()
             page = context.new_page()
             requested: list[str] = []
             page.on("request", lambda request: requested.append(request.url))
-            page.goto(poisoned_server.base_url + "/", wait_until="load")
+            page.goto(poisoned_url + "/", wait_until="load")
             expect(page.locator("#chat-input textarea")).to_be_enabled(timeout=60_000)  # session loaded
             answer = page.locator("#chatbot").get_by_text("Harmless intro", exact=False)
             expect(answer).to_be_visible(timeout=60_000)
