@@ -1,10 +1,10 @@
-"""Who is calling, and which documents they may see: one answer for the UI, every API
-route and (later) the MCP server.
+"""The rules of who is calling, and which documents they may see: the credentials and
+modes under services/access.py, which every skin (the UI, every API route, MCP) asks.
 
-Why one module: identity used to be worked out in three places (the API's headers, the
+Why one rule: identity used to be worked out in several places (the API's headers, the
 UI's login, the pipeline's document scope) and they disagreed — a UI login protected
 nothing while ``X-User-Id: alice`` on the API spoke as alice. Now every entry point asks
-``AccessPolicy`` and gets the same ``Identity``.
+``services.access``, which asks ``AccessPolicy`` here, and gets the same answer.
 
 The modes (README "Security"):
 
@@ -33,7 +33,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from errors import DocchatError
 from settings import Settings
@@ -300,9 +300,6 @@ class AccessPolicy:
             raise AccessError(403, "X-User-Id names another user than the one authenticated.")
         return Identity(user, method)
 
-    def document_owner(self, user_id: str | None) -> str | None:
-        return document_scope(self.settings, user_id)
-
 
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
@@ -315,16 +312,6 @@ def _basic_pair(value: str) -> tuple[str | None, str]:
         return None, ""
     username, sep, password = decoded.partition(":")
     return (username, password) if sep else (None, "")
-
-
-def identify_request(request: Any, policy: AccessPolicy | None = None) -> Identity:
-    """The Identity of a Starlette request (for MCP and anything outside FastAPI's Depends).
-
-    Without ``policy`` it is found on the app: ``app.state.services.access``.
-    """
-    if policy is None:
-        policy = request.app.state.services.access
-    return policy.identify(request.headers)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,13 +38,10 @@ def create_server_app(services: Any) -> Any:
     """The FastAPI app: API routes first, the Gradio UI mounted at "/"."""
     import gradio as gr
 
-    from access import AccessPolicy
     from api.server import create_app
     from ui.auth import login_check
     from ui.blocks import build_ui, launch_options
 
-    if services.access is None:
-        services.access = AccessPolicy.from_settings(services.settings)
     app = create_app(services)
     blocks = build_ui(services)
     return gr.mount_gradio_app(

@@ -1,10 +1,10 @@
-"""FastAPI's skin over ``access.py``: every API route asks the one AccessPolicy who is calling.
+"""FastAPI's skin over ``services.access``: every API route asks it who is calling.
 
 ``require_api_key`` (a router-wide dependency, name kept for the routers) establishes
-the caller's ``Identity`` once per request — 401 with ``WWW-Authenticate`` when
-credentials are needed and missing, 403 when ``X-User-Id`` contradicts them — and
-``current_user`` hands its user id to the route. The rules themselves live in
-access.py so the UI and the MCP server follow the same ones.
+the caller once per request — 401 with ``WWW-Authenticate`` when credentials are needed
+and missing, 403 when ``X-User-Id`` contradicts them — and applies the rate limit;
+``current_user`` hands the caller's user id to the route. The rules themselves live in
+services/access.py (and access.py under it), so the UI and MCP follow the same ones.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import logging
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 
-from access import DEFAULT_USER, MAX_USER_ID_CHARS, AccessError, AccessPolicy, Identity, validate_user_id
 from api.errors import ApiError
 from api.limits import request_kind
+from services.access import AccessError, Caller
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_USER", "MAX_USER_ID_CHARS", "current_user", "require_api_key", "request_identity",
-           "validate_user_id"]
+__all__ = ["as_api_error", "current_user", "request_caller", "require_api_key"]
 
 # auto_error=False: we answer 401 ourselves, in the API's error shape; declaring them puts
 # both schemes into /openapi.json so /docs has an "Authorize" button.
@@ -29,23 +28,20 @@ _bearer = HTTPBearer(auto_error=False, description="A per-user key (--api-keys-f
 _basic = HTTPBasic(auto_error=False, description="A UI login (--auth / --auth-file).")
 
 
-def policy_of(request: Request) -> AccessPolicy:
-    services = request.app.state.services
-    if services.access is None:  # services built by hand (tests, scripts)
-        services.access = AccessPolicy.from_settings(services.settings)
-    return services.access
+def as_api_error(exc: AccessError) -> ApiError:
+    return ApiError(exc.status, exc.message, challenge=exc.challenge)
 
 
-def request_identity(request: Request) -> Identity:
+def request_caller(request: Request) -> Caller:
     """The caller of ``request``, established once and kept on ``request.state``."""
-    identity = getattr(request.state, "identity", None)
-    if identity is None:
+    caller = getattr(request.state, "caller", None)
+    if caller is None:
         try:
-            identity = policy_of(request).identify(request.headers)
+            caller = request.app.state.services.access.caller(request.headers)
         except AccessError as exc:
-            raise ApiError(exc.status, exc.message, challenge=exc.challenge) from None
-        request.state.identity = identity
-    return identity
+            raise as_api_error(exc) from None
+        request.state.caller = caller
+    return caller
 
 
 def require_api_key(
@@ -53,13 +49,13 @@ def require_api_key(
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
     basic: HTTPBasicCredentials | None = Depends(_basic),
 ) -> None:
-    """401/403 unless the request carries what this server's mode asks for (access.py);
+    """401/403 unless the request carries what this server's mode asks for;
     429 when this user sends chats or uploads faster than the rate limit allows."""
-    identity = request_identity(request)
+    caller = request_caller(request)
     kind = request_kind(request.method, request.url.path)
     limiter = getattr(request.app.state, "rate_limiter", None)
     if kind and limiter is not None:
-        limiter.check(identity.user_id, kind)
+        limiter.check(caller.user_id, kind)
 
 
 def current_user(
@@ -70,4 +66,4 @@ def current_user(
         description="Who is asking, in local and gateway mode; with logins it must be you or absent.",
     ),
 ) -> str:
-    return request_identity(request).user_id
+    return request_caller(request).user_id

@@ -1,7 +1,7 @@
 """``POST /api/chat`` — seed 003's chat function over HTTP, stored in the user's history.
 
-Maps the request onto one ``TurnRequest`` and lets the pipeline do the rest
-(conversation, condensing, retrieval, window, persistence). Stream events:
+Shapes the request's fields for ``services.chat.request`` and lets the chat service do
+the rest (conversation, condensing, retrieval, window, storing). Stream events:
 ``{"text": delta, "message_id", "conversation_id"}`` …, then one last event that also
 carries ``sources``, ``standalone_query`` and ``finish_reason``, then ``[DONE]``.
 """
@@ -20,7 +20,7 @@ from api.errors import ERROR_RESPONSES, error_body, public_message
 from api.schemas import ChatRequest, ChatResponse
 from api.streaming import SSE_DONE, LiveTurn, event_stream, run_turn, sse_data, start_turn
 from llm.types import Message
-from rag.pipeline import TurnRequest
+from rag.types import TurnRequest
 from services import Services
 
 logger = logging.getLogger(__name__)
@@ -33,29 +33,28 @@ _STREAM_DOC = {200: {"content": {"text/event-stream": {"schema": {"type": "strin
 
 
 def turn_request(body: ChatRequest, user: str, services: Services) -> TurnRequest:
-    """Seed 003 fields → one pipeline turn (history list replaces, int limits, ≤0 tokens = default)."""
+    """Seed 003 fields → one turn (a history list replaces the stored one, an int limits it)."""
     history: list[Message] | None = None
     history_len = body.history_len
     if isinstance(body.history, list):
         history = [{"role": m.role, "content": m.content} for m in body.history]
     elif isinstance(body.history, int):
         history_len = body.history
-    max_tokens = body.max_tokens if body.max_tokens and body.max_tokens > 0 else None
     if body.model_name and body.model_name != services.llm.name:
         logger.debug("model_name %r requested; answering with %s", body.model_name, services.llm.name)
-    return TurnRequest(
-        user_id=user,
-        text=body.query,
+    return services.chat.request(
+        user,
+        body.query,
+        temperature=body.temperature,
+        max_new_tokens=body.max_tokens,
         conversation_id=body.conversation_id,
         new_conversation=body.new_conversation,
-        params=services.pipeline.default_params(temperature=body.temperature, max_new_tokens=max_tokens),
         use_rag=body.use_rag,
         document_ids=body.document_ids,
         k=body.k,
         history=history,
         history_len=history_len,
         prompt_name=body.prompt_name,
-        persist=True,
     )
 
 
@@ -98,9 +97,9 @@ async def chat(
 ):
     request = turn_request(body, user, services)
     if body.stream:
-        turn = await start_turn(services.pipeline, request)
+        turn = await start_turn(services.chat, request)
         return event_stream(_chat_events(turn), turn)
-    result = await run_turn(services.pipeline, request)
+    result = await run_turn(services.chat, request)
     return ChatResponse(
         text=result.text,
         message_id=result.message_id,

@@ -1,8 +1,8 @@
 """The caller's conversations: list, read, delete.
 
-Every lookup goes through ``HistoryManager`` with the caller's user id, which raises
-``ConversationNotFound`` for unknown ids and for other users' ids alike (→ 404), so
-one user can never tell whether another user's conversation exists.
+Every lookup goes through ``services.conversations`` with the caller's user id, which
+raises ``ConversationNotFound`` for unknown ids and for other users' ids alike (→ 404),
+so one user can never tell whether another user's conversation exists.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ ConversationId = Path(max_length=200, description="A conversation id from /api/c
 async def list_conversations(
     user: str = Depends(current_user), services: Services = Depends(get_services)
 ) -> ConversationList:
-    conversations = await anyio.to_thread.run_sync(services.history.list_conversations, user)
+    conversations = await anyio.to_thread.run_sync(services.conversations.list, user)
     return ConversationList(
         conversations=[ConversationInfo.model_validate(c, from_attributes=True) for c in conversations]
     )
@@ -42,7 +42,7 @@ async def list_messages(
     user: str = Depends(current_user),
     services: Services = Depends(get_services),
 ) -> MessageList:
-    messages = await anyio.to_thread.run_sync(services.history.get_messages, user, conversation_id)
+    messages = await anyio.to_thread.run_sync(services.conversations.messages, user, conversation_id)
     return MessageList(messages=[MessageInfo.model_validate(m, from_attributes=True) for m in messages])
 
 
@@ -52,5 +52,5 @@ async def delete_conversation(
     user: str = Depends(current_user),
     services: Services = Depends(get_services),
 ) -> DeletedResponse:
-    await anyio.to_thread.run_sync(services.history.delete_conversation, user, conversation_id)
+    await anyio.to_thread.run_sync(services.conversations.delete, user, conversation_id)
     return DeletedResponse(id=conversation_id)

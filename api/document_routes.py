@@ -1,7 +1,7 @@
 """Documents: upload (several PDFs, each succeeds or fails alone), list, delete, search.
 
-A thin skin over ``KnowledgeBase``: indexing runs in a worker thread so the event loop
-keeps serving other requests (and the UI) while a big PDF is embedded.
+A thin skin over ``services.documents``: indexing runs in a worker thread so the event
+loop keeps serving other requests (and the UI) while a big PDF is embedded.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import anyio
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 
 from api.auth import current_user, require_api_key
-from api.deps import document_owner, get_services
+from api.deps import get_services
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import (
     DeletedResponse,
@@ -25,8 +25,6 @@ from api.schemas import (
     UploadedDocument,
     UploadResponse,
 )
-from errors import DocchatError, user_message
-from rag.types import IngestResult
 from services import Services
 
 logger = logging.getLogger(__name__)
@@ -48,18 +46,6 @@ def _safe_filename(raw: str | None) -> str:
     return name[:255] or "upload.pdf"
 
 
-def _ingest(services: Services, data: bytes, filename: str, owner: str | None) -> IngestResult:
-    """Index one file; an unreadable file is a failed entry, not an error of the request."""
-    try:
-        return services.knowledge_base.add_bytes(data, filename, owner=owner)
-    except DocchatError as exc:
-        error = user_message(exc)
-        if error is None:  # our fault (a 500): the error handler answers with an error id
-            raise
-        logger.info("upload %r failed: %s", filename, exc)
-        return IngestResult(id=None, filename=filename, status="failed", error=error)
-
-
 @router.post("/documents", response_model=UploadResponse, summary="Upload and index PDFs")
 async def upload_documents(
     request: Request,
@@ -73,7 +59,6 @@ async def upload_documents(
 
 async def _upload(files: list[UploadFile], user: str, services: Services) -> UploadResponse:
     limit = upload_limit_bytes(services)
-    owner = document_owner(services, user)
     results: list[UploadedDocument] = []
     for upload in files:
         filename = _safe_filename(upload.filename)
@@ -82,7 +67,7 @@ async def _upload(files: list[UploadFile], user: str, services: Services) -> Upl
         data = await upload.read()
         if len(data) > limit:
             raise ApiError(413, f"{filename} is larger than {limit // MIB} MiB.")
-        result = await anyio.to_thread.run_sync(_ingest, services, data, filename, owner)
+        result = await anyio.to_thread.run_sync(services.documents.upload, user, data, filename)
         results.append(UploadedDocument.model_validate(result, from_attributes=True))
     return UploadResponse(documents=results)
 
@@ -92,7 +77,7 @@ async def list_documents(
     user: str = Depends(current_user),
     services: Services = Depends(get_services),
 ) -> DocumentList:
-    docs = await anyio.to_thread.run_sync(services.knowledge_base.list, document_owner(services, user))
+    docs = await anyio.to_thread.run_sync(services.documents.list, user)
     return DocumentList(documents=[DocumentInfo.model_validate(d, from_attributes=True) for d in docs])
 
 
@@ -102,8 +87,7 @@ async def delete_document(
     user: str = Depends(current_user),
     services: Services = Depends(get_services),
 ) -> DeletedResponse:
-    owner = document_owner(services, user)
-    deleted = await anyio.to_thread.run_sync(services.knowledge_base.delete, document_id, owner)
+    deleted = await anyio.to_thread.run_sync(services.documents.delete, user, document_id)
     if not deleted:
         raise ApiError(404, f"No document {document_id!r}.")
     return DeletedResponse(id=document_id)
@@ -115,12 +99,7 @@ async def search(
     user: str = Depends(current_user),
     services: Services = Depends(get_services),
 ) -> SearchResponse:
-    owner = document_owner(services, user)
-
-    def run() -> list:
-        return services.knowledge_base.search(body.query, k=body.k, document_ids=body.document_ids, owner=owner)
-
-    sources = await anyio.to_thread.run_sync(run)
+    sources = await anyio.to_thread.run_sync(services.documents.search, user, body.query, body.k, body.document_ids)
     return SearchResponse(results=[source_out(s) for s in sources])
 
 

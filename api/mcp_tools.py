@@ -3,8 +3,8 @@
 Gradio 6 turns every ``gr.api`` endpoint of the Blocks into an MCP tool served at
 ``/gradio_api/mcp/`` (streamable HTTP) on the same port as the UI and the HTTP API.
 The tools are thin skins over the same services as the API routes, and the caller is
-identified by the same rule (``access.AccessPolicy.identify``): an MCP client sends the
-same ``Authorization`` header an HTTP client would. ``McpAuthGuard`` answers 401 on the
+identified by the same rule (``services.access``): an MCP client sends the same
+``Authorization`` header an HTTP client would. ``McpAuthGuard`` answers 401 on the
 MCP path itself when logins or keys are configured, so an anonymous client cannot even
 list the tools; each tool checks the identity again from its own request.
 
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rag.pipeline import TurnRequest
+from api.errors import error_response
+from services.access import Access, AccessError, Caller
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +30,12 @@ MCP_PATH = "/gradio_api/mcp"
 MAX_K = 20
 
 
-@dataclass(frozen=True)
-class _Caller:
-    user_id: str
-    document_owner: str | None
-
-
-def _caller(services: Any, request: gr.Request | None) -> _Caller:
-    """Who is calling, by the same rule as every API route (access.py); refuses the rest."""
-    from access import AccessError
-
-    headers = {k.lower(): v for k, v in (dict(request.headers) if request is not None else {}).items()}
+def _caller(services: Any, request: gr.Request | None) -> Caller:
+    """Who is calling, by the same rule as every API route (services/access.py); refuses the rest."""
     try:
-        identity = services.access.identify(headers)
+        return services.access.caller(dict(request.headers) if request is not None else {})
     except AccessError as exc:
         raise gr.Error(exc.message) from None
-    return _Caller(identity.user_id, services.access.document_owner(identity.user_id))
 
 
 class McpAuthGuard:
@@ -55,18 +45,15 @@ class McpAuthGuard:
     could at least list the tools of a server that has logins or keys configured.
     """
 
-    def __init__(self, app: ASGIApp, policy: Any) -> None:
+    def __init__(self, app: ASGIApp, access: Access) -> None:
         self.app = app
-        self.policy = policy
+        self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(MCP_PATH):
-            from access import AccessError
-            from api.errors import error_response
-
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             try:
-                self.policy.identify(headers)
+                self.access.caller(headers)
             except AccessError as exc:
                 challenge = {"WWW-Authenticate": exc.challenge} if exc.challenge else None
                 await error_response(exc.status, exc.message, headers=challenge)(scope, receive, send)
@@ -101,7 +88,7 @@ def register_mcp_tools(services: Any) -> None:
             {"documents": [{"id", "filename", "status", "pages", "chunks"}]}
         """
         caller = _caller(services, request)
-        docs = services.knowledge_base.list(caller.document_owner)
+        docs = services.documents.list(caller.user_id)
         return _json({
             "documents": [
                 {"id": d.id, "filename": d.filename, "status": d.status, "pages": d.pages, "chunks": d.chunks}
@@ -125,9 +112,7 @@ def register_mcp_tools(services: Any) -> None:
         if not query or not query.strip():
             raise gr.Error("query must not be empty")
         k = max(1, min(int(k or 5), MAX_K))
-        results = services.knowledge_base.search(
-            query.strip(), k=k, document_ids=document_ids or None, owner=caller.document_owner
-        )
+        results = services.documents.search(caller.user_id, query.strip(), k, document_ids or None)
         return _json({"results": [s.to_dict() for s in results]})
 
     def ask(question: str, conversation_id: str | None = None,
@@ -145,14 +130,10 @@ def register_mcp_tools(services: Any) -> None:
         caller = _caller(services, request)
         if not question or not question.strip():
             raise gr.Error("question must not be empty")
-        result = services.pipeline.run_turn(
-            TurnRequest(
-                user_id=caller.user_id,
-                text=question.strip(),
-                conversation_id=conversation_id or None,
-                new_conversation=not conversation_id,
-            )
-        )
+        result = services.chat.run(services.chat.request(
+            caller.user_id, question.strip(), conversation_id=conversation_id or None,
+            new_conversation=not conversation_id,
+        ))
         return _json({
             "answer": result.text,
             "sources": [s.to_dict() for s in result.sources],

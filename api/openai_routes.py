@@ -29,7 +29,7 @@ from api.errors import ERROR_RESPONSES, ApiError, error_body, public_message
 from api.openai_schemas import ChatCompletion, ChatCompletionRequest, ModelList
 from api.streaming import SSE_DONE, LiveTurn, event_stream, run_turn, sse_data, start_turn
 from llm.types import Message, Usage
-from rag.pipeline import TurnRequest, TurnResult
+from rag.types import TurnRequest, TurnResult
 from services import Services
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,9 @@ def turn_request(body: ChatCompletionRequest, user: str, services: Services) -> 
     history: list[Message] = [
         {"role": m.role, "content": m.text()} for m in earlier if m.role in ("user", "assistant")
     ]
-    params = services.pipeline.default_params(
+    return services.chat.request(
+        user,
+        last.text(),
         max_new_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=body.temperature,
         top_p=body.top_p,
@@ -63,11 +65,6 @@ def turn_request(body: ChatCompletionRequest, user: str, services: Services) -> 
         repetition_penalty=body.repetition_penalty,
         stop=body.stop_strings(),
         seed=body.seed,
-    )
-    return TurnRequest(
-        user_id=user,
-        text=last.text(),
-        params=params,
         use_rag=body.use_rag,
         document_ids=body.document_ids,
         k=body.k,
@@ -151,9 +148,9 @@ async def chat_completions(
     request = turn_request(body, user, services)
     model = services.llm.name
     if body.stream:
-        turn = await start_turn(services.pipeline, request)
+        turn = await start_turn(services.chat, request)
         return event_stream(_chunks(turn, body, model), turn)
-    result = await run_turn(services.pipeline, request)
+    result = await run_turn(services.chat, request)
     return completion(result, body, model)
 
 

@@ -67,7 +67,7 @@ def create_app(services: Services) -> FastAPI:
     if settings.mcp:
         from api.mcp_tools import McpAuthGuard
 
-        app.add_middleware(McpAuthGuard, policy=services.access)
+        app.add_middleware(McpAuthGuard, access=services.access)
     # Outermost: a foreign Host or Origin is refused before anything else runs (the UI too,
     # since app.py mounts Gradio on this app).
     app.add_middleware(BrowserGuard, policy=HostPolicy.from_settings(settings))

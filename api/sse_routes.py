@@ -40,9 +40,9 @@ from api.auth import current_user, require_api_key
 from api.deps import get_services
 from api.errors import ERROR_RESPONSES, is_malformed_json, public_message
 from api.streaming import LiveTurn, event_stream, start_turn
+from errors import DocchatError
 from llm.types import BackendBusy, Message, PromptTooLong
-from rag.pipeline import TurnRequest
-from rag.types import DocchatError
+from rag.types import TurnRequest
 from services import Services
 
 logger = logging.getLogger(__name__)
@@ -158,14 +158,9 @@ def turn_request(body: SubscribeRequest, user: str, services: Services) -> TurnR
     for pair in earlier:
         if pair.answer.strip():
             history += [{"role": "user", "content": pair.question}, {"role": "assistant", "content": pair.answer}]
-    params = services.pipeline.default_params(
-        max_new_tokens=body.response_length or None,
-        temperature=body.temperature,
-        top_p=body.top_p,
-        top_k=body.top_k,
-    )
-    return TurnRequest(
-        user_id=user, text=last.question, params=params, use_rag=body.use_rag, history=history, persist=False
+    return services.chat.request(
+        user, last.question, max_new_tokens=body.response_length, temperature=body.temperature, top_p=body.top_p,
+        top_k=body.top_k, use_rag=body.use_rag, history=history, persist=False,
     )
 
 
@@ -203,7 +198,7 @@ async def subscribe(
     if not request.text.strip():
         return event_stream(_single(failure(INVALID_MESSAGES, "The last question is empty.")))
     try:
-        turn = await start_turn(services.pipeline, request)
+        turn = await start_turn(services.chat, request)
     except BackendBusy as exc:
         return event_stream(_single(failure(SERVER_BUSY, "The model is busy, please retry later.", str(exc))))
     except PromptTooLong as exc:

@@ -1,12 +1,14 @@
-"""Drive the blocking turn pipeline from async routes, and stop it when the client leaves.
+"""Drive a blocking chat stream (services/chat.py) from async routes, and stop it when the
+client leaves.
 
-The pipeline is a plain iterator that blocks on the model; each ``next()`` runs in a
+The stream is a plain iterator that blocks on the model; each ``next()`` runs in a
 worker thread so the event loop stays free for other requests. The first delta is
 pulled *before* the response starts, so "busy", "prompt too long" or "not your
 conversation" still become proper HTTP statuses instead of a broken 200 stream.
 Whatever ends the stream — its end, an error, or the client disconnecting (the SSE
-library cancels our generator) — sets the turn's ``cancel`` event, which the backend
-checks after every token: the model is free for the next request at once.
+library cancels our generator) — closes it: the backend sees the cancel at its next
+token, the model is free for the next request at once, and the stream stores the
+partial answer itself (or the read still running does).
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, AsyncIterator, Iterator
+from typing import AsyncIterator, Iterator
 
 import anyio
 from sse_starlette import EventSourceResponse
 
-if TYPE_CHECKING:
-    from rag.pipeline import ConversationManager, TurnRequest, TurnResult, TurnStream
+from rag.types import TurnRequest, TurnResult
+from services.chat import Chat, ChatStream
 
 logger = logging.getLogger(__name__)
 
@@ -37,74 +39,56 @@ def _next_or_end(iterator: Iterator[str]) -> object:
 
 @dataclass
 class LiveTurn:
-    """A started turn: its stream, its cancel switch and the already-fetched first delta."""
+    """A started turn: its stream and the already-fetched first delta."""
 
-    stream: "TurnStream"
-    cancel: threading.Event
+    stream: ChatStream
     _first: object = field(default=_END, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def result(self) -> "TurnResult | None":
+    def result(self) -> TurnResult | None:
         """Complete once ``deltas()`` is exhausted."""
         return self.stream.result
 
-    def _pull(self) -> object:
-        with self._lock:  # one next() at a time, even when a cancelled read is still running
-            return _next_or_end(self.stream)
-
-    def _drain(self) -> None:
-        """Run a cancelled stream to its end so the pipeline stores the partial answer now."""
-        try:
-            while self._pull() is not _END:
-                pass
-        except Exception:
-            logger.exception("draining a cancelled turn failed")
+    def cancel(self) -> None:
+        """Stop the model at its next token (the stream still stores what it wrote)."""
+        self.stream.cancel.set()
 
     async def deltas(self) -> AsyncIterator[str]:
-        """The answer's text deltas; leaving early (disconnect, error) cancels generation."""
+        """The answer's text deltas; leaving early (disconnect, error) stops generation and
+        stores the partial answer."""
         finished = False
         try:
             item = self._first
             while item is not _END:
                 yield item  # type: ignore[misc]
-                item = await anyio.to_thread.run_sync(self._pull, abandon_on_cancel=True)
+                item = await anyio.to_thread.run_sync(_next_or_end, self.stream, abandon_on_cancel=True)
             finished = True
         finally:
-            self.cancel.set()
             if not finished:
                 logger.info("stream left early; generation cancelled")
-                threading.Thread(target=self._drain, name="turn-drain", daemon=True).start()
+                self.cancel()
+                with anyio.CancelScope(shield=True):  # a cancelled request still stores its answer
+                    await anyio.to_thread.run_sync(self.stream.close)
 
 
-async def start_turn(pipeline: "ConversationManager", request: "TurnRequest") -> LiveTurn:
+async def start_turn(chat: Chat, request: TurnRequest) -> LiveTurn:
     """Prepare the turn and fetch its first delta in a worker thread (errors raise here)."""
-    cancel = threading.Event()
-
-    def start() -> tuple["TurnStream", object]:
-        stream = pipeline.stream_turn(request, cancel)
-        return stream, _next_or_end(stream)
-
+    stream = await anyio.to_thread.run_sync(chat.stream, request)
     try:
-        stream, first = await anyio.to_thread.run_sync(start, abandon_on_cancel=True)
+        first = await anyio.to_thread.run_sync(_next_or_end, stream, abandon_on_cancel=True)
     except BaseException:
-        cancel.set()
+        stream.cancel.set()
         raise
-    return LiveTurn(stream=stream, cancel=cancel, _first=first)
+    return LiveTurn(stream=stream, _first=first)
 
 
-async def run_turn(pipeline: "ConversationManager", request: "TurnRequest") -> "TurnResult":
-    """A whole turn in a worker thread (non-streaming routes)."""
+async def run_turn(chat: Chat, request: TurnRequest) -> TurnResult:
+    """A whole turn in a worker thread (non-streaming routes); a client that leaves stops it."""
     cancel = threading.Event()
     try:
-        return await anyio.to_thread.run_sync(pipeline.run_turn, request, cancel, abandon_on_cancel=True)
+        return await anyio.to_thread.run_sync(chat.run, request, cancel, abandon_on_cancel=True)
     finally:
         cancel.set()
-
-
-async def cancel_on_close(turn: LiveTurn) -> None:
-    """``client_close_handler`` for sse-starlette: stop the model as soon as the client goes."""
-    turn.cancel.set()
 
 
 def sse_data(payload: object) -> dict[str, str]:
@@ -120,7 +104,7 @@ def event_stream(events: AsyncIterator[dict[str, str]], turn: LiveTurn | None = 
 
     async def on_close(message: object) -> None:
         if turn is not None:
-            turn.cancel.set()
+            turn.cancel()
 
     return EventSourceResponse(
         events,

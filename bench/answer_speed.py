@@ -73,7 +73,8 @@ def _model_run(bench: Bench, model: str, questions: list) -> dict:
 
     from llm.factory import make_backend
     from llm.prefix_cache import common_prefix
-    from rag.pipeline import ConversationManager, TurnRequest
+    from rag.types import TurnRequest
+    from services import ConversationManager
     from storage.history import HistoryManager
 
     services = bench.finance_docchat
@@ -90,7 +91,8 @@ def _model_run(bench: Bench, model: str, questions: list) -> dict:
             bare_s = _bare_ttft(bare, turn["messages"])
         else:  # the bare call needs docchat's prompt: build it first, then time bare before docchat
             warm = cm.stream_turn(req)
-            warm.close()  # stopped before its prefill: only the prompt is built
+            warm.start()  # retrieval and the prompt, nothing generated yet
+            warm.close()  # stopped before its prefill
             bare_s = _bare_ttft(bare, warm.prompt_messages)
             turn = _docchat_turn(cm, req)
         first_turns.append({"id": q.id, "docchat_ttft_s": turn["ttft_s"], "bare_ttft_s": bare_s,

@@ -81,7 +81,7 @@ class Answer:
     text: str
     pages: list[GoldPage]  # the passages shown to the model, in [n] order
     seconds: float
-    turn: Any = None  # rag.pipeline.TurnResult when docchat's pipeline answered
+    turn: Any = None  # rag.types.TurnResult when docchat's pipeline answered
     failed: bool = False
 
 
@@ -148,7 +148,7 @@ def _pages(sources: list) -> list[GoldPage]:
 
 def _turn(pipeline: Any, params: Any, q: FinanceQuestion, use_rag: bool = True) -> Answer:
     """One stateless turn through docchat's pipeline (docchat, no_retrieval, oracle)."""
-    from rag.pipeline import TurnRequest
+    from rag.types import TurnRequest
 
     start = time.perf_counter()
     result = pipeline.run_turn(TurnRequest(user_id=USER, text=q.question, params=params, history=[],
@@ -200,7 +200,7 @@ class GoldPassages:
 
 
 def _oracle(pipeline: Any, gold: GoldPassages, params: Any, q: FinanceQuestion) -> Answer | None:
-    from rag.pipeline import ConversationManager
+    from services import ConversationManager
 
     sources = gold.sources(q.gold)
     if not sources:  # unanswerable, or the gold pages have no text in the index (a scan, page 0)

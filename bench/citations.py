@@ -86,7 +86,7 @@ def precision(answers: list[str], passages: list[list[str]], embedder) -> dict:
 
 def run(bench: Bench) -> dict:
     from llm.types import GenerationParams
-    from rag.pipeline import TurnRequest
+    from rag.types import TurnRequest
 
     bench.index_finance()
     services = bench.finance_docchat

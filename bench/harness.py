@@ -219,7 +219,7 @@ class Bench:
         key = (rset.name, tuple(rset.pdfs))
         if key not in self._set_pipelines:
             from bench.index_cache import docchat_index
-            from rag.pipeline import ConversationManager
+            from services import ConversationManager
             from storage.history import HistoryManager
 
             kb = docchat_index(self, rset, self.options.index_cache)

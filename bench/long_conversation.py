@@ -45,7 +45,7 @@ class _Conversation:
         self.rows: list[dict] = []
 
     def turn(self) -> None:
-        from rag.pipeline import TurnRequest
+        from rag.types import TurnRequest
 
         n = len(self.rows) + 1
         start = time.perf_counter()
@@ -75,7 +75,7 @@ def run(bench: Bench) -> dict:
     conversation's last five: the two sides of the ratio then run on the same machine state.
     """
     from llm.types import GenerationParams
-    from rag.pipeline import ConversationManager
+    from services import ConversationManager
 
     bench.index_finance()
     base = bench.finance_docchat

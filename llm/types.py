@@ -99,7 +99,8 @@ class ChatBackend(Protocol):
 
     name: str
     context_window: int
-    device: str
+    device: str  # "cpu", "cuda", "remote" (#model-info, /healthz)
+    engine: str  # "llama.cpp", "transformers", "OpenAI-compatible server"
 
     def stream(
         self,

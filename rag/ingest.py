@@ -52,7 +52,9 @@ SETTINGS_FLAGS = ("data_dir", "embedding_model", "device")
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
     add_flags(parser, SETTINGS_FLAGS)
-    parser.add_argument("--owner", default=None, help="user id of a private collection (with private docs)")
+    parser.add_argument("--owner", default=None,
+                        help="a user's private collection (the app shows it to that user with --private-docs); "
+                             "default: the shared one")
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None):

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from access import document_scope
 from errors import user_message
 from rag.embeddings import Embedder
 from rag.keyword_index import KeywordIndex, import_legacy_bm25
@@ -98,9 +97,11 @@ class KnowledgeBase:
         self.parsers.close()
 
     # --- scopes -----------------------------------------------------------------
-    def _owner(self, owner: str | None) -> str:
-        """The registry key of a scope: '' for the shared one (the rule is access.document_scope)."""
-        return document_scope(self.settings, owner) or ""
+    @staticmethod
+    def _owner(owner: str | None) -> str:
+        """The registry key of a scope: '' for the shared one. ``owner`` arguments name the
+        scope itself, decided by services/access.py (a user id with --private-docs, else None)."""
+        return owner or ""
 
     def _scope(self, owner: str) -> _Scope:
         with self._scopes_lock:
@@ -256,6 +257,9 @@ class KnowledgeBase:
 
     def list(self, owner: str | None = None) -> builtins.list[Document]:
         return self.registry.list(self._owner(owner))
+
+    def get(self, document_id: str, owner: str | None = None) -> Document | None:
+        return self.registry.get(document_id, self._owner(owner))
 
     def has_documents(self, owner: str | None = None) -> bool:
         return self.registry.has_ready(self._owner(owner))

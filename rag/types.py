@@ -1,4 +1,5 @@
-"""Domain types of the knowledge base: pages, chunks, sources, ingestion results."""
+"""Domain types of the knowledge base and the turn: pages, chunks, sources, ingestion
+results, a turn's request and result."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from errors import DocchatError
+from llm.types import GenerationParams, Message, Usage
 
 __all__ = ["DocchatError"]  # re-exported: rag code raises and catches it from here too
 
@@ -67,6 +69,58 @@ class IngestResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class TurnRequest:
+    """Everything one turn may override; services/requests.py fills it from a skin's fields
+    (rag/turn.py answers it)."""
+
+    user_id: str
+    text: str
+    conversation_id: str | None = None
+    new_conversation: bool = False
+    params: GenerationParams | None = None  # None: the settings' sampling
+    use_rag: bool = True
+    document_ids: list[str] | None = None
+    k: int | None = None
+    history: list[Message] | None = None  # replaces the stored history (seed 003)
+    history_len: int = -1  # take that many stored messages; -1 = all that fit
+    system_prompt: str | None = None
+    prompt_name: str | None = None  # "default" | "rag" | "chat"
+    history_token_budget: int | None = None
+    persist: bool = True  # False for stateless calls (/v1/chat/completions)
+    regenerate: bool = False  # replace the last answer of the conversation
+
+
+@dataclass
+class TurnResult:
+    text: str
+    message_id: str | None
+    conversation_id: str | None
+    standalone_query: str
+    sources: list[Source] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "message_id": self.message_id,
+            "conversation_id": self.conversation_id,
+            "standalone_query": self.standalone_query,
+            "sources": [s.to_dict() for s in self.sources],
+            "finish_reason": self.finish_reason,
+            "warnings": list(self.warnings),
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+                "total_tokens": self.usage.total_tokens,
+            },
+        }
 
 
 # progress(stage, done, total): stage is e.g. "reading pages", "OCR", "embedding".

@@ -48,6 +48,12 @@ class ConversationNotFound(DocchatError, LookupError):
     ui_key = "gone"
 
 
+class EmptyTitle(DocchatError, ValueError):
+    """A conversation cannot be renamed to nothing."""
+
+    ui_key = "title_empty"
+
+
 class HistoryManager:
     """Conversations per user, their messages, and exports (seed 000's ``history_manager``)."""
 
@@ -134,7 +140,7 @@ class HistoryManager:
     def rename_conversation(self, user_id: str, conversation_id: str, title: str) -> Conversation:
         title = " ".join(title.split())
         if not title:
-            raise ValueError("a conversation title cannot be empty")
+            raise EmptyTitle("A conversation title cannot be empty.")
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?",

@@ -41,6 +41,7 @@ class FakeChatBackend:
     name: str = "fake-chat"
     context_window: int = 2048
     device: str = "cpu"
+    engine: str = "fake"
     default_answer: tuple[str, ...] = ("A ", "canned ", "answer.")
     calls: list[FakeCall] = field(default_factory=list)
     _queue: list[list[str]] = field(default_factory=list)

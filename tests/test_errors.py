@@ -15,7 +15,7 @@ from rag.knowledge_base import IngestTimeout
 from rag.page_render import PageNotFound
 from storage.db import DatabaseClosed
 from storage.documents import DocumentExists, DocumentNotFound
-from storage.history import ConversationNotFound
+from storage.history import ConversationNotFound, EmptyTitle
 from ui import errors as ui_errors
 from ui.i18n import EN, ZH
 
@@ -24,6 +24,7 @@ PRODUCT_ERRORS = [
     PromptTooLong, rag_types.UnreadablePDF, rag_types.PasswordProtectedPDF, rag_types.NoTextLayer,
     rag_types.EmbeddingModelMismatch, rag_types.EmptyQuestion, rag_types.NothingToRegenerate,
     IngestTimeout, PageNotFound, DatabaseClosed, DocumentExists, DocumentNotFound, ConversationNotFound,
+    EmptyTitle,
 ]
 
 
@@ -42,7 +43,8 @@ def test_rag_types_still_exports_the_root() -> None:
     ("cls", "builtin"),
     [(BackendBusy, RuntimeError), (PromptTooLong, ValueError), (ConversationNotFound, LookupError),
      (DocumentNotFound, LookupError), (PageNotFound, LookupError), (DatabaseClosed, RuntimeError),
-     (ModelNotFound, RuntimeError), (BadCredentials, ValueError), (rag_types.EmptyQuestion, ValueError)],
+     (ModelNotFound, RuntimeError), (BadCredentials, ValueError), (rag_types.EmptyQuestion, ValueError),
+     (EmptyTitle, ValueError)],
 )
 def test_builtin_bases_that_callers_catch_are_kept(cls: type, builtin: type) -> None:
     assert issubclass(cls, builtin)

@@ -24,7 +24,7 @@ def test_the_built_wheel_imports_the_server_from_site_packages(tmp_path: Path) -
     target = tmp_path / "target"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--target", str(target), str(source)], check=True, cwd=tmp_path, timeout=600)
-    code = ("import api.server, app, services, settings, access, llm.llamacpp_backend, rag.pipeline, train.cli; "
+    code = ("import api.server, app, services, settings, access, llm.llamacpp_backend, rag.turn, train.cli; "
             "print(api.server.__file__); print(services.__file__)")
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,

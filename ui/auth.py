@@ -1,9 +1,9 @@
 """The UI login: Gradio asks ``auth(username, password) -> bool`` on its login page.
 
-The check is ``AccessPolicy.check_login`` (access.py), the same one HTTP Basic on the API
-uses, so a login works identically in the browser and with curl; a user with a per-user
-API key may also log in with it. The logged-in name then arrives as
-``gr.Request.username`` and becomes the user id (ui/session.py).
+The check is services/access.py's (``AccessPolicy.check_login`` under it), the same one
+HTTP Basic on the API uses, so a login works identically in the browser and with curl;
+a user with a per-user API key may also log in with it. The logged-in name then arrives
+as ``gr.Request.username`` and becomes the user id (``Access.browser_caller``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Callable, Iterable
 
-from access import AccessPolicy, BadCredentials, parse_entries, read_entries
+from services.access import Access, BadCredentials, parse_entries, read_entries
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,16 @@ def load_credentials(auth: Iterable[str] = (), auth_file: Path | None = None) ->
     return logins
 
 
-def login_check(policy: AccessPolicy) -> Callable[[str, str], bool] | None:
-    """The UI's login check under ``policy``, or None for an open UI (local and gateway modes)."""
-    if not policy.authenticates_users:
-        return None
-    log.info("UI login enabled (%s)", "logins and keys" if policy.has_logins and policy.has_user_keys
-             else "logins" if policy.has_logins else "per-user API keys")
-    return policy.check_login
+def login_check(access: Access) -> Callable[[str, str], bool] | None:
+    """The UI's login check, or None for an open UI (local and gateway modes)."""
+    check = access.login_check()
+    if check is not None:
+        policy = access.policy
+        log.info("UI login enabled (%s)", "logins and keys" if policy.has_logins and policy.has_user_keys
+                 else "logins" if policy.has_logins else "per-user API keys")
+    return check
 
 
 def auth_callable(settings: Settings) -> Callable[[str, str], bool] | None:
     """The login check for the UI from settings alone, or None when none is configured."""
-    return login_check(AccessPolicy.from_settings(settings))
+    return login_check(Access.from_settings(settings))

@@ -81,14 +81,9 @@ def launch_options() -> dict[str, Any]:
 
 def model_info(services: Any, lang: str = "en") -> str:
     """#model-info text from the services actually in use, in ``lang``."""
-    info = services.model_info() if hasattr(services, "model_info") else {}
+    info = services.model_info()
     return formatting.model_info_markdown(
-        info.get("chat_model") or getattr(services.llm, "name", "?"),
-        info.get("embedding_model") or getattr(services.embedder, "name", "?"),
-        info.get("device") or getattr(services.llm, "device", "?"),
-        lang,
-        engine=info.get("engine") or getattr(services.llm, "engine", ""),
-    )
+        info["chat_model"], info["embedding_model"], info["device"], lang, engine=info["engine"])
 
 
 def wire_language(ui: Any, blocks: gr.Blocks, services: Any) -> None:

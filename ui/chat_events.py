@@ -2,9 +2,9 @@
 
 A turn is two steps, like Gradio's streaming-chatbot demo: ``add_question`` shows the
 question and clears the box at once, then ``stream_answer`` (a generator) grows the
-answer delta by delta from ``ConversationManager.stream_turn``. Stop sets the tab's
-cancel event, which ends generation at the next token; the pipeline stores what was
-written as a 'partial' answer.
+answer delta by delta from ``services.chat.stream``. Stop sets the tab's cancel event,
+which ends generation at the next token; the chat stream stores what was written as a
+'partial' answer (also when Gradio drops the job).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import gradio as gr
 
-from rag.pipeline import TurnRequest
+from rag.types import TurnRequest
 from ui import errors, formatting, source_viewer
 from ui.conversation_events import conversation_list
 from ui.i18n import t
@@ -45,18 +45,15 @@ def turn_request(
     system_prompt: str,
 ) -> TurnRequest:
     """The settings accordion's values → one TurnRequest (no conversation id = a new chat)."""
-    params = services.pipeline.default_params(
+    return services.chat.request(
+        user_id,
+        text,
         temperature=float(temperature),
         top_p=float(top_p),
         top_k=int(top_k),
         max_new_tokens=int(max_new_tokens),
-    )
-    return TurnRequest(
-        user_id=user_id,
-        text=text,
         conversation_id=conversation_id,
         new_conversation=conversation_id is None,
-        params=params,
         use_rag=bool(use_rag),
         document_ids=list(document_ids) if document_ids else None,
         k=int(retrieval_k),
@@ -131,7 +128,7 @@ def make_stream_answer(services: Any):
         cancel.clear()
         try:
             req = turn_request(services, user_id, text, conversation_id, regenerate, *controls)
-            stream = services.pipeline.stream_turn(req, cancel)
+            stream = services.chat.stream(req, cancel)
         except Exception as exc:  # noqa: BLE001 — shown as a toast, logged with its trace
             errors.warn(exc, "starting a turn", lang)
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -153,6 +150,8 @@ def make_stream_answer(services: Any):
                 yield history, gr.skip(), sources, gr.skip()
         except Exception as exc:  # noqa: BLE001
             errors.warn(exc, "generating an answer", lang)
+        finally:  # Gradio dropped the job (#stop): the partial answer is stored now
+            stream.close()
         result = stream.result
         if result is not None:
             answer["content"] = formatting.safe_markdown(result.text)

@@ -1,8 +1,8 @@
 """The conversations panel: who is here, switch, new chat, rename, delete, export.
 
-The page load resolves the user (login name, else the browser id kept in
-localStorage) and reopens their most recent conversation, so a reload shows the same
-chat. Everything else is a thin call into ``services.history``.
+The page load asks ``services.access`` who this tab is (login name, else the browser id
+kept in localStorage) and reopens their most recent conversation, so a reload shows the
+same chat. Everything else is a thin call into ``services.conversations``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from ui import errors, formatting, session, source_viewer
+from ui import errors, formatting, source_viewer
 from ui.i18n import EN, t
 from ui.language import request_language
 from ui.layout import Layout
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def conversation_list(services: Any, user_id: str, selected: str | None, lang: str = "en") -> dict:
     """#conversations update: the user's chats (newest first) with ``selected`` ticked."""
-    choices = formatting.conversation_choices(services.history.list_conversations(user_id), lang)
+    choices = formatting.conversation_choices(services.conversations.list(user_id), lang)
     ids = {conversation_id for _, conversation_id in choices}
     return gr.update(choices=choices, value=selected if selected in ids else None)
 
@@ -36,8 +36,8 @@ def open_conversation(services: Any, user_id: str, conversation_id: str | None, 
     """(conversation id, #chatbot, #sources, title box) for one conversation or an empty chat."""
     if conversation_id is None:
         return None, [], source_viewer.sources_html([], lang=lang), ""
-    messages = services.history.get_messages(user_id, conversation_id)
-    title = services.history.get_conversation(user_id, conversation_id).title
+    messages = services.conversations.messages(user_id, conversation_id)
+    title = services.conversations.get(user_id, conversation_id).title
     return (
         conversation_id,
         formatting.chat_messages(messages, lang),
@@ -48,12 +48,13 @@ def open_conversation(services: Any, user_id: str, conversation_id: str | None, 
 
 def make_handlers(services: Any) -> dict:
     """Event handlers bound to the shared services (each returns component values)."""
-    history = services.history
+    conversations_ = services.conversations
 
     def start_session(browser_id: str | None, request: gr.Request) -> tuple:
-        user_id, browser_id = session.resolve_user(browser_id, getattr(request, "username", None))
+        caller, browser_id = services.access.browser_caller(browser_id, getattr(request, "username", None))
+        user_id = caller.user_id
         lang = request_language(request)
-        conversations = history.list_conversations(user_id)
+        conversations = conversations_.list(user_id)
         latest = conversations[0].id if conversations else None
         opened = open_conversation(services, user_id, latest, lang)
         log.debug("session for user %s, conversation %s", user_id, latest)
@@ -78,7 +79,7 @@ def make_handlers(services: Any) -> dict:
             errors.warning_toast(t(lang, "rename_first"), lang)
             return gr.skip()
         try:
-            history.rename_conversation(user_id, conversation_id, title)
+            conversations_.rename(user_id, conversation_id, title)
             errors.info_toast(t(lang, "renamed"), lang)
         except (LookupError, ValueError) as exc:
             errors.warn(exc, "renaming a conversation", lang)
@@ -89,7 +90,7 @@ def make_handlers(services: Any) -> dict:
         if conversation_id is None:
             return (gr.skip(), *open_conversation(services, user_id, None, lang))
         try:
-            history.delete_conversation(user_id, conversation_id)
+            conversations_.delete(user_id, conversation_id)
             errors.info_toast(t(lang, "conversation_deleted"), lang)
         except LookupError as exc:
             errors.warn(exc, "deleting a conversation", lang)
@@ -152,12 +153,12 @@ def write_export(services: Any, user_id: str, conversation_id: str, kind: str, l
 
     The Markdown is for people, so its headings are in the UI's language; JSON is data.
     """
-    title = services.history.get_conversation(user_id, conversation_id).title
+    conversations = services.conversations
+    title = conversations.get(user_id, conversation_id).title
     if kind == "md":
-        messages = services.history.get_messages(user_id, conversation_id)
-        text = export_markdown(title, messages, lang)
+        text = export_markdown(title, conversations.messages(user_id, conversation_id), lang)
     else:
-        text = json.dumps(services.history.export_json(user_id, conversation_id), ensure_ascii=False, indent=2)
+        text = json.dumps(conversations.export_json(user_id, conversation_id), ensure_ascii=False, indent=2)
     path = Path(tempfile.mkdtemp(prefix="docchat-export-")) / export_filename(title, kind)
     path.write_text(text, encoding="utf-8")
     return path

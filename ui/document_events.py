@@ -1,7 +1,7 @@
 """The documents panel: upload several PDFs with per-file progress, list, filter, remove.
 
 Indexing runs in its own concurrency group, so one person's upload never holds up
-another person's chat. All the work is ``services.knowledge_base``'s; this module only
+another person's chat. All the work is ``services.documents``'s; this module only
 reports its progress and outcome.
 """
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def document_views(services: Any, user_id: str, selected: list[str] | None, lang: str = "en") -> tuple:
     """(#documents table, filter checkboxes, remove dropdown) for the user's library, in ``lang``."""
-    documents = services.knowledge_base.list(services.pipeline.owner_for(user_id))
+    documents = services.documents.list(user_id)
     choices = formatting.document_choices(documents)
     ids = {document_id for _, document_id in choices}
     kept = [document_id for document_id in selected or [] if document_id in ids]
@@ -37,7 +37,7 @@ def document_views(services: Any, user_id: str, selected: list[str] | None, lang
 
 
 def make_handlers(services: Any) -> dict:
-    kb = services.knowledge_base
+    documents = services.documents
 
     def refresh(user_id: str, selected: list[str] | None, request: gr.Request = None) -> tuple:
         return document_views(services, user_id, selected, request_language(request))
@@ -46,7 +46,6 @@ def make_handlers(services: Any) -> dict:
                request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:
         lang = request_language(request)
         paths = [p for p in paths or [] if p]
-        owner = services.pipeline.owner_for(user_id)
         results = []
         for index, path in enumerate(paths, start=1):
             filename = Path(path).name
@@ -59,7 +58,7 @@ def make_handlers(services: Any) -> dict:
 
             report("starting", 0, 0)
             try:
-                results.append(kb.add_file(Path(path), filename, owner=owner, progress=report))
+                results.append(documents.add_file(user_id, Path(path), filename, progress=report))
             except Exception as exc:  # noqa: BLE001 — a bad file fails alone
                 errors.warn(exc, f"indexing {filename}", lang)
         infos, warnings = formatting.ingest_summary(results, lang)
@@ -76,7 +75,7 @@ def make_handlers(services: Any) -> dict:
             errors.warning_toast(t(lang, "pick_document"), lang)
             return document_views(services, user_id, selected, lang)
         try:
-            if kb.delete(document_id, services.pipeline.owner_for(user_id)):
+            if documents.delete(user_id, document_id):
                 errors.info_toast(t(lang, "document_removed"), lang)
             else:
                 errors.warning_toast(t(lang, "already_removed"), lang)

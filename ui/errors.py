@@ -42,8 +42,6 @@ def _in_words(text: str, lang: str) -> str:
     known loader sentence, else "that did not work"."""
     if normalize(lang) == "en":
         return text[0].upper() + text[1:]
-    if "title cannot be empty" in text:  # storage's plain ValueError for an empty title
-        return t(lang, "title_empty")
     return known_error(lang, text) or t(lang, "not_done")
 
 

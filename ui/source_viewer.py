@@ -6,7 +6,7 @@ page, previous/next page, and a link that opens the PDF at that page. Both are
 ``gr.HTML`` whose ``js_on_load`` turns clicks into one Gradio event carrying the
 clicked item's data attributes; the handler checks the document is still visible to
 this user (else "document removed") and answers with signed page/PDF links
-(api/page_links.py), which a browser can load without headers.
+(``services.documents.page_links``), which a browser can load without headers.
 
 Every user-visible string is in ui/i18n.py (keys ``viewer_*``, ``source_*``, ``answer_*``).
 """
@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import gradio as gr
 
-from api import page_links
+from errors import DocchatError
 from ui.formatting import field, snippet
 from ui.i18n import t
 from ui.language import request_language
@@ -163,31 +163,21 @@ CSS = """
 
 
 # --- events ------------------------------------------------------------------------
-def _visible_document(services: Any, user_id: str, document_id: str):
-    owner = services.pipeline.owner_for(user_id)
-    for doc in services.knowledge_base.list(owner):
-        if doc.id == document_id and doc.status == "ready":
-            return doc, owner or ""
-    return None, None
-
-
 def open_page(services: Any, user_id: str, document_id: str, page: int, chunk_id: str = "",
               chunk_page: int | None = None, filename: str = "", lang: str = "en") -> str:
     """#source-viewer for ``page`` of the document, highlighting ``chunk_id`` on its page."""
-    doc, scope = _visible_document(services, user_id, document_id)
-    if doc is None or services.pages is None:
-        return removed_html(filename or document_id[:12], lang)
+    documents = services.documents
+    scope = services.access.scope(user_id)
     try:
-        pages = services.pages.page_count(document_id)
-    except Exception as exc:  # the stored file vanished: same as removed for the reader
-        logger.warning("cannot open %s: %s", document_id[:12], exc)
-        return removed_html(doc.filename, lang)
+        doc = documents.ready(scope, document_id)
+        pages = documents.page_count(scope, document_id)
+    except DocchatError as exc:  # removed, or its stored file vanished: the same for the reader
+        logger.info("cannot open %s: %s", document_id[:12], exc)
+        return removed_html(filename or document_id[:12], lang)
     page = max(1, min(int(page), pages))
     chunk_page = int(chunk_page or page)
-    key = page_links.link_key(services.settings.data_dir)
     highlight = chunk_id if chunk_id and chunk_page == page else None
-    image = page_links.page_url(key, document_id, scope, page, highlight, VIEWER_WIDTH)
-    pdf = page_links.file_url(key, document_id, scope, page)
+    image, pdf = documents.page_links(scope, document_id, page, highlight, VIEWER_WIDTH)
     return viewer_html(document_id, doc.filename, page, pages, chunk_id, chunk_page, image, pdf, lang)
 
 
@@ -196,11 +186,9 @@ def answer_sources(services: Any, user_id: str, conversation_id: str | None, ans
     if not conversation_id or not user_id:
         return []
     try:
-        messages = services.history.get_messages(user_id, conversation_id)
+        return services.conversations.answer_sources(user_id, conversation_id, answer)
     except LookupError:
         return []
-    answers = [m for m in messages if m.role == "assistant"]
-    return list(answers[answer].sources or []) if 0 <= answer < len(answers) else []
 
 
 def make_click_handler(services: Any):

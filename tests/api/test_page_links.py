@@ -2,7 +2,7 @@
 
 from urllib.parse import parse_qs, urlsplit
 
-from api import page_links
+from services import page_links
 
 KEY = bytes(32)
 

@@ -106,7 +106,7 @@ def test_private_pages_are_404_for_another_user(start_app, tmp_path: Path) -> No
     assert_error_shape(client.get(f"/api/documents/{doc_id}/pages/1", headers={"X-User-Id": "bob"}), 404)
     assert_error_shape(client.get(f"/api/documents/{doc_id}/file", headers={"X-User-Id": "bob"}), 404)
     # A link signed for Alice's scope works without headers; Bob's scope cannot be forged.
-    from api.page_links import link_key, page_url
+    from services.page_links import link_key, page_url
 
     key = link_key(data_dir)
     assert client.get(page_url(key, doc_id, "alice", 1)).status_code == 200

@@ -148,7 +148,7 @@ def test_cancel_stops_the_stream_and_the_server_takes_the_next_request(remote, g
 
 
 def test_a_docchat_turn_runs_over_the_llamacpp_server(remote, embedder, tmp_path):
-    from rag.pipeline import TurnRequest
+    from rag.types import TurnRequest
     from services import build_services
     from settings import Settings
     from tests.pdfs import make_pdf

@@ -10,7 +10,7 @@ import pytest
 
 from llm.types import GenerationParams, TextStream, Usage
 from rag.citations import MarkFilter, annotate, clean_marks, mark_numbers, split_sentences
-from rag.pipeline import TurnRequest
+from rag.types import TurnRequest
 from rag.types import Source
 from tests.pdfs import make_pdf
 
@@ -73,7 +73,7 @@ class QuotingBackend:
 
     def __init__(self, real) -> None:
         self.real = real
-        self.name, self.context_window, self.device = "quoting", real.context_window, "cpu"
+        self.name, self.context_window, self.device, self.engine = "quoting", real.context_window, "cpu", "fake"
 
     def stream(self, messages, params: GenerationParams, cancel: threading.Event | None = None) -> TextStream:
         context = messages[-1]["content"]  # the context block comes with the question, last

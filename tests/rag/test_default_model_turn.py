@@ -14,7 +14,7 @@ import re
 import pytest
 
 from llm.types import GenerationParams
-from rag.pipeline import TurnRequest
+from rag.types import TurnRequest
 from rag.prompting import NOT_IN_DOCS_EN, NOT_IN_DOCS_ZH, is_abstention
 from tests.pdfs import make_pdf
 

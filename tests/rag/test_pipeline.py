@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from llm.types import GenerationParams
-from rag.pipeline import TurnRequest
+from rag.types import TurnRequest
 from rag.types import EmptyQuestion, NothingToRegenerate
 from storage.history import ConversationNotFound
 from tests.pdfs import make_pdf

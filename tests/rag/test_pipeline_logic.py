@@ -13,7 +13,7 @@ import pytest
 
 from llm.types import GenerationParams
 from rag.condense import QUERY_SYSTEM_EN
-from rag.pipeline import TurnRequest
+from rag.types import TurnRequest
 from tests.fakes import FakeChatBackend
 from tests.pdfs import make_pdf
 

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from llm.types import BackendBusy, PromptTooLong
-from rag.pipeline import TurnRequest
+from rag.types import TurnRequest
 
 
 def _conversation(services, question: str, answer: str) -> str:

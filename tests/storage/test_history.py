@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from storage.db import Database
-from storage.history import DEFAULT_TITLE, ConversationNotFound, HistoryManager
+from storage.history import DEFAULT_TITLE, ConversationNotFound, EmptyTitle, HistoryManager
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_a_renamed_conversation_keeps_its_title(history):
 
 
 def test_rename_rejects_an_empty_title(history, answered):
-    with pytest.raises(ValueError):
+    with pytest.raises(EmptyTitle):
         history.rename_conversation("alice", answered.id, "   ")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from settings import Settings
-from ui import session
+from services.access import Access
 from ui.auth import BadCredentials, auth_callable, parse_credentials
 
 
@@ -28,14 +28,15 @@ def test_malformed_entry_is_refused():
         parse_credentials(["alice"])
 
 
-def test_logged_in_name_is_the_identity():
-    user_id, browser_id = session.resolve_user(None, "alice")
-    assert user_id == "alice" and browser_id.startswith("web-")
+def test_logged_in_name_is_the_identity(tmp_path):
+    caller, browser_id = Access.from_settings(Settings(data_dir=tmp_path)).browser_caller(None, "alice")
+    assert caller.user_id == "alice" and browser_id.startswith("web-")
 
 
-def test_a_browser_keeps_its_id_and_a_forged_one_is_replaced():
-    first, kept = session.resolve_user(None, None)
-    again, _ = session.resolve_user(kept, None)
-    assert again == first == kept
-    forged, _ = session.resolve_user("alice", None)
-    assert forged != "alice" and forged.startswith("web-")
+def test_a_browser_keeps_its_id_and_a_forged_one_is_replaced(tmp_path):
+    access = Access.from_settings(Settings(data_dir=tmp_path))
+    first, kept = access.browser_caller(None, None)
+    again, _ = access.browser_caller(kept, None)
+    assert again.user_id == first.user_id == kept
+    forged, _ = access.browser_caller("alice", None)
+    assert forged.user_id != "alice" and forged.user_id.startswith("web-")

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
-from rag.pipeline import ConversationManager
+from services.chat import Chat
 from settings import Settings
 from ui import chat_events
 from ui.conversation_events import export_filename
@@ -16,9 +16,9 @@ from ui.conversation_events import export_filename
 @pytest.fixture
 def services(tmp_path):
     settings = Settings(data_dir=tmp_path, repetition_penalty=1.2)
-    # Only default_params is used: no model, index or storage is touched.
-    pipeline = ConversationManager(settings, llm=object(), knowledge_base=object(), history=object())
-    return SimpleNamespace(settings=settings, pipeline=pipeline)
+    # Only Chat.request is used: no model, index or storage is touched.
+    chat = Chat(settings, llm=object(), passages=object(), history=object(), scope=lambda user: None)
+    return SimpleNamespace(settings=settings, chat=chat)
 
 
 def controls(**overrides):

@@ -16,6 +16,7 @@ from rag.pdf_loader import load_pages
 from rag.prompting import CHAT_INSTRUCTIONS_ZH, RAG_INSTRUCTIONS_EN, RAG_INSTRUCTIONS_ZH, build_system_prompt
 from rag.types import EmptyQuestion, PasswordProtectedPDF, Source, UnreadablePDF
 from settings import Settings
+from storage.history import EmptyTitle
 from tests.pdfs import make_broken_pdfs, make_pdf
 from ui import chat_events, errors, formatting, i18n, language
 from ui.conversation_events import export_markdown
@@ -133,7 +134,8 @@ def test_sources_and_stopped_answers_in_chinese():
 
 def test_errors_a_person_can_act_on_are_said_in_chinese():
     assert errors.describe(EmptyQuestion("The question is empty."), "zh") == "问题是空的。"
-    assert errors.describe(ValueError("a conversation title cannot be empty"), "zh") == "对话标题不能为空。"
+    assert errors.describe(EmptyTitle("A conversation title cannot be empty."), "zh") == "对话标题不能为空。"
+    assert errors.describe(EmptyTitle("A conversation title cannot be empty."), "en") == i18n.t("en", "title_empty")
     assert errors.describe(RuntimeError("boom"), "zh") == "出错了（RuntimeError）；详情见服务器日志。"
     assert errors.describe(EmptyQuestion("The question is empty."), "en") == "The question is empty."
 
@@ -190,19 +192,19 @@ def test_known_messages_without_a_real_file_and_unknown_ones():
 
 # --- prompts follow the question, whatever the UI language --------------------------------
 
-class RecordingPipeline:
+class RecordingChat:
     """Only what stream_answer touches: records the TurnRequest the UI builds."""
 
     def __init__(self, settings):
-        from rag.pipeline import ConversationManager
+        from services.chat import Chat
 
-        self._real = ConversationManager(settings, llm=object(), knowledge_base=object(), history=object())
+        self._real = Chat(settings, llm=object(), passages=object(), history=object(), scope=lambda user: None)
         self.requests = []
 
-    def default_params(self, **kw):
-        return self._real.default_params(**kw)
+    def request(self, user_id, text, **fields):
+        return self._real.request(user_id, text, **fields)
 
-    def stream_turn(self, req, cancel):
+    def stream(self, req, cancel):
         self.requests.append(req)
         raise EmptyQuestion("stop here")  # shown as a toast; nothing else runs
 
@@ -214,14 +216,14 @@ def ui_turn(services, question: str, ui_lang: str):
     with pytest.warns(UserWarning):  # the toast, outside a Gradio event
         list(stream((chat_events.ASK, question), [], "u1", None, threading.Event(), threading.Lock(),
                     cookie_request(ui_lang), *controls))
-    return services.pipeline.requests[-1]
+    return services.chat.requests[-1]
 
 
 @pytest.mark.parametrize("ui_lang", ["zh", "en"])
 @pytest.mark.parametrize(("question", "chinese"), [("汉服有哪些历史故事？", True), ("What are the risks?", False)])
 def test_answer_and_condense_prompts_follow_the_question_not_the_ui(tmp_path, ui_lang, question, chinese):
     settings = Settings(data_dir=tmp_path)
-    services = SimpleNamespace(settings=settings, pipeline=RecordingPipeline(settings))
+    services = SimpleNamespace(settings=settings, chat=RecordingChat(settings))
     req = ui_turn(services, question, ui_lang)
     assert req.system_prompt is None  # the UI sends no prompt of its own language
     other = ui_turn(services, question, "en" if ui_lang == "zh" else "zh")

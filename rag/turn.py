@@ -1,0 +1,223 @@
+"""One answer, end to end (DESIGN.md §1, steps 2-5): search plan → retrieve → prompt with
+the newest turns that fit the token budget → stream from the chat model → grounding
+check → citation marks.
+
+A plain module: it loads and stores no conversation and decides nobody's access.
+``services/chat.py`` hands a ``Turn`` the question, the earlier turns, the document scope
+and the sampling parameters, reads its deltas, and stores ``Turn.result`` once the turn
+ends — however it ends (finished, stopped, failed, or a reader that went away).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import replace
+from typing import Any, Iterator, Protocol, Sequence
+
+from llm.types import ChatBackend, GenerationParams, Message, TextStream, Usage
+from llm.window import WindowResult, answer_budget, fit_history, system_message
+from rag.citations import MarkFilter, annotate, mark_numbers
+from rag.condense import condense_question, plan_search, retrieval_queries, uses_condense_adapter
+from rag.grounding import is_grounded
+from rag.prompting import build_system_prompt, format_context, is_abstention, not_in_docs, question_with_reminder
+from rag.types import Source, TurnRequest, TurnResult
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Passages", "Turn", "TurnRequest", "TurnResult"]
+
+class Passages(Protocol):
+    """What a turn needs of the knowledge base (rag/knowledge_base.py, or a stand-in in a bench)."""
+
+    embedder: Any
+
+    def has_documents(self, owner: str | None = None) -> bool: ...
+
+    def search(self, queries: str | list[str], k: int = 5, document_ids: list[str] | None = None,
+               owner: str | None = None, weights: list[float] | None = None) -> list[Source]: ...
+
+
+class Turn:
+    """State of one answer. ``start`` builds the prompt and opens the model's stream (a busy
+    model or a prompt that cannot fit raises there); ``deltas`` yields the answer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        llm: ChatBackend,
+        passages: Passages,
+        req: TurnRequest,
+        params: GenerationParams,
+        *,
+        question: str,
+        turns: Sequence[Message] = (),
+        owner: str | None = None,
+        conversation_id: str | None = None,
+        message_id: str | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.settings, self.llm, self.passages, self.req = settings, llm, passages, req
+        self.params = params
+        self.question = question
+        self.turns = list(turns)
+        self.owner = owner  # whose documents (services/access.py decided)
+        self.conversation_id, self.message_id = conversation_id, message_id
+        self.cancel = cancel or threading.Event()
+        self.standalone = question
+        self.phrasings: tuple[str, ...] = ()  # the model's search phrasings (rag/condense.py)
+        self.sources: list[Source] = []
+        self.window: WindowResult | None = None
+        self.warnings: list[str] = []  # e.g. the answer budget was lowered to fit the question
+        self.timings: dict[str, float] = {}
+        self.failed = False  # ended by an error, not by its end or a stop
+        self.result: TurnResult | None = None
+        self._model: TextStream | None = None
+
+    # --- before the model answers ----------------------------------------------------------
+    def _wants_rag(self) -> bool:
+        if (self.req.prompt_name or "default") == "chat" or not self.req.use_rag:
+            return False
+        return self.passages.has_documents(self.owner)
+
+    def _plan_search(self) -> tuple[str, ...]:
+        """The condense step: sets ``standalone`` and returns the search phrasings (rag/condense.py).
+
+        One model call a turn at most; with a condense adapter (trained on the rewrite-only
+        prompt) only follow-ups are rewritten and there are no phrasings.
+        """
+        s = self.settings
+        if not s.condense:
+            return ()
+        if s.search_phrasings and not uses_condense_adapter(self.llm):
+            plan = plan_search(self.llm, self.turns, self.question, cache_key=f"{self.req.user_id}\x1fsearch-plan")
+            self.standalone, self.phrasings = plan.question, plan.phrasings
+        elif self.turns:
+            self.standalone = condense_question(self.llm, self.turns, self.question)
+        return self.phrasings
+
+    def retrieve(self) -> list[Source]:
+        """The retrieval step, the one place a turn finds its passages: the question, its
+        standalone rewrite and the model's phrasings, fused over the caller's documents."""
+        s, t0 = self.settings, time.perf_counter()
+        phrasings = self._plan_search()
+        self.timings["condense_s"] = time.perf_counter() - t0
+        queries = retrieval_queries(s.retrieval_strategy, self.question, self.standalone, self.turns)
+        t1 = time.perf_counter()
+        sources = self.passages.search(
+            queries + list(phrasings),
+            k=self.req.k or s.retrieval_k,
+            document_ids=self.req.document_ids,
+            owner=self.owner,
+            weights=[1.0] * len(queries) + [s.phrasing_weight] * len(phrasings),
+        )
+        self.timings["retrieve_s"] = time.perf_counter() - t1
+        return sources
+
+    def start(self) -> None:
+        """Retrieve, build the prompt within the budget and open the model's stream.
+
+        Busy or too long raise here, before the caller stores anything.
+        """
+        t0 = time.perf_counter()
+        if self._wants_rag():
+            self.sources = self.retrieve()
+        params, llm = self.params, self.llm
+        question = question_with_reminder(self.question, self.sources)
+        system = build_system_prompt(self.req.system_prompt or self.settings.system_prompt, self.question, self.sources)
+        budget = answer_budget(llm.context_window, params.max_new_tokens,
+                               llm.count_tokens([system_message(system, ""), {"role": "user", "content": question}]))
+        if budget.clamped:
+            params = self.params = replace(params, max_new_tokens=budget.max_new_tokens)
+            self.warnings.append(budget.warning())
+            log.info("answer budget clamped: %s", budget.warning())
+        self.window = fit_history(
+            system_prompt=system,
+            context=format_context(self.sources),
+            turns=self.turns,
+            question=question,
+            count_tokens=llm.count_tokens,
+            budget=budget.prompt_budget,
+            truncate=llm.truncate_text,
+            history_budget=self.req.history_token_budget or self.settings.history_token_budget,
+        )
+        self.timings["prepare_s"] = time.perf_counter() - t0
+        # The KV of this conversation's stable prompt prefix may be reused by its next turn
+        # (llm/prefix_cache.py); the key names the user too, so it is never shared.
+        cache_key = f"{self.req.user_id}\x1f{self.conversation_id}" if self.conversation_id else None
+        self._model = llm.stream(self.window.messages, replace(params, cache_key=cache_key), self.cancel)
+
+    # --- the answer --------------------------------------------------------------------------
+    def deltas(self) -> Iterator[str]:
+        """The answer delta by delta; ``result`` is set when it ends, however it ends."""
+        if self._model is None:
+            self.start()
+        model = self._model
+        assert model is not None and self.window is not None
+        # A timer turns the generation time limit into the same cancel path as "stop".
+        timer = threading.Timer(self.settings.generation_timeout_s, self.cancel.set)
+        timer.daemon = True
+        timer.start()
+        parts: list[str] = []
+        finished = False
+        # [n] marks that point to no passage are dropped as they stream (rag/citations.py).
+        marks = MarkFilter(len(self.sources)) if self.sources else None
+        t0 = time.perf_counter()
+        try:
+            for delta in model:
+                self.timings.setdefault("first_token_s", time.perf_counter() - t0)
+                if marks is not None:
+                    delta = marks.feed(delta)
+                if delta:
+                    parts.append(delta)
+                    yield delta
+            if marks is not None and (tail := marks.flush()):
+                parts.append(tail)
+                yield tail
+            finished = True
+        except BaseException:
+            self.failed = True  # an error or a reader that went away (GeneratorExit)
+            raise
+        finally:
+            timer.cancel()
+            self.timings["generate_s"] = time.perf_counter() - t0
+            if not finished:  # what we have is partial
+                self.cancel.set()
+                if marks is not None:
+                    parts.append(marks.flush())
+            self._finish("".join(parts), model.usage)
+
+    def _is_grounded(self, text: str) -> bool:
+        """rag/grounding.py on the passages the answer cites (all of them when it cites none)."""
+        if not self.sources or not self.settings.grounding_check or is_abstention(text):
+            return True
+        cited = [self.sources[n - 1].text for n in mark_numbers(text) if 0 < n <= len(self.sources)]
+        return is_grounded(text, self.question, cited or [s.text for s in self.sources])
+
+    def _finish(self, text: str, usage: Usage) -> None:
+        """The result: a stopped answer is 'cancelled'; one its passages do not hold becomes
+        the abstention; the sources say which ones the answer cites and whether they back it."""
+        finish = usage.finish_reason
+        if finish == "stop" and self.cancel.is_set():
+            finish = "cancelled"
+        if finish == "stop" and text and not self._is_grounded(text):
+            log.info("answer not drawn from its passages, replaced by the abstention: %r", text[:200])
+            self.warnings.append("The model's answer was not found in the passages, so docchat says so instead.")
+            text = not_in_docs(self.question)
+        if self.sources:
+            self.sources = annotate(text, self.sources, self.passages.embedder)
+        prompt_tokens = usage.prompt_tokens or (self.window.prompt_tokens if self.window else 0)
+        self.result = TurnResult(
+            text=text,
+            message_id=self.message_id,
+            conversation_id=self.conversation_id,
+            standalone_query=self.standalone,
+            sources=self.sources,
+            usage=usage,
+            finish_reason=finish,
+            prompt_tokens=prompt_tokens,
+            timings=self.timings,
+            warnings=list(self.warnings),
+        )
