@@ -76,10 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from access import AccessPolicy, BadCredentials
+    from services.access import Access, BadCredentials
 
     try:
-        policy = AccessPolicy.from_settings(settings)
+        policy = Access.from_settings(settings).policy
     except BadCredentials as exc:
         log.error("%s", exc)
         return 2

@@ -18,7 +18,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ApiError, error_response
-from access import is_loopback
+from services.access import is_loopback
 from settings import Settings
 
 MIB = 1024 * 1024

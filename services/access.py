@@ -14,12 +14,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from access import AccessError, AccessPolicy, BadCredentials, document_scope, parse_entries, read_entries
+from access import (AccessError, AccessPolicy, BadCredentials, document_scope, is_loopback, parse_entries,
+                    read_entries)
 from services import page_links
 from settings import Settings
 
 # The skins catch these and read credential entries through here, not access.py.
-__all__ = ["Access", "AccessError", "BadCredentials", "Caller", "new_browser_id", "parse_entries", "read_entries"]
+__all__ = ["Access", "AccessError", "BadCredentials", "Caller", "is_loopback", "new_browser_id", "parse_entries",
+           "read_entries"]
 
 BROWSER_ID_PREFIX = "web-"
 _BROWSER_ID = re.compile(r"^web-[0-9a-f]{32}$")

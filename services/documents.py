@@ -33,7 +33,7 @@ def _not_found() -> Iterator[None]:
 
 
 class Documents:
-    def __init__(self, knowledge_base: KnowledgeBase, pages: PageViewer | None, access: Access) -> None:
+    def __init__(self, knowledge_base: KnowledgeBase, pages: PageViewer, access: Access) -> None:
         self.knowledge_base = knowledge_base
         self.pages = pages
         self.access = access
@@ -69,7 +69,7 @@ class Documents:
         """The document if ``scope`` sees it and it is ready; ``PageNotFound`` otherwise
         (unknown and not yours look the same)."""
         doc = self.knowledge_base.get(document_id, scope)
-        if doc is None or doc.status != "ready" or self.pages is None:
+        if doc is None or doc.status != "ready":
             raise PageNotFound(NOT_FOUND)
         return doc
 
