@@ -19,13 +19,18 @@ from typing import Any, Iterator, Protocol, Sequence
 from llm.types import ChatBackend, GenerationParams, Message, TextStream, Usage
 from llm.window import WindowResult, answer_budget, fit_history, system_message
 from rag.citations import MarkFilter, annotate, mark_numbers
+from rag import collection
 from rag.condense import condense_question, plan_search, retrieval_queries, uses_condense_adapter
 from rag.grounding import is_grounded
 from rag.prompting import build_system_prompt, format_context, is_abstention, not_in_docs, question_with_reminder
-from rag.types import Source, TurnRequest, TurnResult
+from rag.types import Chunk, Source, TurnRequest, TurnResult
 from settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Prompt tokens kept for the instructions, the question and its reminder when a file's
+# pages are the passages of a summary.
+SUMMARY_PROMPT_RESERVE = 700
 
 __all__ = ["Passages", "Turn", "TurnRequest", "TurnResult"]
 
@@ -38,6 +43,10 @@ class Passages(Protocol):
 
     def search(self, queries: str | list[str], k: int = 5, document_ids: list[str] | None = None,
                owner: str | None = None, weights: list[float] | None = None) -> list[Source]: ...
+
+    def list(self, owner: str | None = None) -> list[Any]: ...
+
+    def document_chunks(self, document_id: str, owner: str | None = None) -> list[Chunk]: ...
 
 
 class Turn:
@@ -75,6 +84,8 @@ class Turn:
         self.failed = False  # ended by an error, not by its end or a stop
         self.result: TurnResult | None = None
         self._model: TextStream | None = None
+        self.collection: collection.CollectionQuestion | None = None  # a question about the documents
+        self.progress: tuple[int, int] | None = None  # (parts done, parts) while a long file is summarised
 
     # --- before the model answers ----------------------------------------------------------
     def _wants_rag(self) -> bool:
@@ -100,8 +111,16 @@ class Turn:
 
     def retrieve(self) -> list[Source]:
         """The retrieval step, the one place a turn finds its passages: the question, its
-        standalone rewrite and the model's phrasings, fused over the caller's documents."""
+        standalone rewrite and the model's phrasings, fused over the caller's documents —
+        only over the files the question names, when it names some (rag/collection.py)."""
         s, t0 = self.settings, time.perf_counter()
+        document_ids = self.req.document_ids
+        if not document_ids:
+            named = collection.named_documents(self.question, self.passages.list(self.owner))
+            if named:
+                document_ids = [d.id for d in named]
+                self.warnings.append("Searched only " + ", ".join(d.filename for d in named)
+                                     + " (named in the question).")
         phrasings = self._plan_search()
         self.timings["condense_s"] = time.perf_counter() - t0
         queries = retrieval_queries(s.retrieval_strategy, self.question, self.standalone, self.turns)
@@ -109,12 +128,37 @@ class Turn:
         sources = self.passages.search(
             queries + list(phrasings),
             k=self.req.k or s.retrieval_k,
-            document_ids=self.req.document_ids,
+            document_ids=document_ids,
             owner=self.owner,
             weights=[1.0] * len(queries) + [s.phrasing_weight] * len(phrasings),
         )
         self.timings["retrieve_s"] = time.perf_counter() - t1
         return sources
+
+    def about_the_collection(self) -> str | None:
+        """A question about the documents themselves (rag/collection.py): the ready answer
+        (list, mentions: no model call), or None with ``sources`` set to the named file's
+        pages or part summaries (summary), or None for an ordinary question."""
+        documents = self.passages.list(self.owner)
+        asked = self.collection = collection.classify(self.question, documents, self.req.document_ids)
+        if asked is None:
+            return None
+        log.info("collection question: %s", asked)
+        if asked.kind == "list":
+            return collection.list_answer(documents, self.question)
+        if asked.kind == "mentions":
+            found = self.passages.search(asked.topic, k=collection.MENTION_CANDIDATES,
+                                         document_ids=self.req.document_ids, owner=self.owner)
+            answer = collection.mentions_answer(asked.topic, collection.mentioning(asked.topic, found), self.question)
+            self.sources = answer.sources
+            return answer.text
+        chunks = self.passages.document_chunks(asked.document_id, self.owner)
+        # what the pages may take of the prompt: the window less the answer, instructions and question
+        budget = self.llm.context_window - self.params.max_new_tokens - SUMMARY_PROMPT_RESERVE
+        self.sources = collection.summary_sources(
+            self.llm, chunks, self.question, budget,
+            progress=lambda done, total: setattr(self, "progress", (done, total)), cancelled=self.cancel.is_set)
+        return None
 
     def start(self) -> None:
         """Retrieve, build the prompt within the budget and open the model's stream.
@@ -123,7 +167,13 @@ class Turn:
         """
         t0 = time.perf_counter()
         if self._wants_rag():
-            self.sources = self.retrieve()
+            ready = self.about_the_collection()
+            if ready is not None:  # answered from the document list: no model call
+                self._model = TextStream(iter([ready]), Usage())
+                self.window = WindowResult(messages=[], kept_turns=0, dropped_turns=0, prompt_tokens=0)
+                return
+            if self.collection is None:
+                self.sources = self.retrieve()
         params, llm = self.params, self.llm
         question = question_with_reminder(self.question, self.sources)
         system = build_system_prompt(self.req.system_prompt or self.settings.system_prompt, self.question, self.sources)
@@ -191,7 +241,8 @@ class Turn:
 
     def _is_grounded(self, text: str) -> bool:
         """rag/grounding.py on the passages the answer cites (all of them when it cites none)."""
-        if not self.sources or not self.settings.grounding_check or is_abstention(text):
+        if (not self.sources or not self.settings.grounding_check or is_abstention(text)
+                or (self.collection is not None and self.collection.kind != "summary")):
             return True
         cited = [self.sources[n - 1].text for n in mark_numbers(text) if 0 < n <= len(self.sources)]
         return is_grounded(text, self.question, cited or [s.text for s in self.sources])

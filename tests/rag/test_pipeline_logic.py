@@ -211,3 +211,64 @@ def test_the_grounding_check_can_be_switched_off(tmp_path, fake, embedder):
         assert result.text == "The tyre is painted purple and gold [1]."
     finally:
         built.close()
+
+
+# --- questions about the collection (rag/collection.py) -----------------------------------------
+def test_what_documents_do_i_have_is_answered_from_the_list_without_the_model(indexed, fake, tmp_path):
+    indexed.knowledge_base.add_file(make_pdf(tmp_path / "shop.pdf", ["Returns within a month."]), "shop.pdf")
+    result = indexed.pipeline.run_turn(TurnRequest("u", "What documents do I have?", params=PARAMS))
+    day = indexed.knowledge_base.list()[0].created_at[:10]
+    assert result.text == (f"You have 2 documents:\n1. howto.pdf — 3 pages, added {day}, ready\n"
+                           f"2. shop.pdf — 1 page, added {day}, ready")
+    assert fake.calls == []
+    stored = indexed.history.get_messages("u", result.conversation_id)
+    assert [m.content for m in stored] == ["What documents do I have?", result.text]
+
+
+def test_which_documents_mention_lists_each_file_with_a_cited_passage(indexed, fake, tmp_path):
+    indexed.knowledge_base.add_file(make_pdf(tmp_path / "garden.pdf", ["Pinch basil flowers off weekly.",
+                                                                      "Tomatoes need stakes."]), "garden.pdf")
+    result = indexed.pipeline.run_turn(TurnRequest("u", "Which documents mention basil flowers?", params=PARAMS))
+    assert result.text.splitlines()[0] == "2 documents mention “basil flowers”:"
+    assert sorted(result.text.splitlines()[1:]) == ["1. garden.pdf — pages 1 [1]", "2. howto.pdf — pages 2 [2]"] or \
+        sorted(result.text.splitlines()[1:]) == ["1. howto.pdf — pages 2 [1]", "2. garden.pdf — pages 1 [2]"]
+    assert {(s.filename, s.page, s.cited) for s in result.sources} == {("garden.pdf", 1, True), ("howto.pdf", 2, True)}
+    assert fake.calls == []
+
+
+def test_collection_questions_see_only_the_callers_documents(tmp_path, fake, embedder):
+    from services import build_services
+    from settings import Settings
+
+    built = build_services(Settings(data_dir=tmp_path / "data", private_docs=True), llm=fake, embedder=embedder)
+    try:
+        kb = built.knowledge_base
+        kb.add_file(make_pdf(tmp_path / "alice.pdf", ["Alice's basil notes."]), "alice.pdf", owner="alice")
+        kb.add_file(make_pdf(tmp_path / "bob.pdf", ["Bob's basil notes."]), "bob.pdf", owner="bob")
+        listed = built.pipeline.run_turn(TurnRequest("alice", "What files do I have?", params=PARAMS))
+        assert "alice.pdf" in listed.text and "bob.pdf" not in listed.text
+        mention = built.pipeline.run_turn(TurnRequest("bob", "Which documents mention basil?", params=PARAMS))
+        assert "bob.pdf" in mention.text and "alice.pdf" not in mention.text
+    finally:
+        built.close()
+
+
+def test_summarise_a_named_file_answers_from_its_pages_only(indexed, fake, tmp_path):
+    indexed.knowledge_base.add_file(make_pdf(tmp_path / "shop.pdf", ["Returns within a month.",
+                                                                    "Warranty two years."]), "shop.pdf")
+    fake.enqueue(["Returns take a month [1] ", "and the warranty is two years [2]."])
+    result = indexed.pipeline.run_turn(TurnRequest("u", "Summarise shop.pdf in two sentences.", params=PARAMS))
+    assert {(s.filename, s.page) for s in result.sources} == {("shop.pdf", 1), ("shop.pdf", 2)}
+    assert all(s.cited for s in result.sources)
+    [answer] = fake.calls_of("stream")
+    prompt = "\n".join(m["content"] for m in answer.messages)
+    assert "Returns within a month." in prompt and "Warranty two years." in prompt
+    assert "Sourdough" not in prompt  # nothing from the other file
+    assert result.text == "Returns take a month [1] and the warranty is two years [2]."
+
+
+def test_a_question_naming_a_file_is_searched_in_that_file_only(indexed, fake, tmp_path):
+    indexed.knowledge_base.add_file(make_pdf(tmp_path / "shop.pdf", ["Returns within a month."]), "shop.pdf")
+    result = indexed.pipeline.run_turn(TurnRequest("u", "In shop.pdf, how do I fix a flat tyre?", params=PARAMS))
+    assert {s.filename for s in result.sources} == {"shop.pdf"}
+    assert "Searched only shop.pdf (named in the question)." in result.warnings
