@@ -99,7 +99,8 @@ async def search(
     user: str = Depends(current_user),
     services: Services = Depends(get_services),
 ) -> SearchResponse:
-    sources = await anyio.to_thread.run_sync(services.documents.search, user, body.query, body.k, body.document_ids)
+    sources = await anyio.to_thread.run_sync(services.documents.search, user, body.query, body.k, body.document_ids,
+                                           body.expand)
     return SearchResponse(results=[source_out(s) for s in sources])
 
 

@@ -96,7 +96,7 @@ def register_mcp_tools(services: Any) -> None:
             ]
         })
 
-    def search_documents(query: str, k: int = 5, document_ids: list[str] | None = None,
+    def search_documents(query: str, k: int = 5, document_ids: list[str] | None = None, expand: bool = False,
                          request: gr.Request = None) -> str:  # type: ignore[assignment]
         """Search the user's PDFs (hybrid keyword + semantic) and return the best passages.
 
@@ -104,6 +104,8 @@ def register_mcp_tools(services: Any) -> None:
             query: What to look for, in English or Chinese.
             k: How many passages to return (1-20).
             document_ids: Only search these documents (ids from list_documents); all when empty.
+            expand: Also search the chat model's phrasings of the query in the documents' words
+                (one model call: slower, finds pages that word things differently).
 
         Returns:
             {"results": [{"document_id", "filename", "page", "text", "score", "chunk_id"}]}; page is 1-based.
@@ -112,7 +114,8 @@ def register_mcp_tools(services: Any) -> None:
         if not query or not query.strip():
             raise gr.Error("query must not be empty")
         k = max(1, min(int(k or 5), MAX_K))
-        results = services.documents.search(caller.user_id, query.strip(), k, document_ids or None)
+        results = services.documents.search(caller.user_id, query.strip(), k, document_ids or None,
+                                             bool(expand))
         return _json({"results": [s.to_dict() for s in results]})
 
     def ask(question: str, conversation_id: str | None = None,

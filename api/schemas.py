@@ -92,6 +92,8 @@ class SearchRequest(ApiRequest):
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     k: int = Field(5, ge=1, le=50)
     document_ids: list[str] | None = Field(None, max_length=MAX_DOCUMENT_IDS)
+    expand: bool = Field(False, description="Also search the chat model's phrasings of the query, in the "
+                                            "documents' words (one model call: slower, better for paraphrases).")
 
     _query_not_blank = field_validator("query")(_not_blank)
 

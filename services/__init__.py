@@ -99,7 +99,7 @@ def build_services(settings: Settings, *, llm: ChatBackend | None = None, embedd
     chat = Chat(settings, llm, knowledge_base, history, access.scope)
     log.info("chat model: %s on %s; embeddings: %s", llm.name, llm.device, embedder.name)
     return Services(
-        settings, access, chat, Documents(knowledge_base, pages, access), Conversations(history),
+        settings, access, chat, Documents(knowledge_base, pages, access, llm, settings.phrasing_weight), Conversations(history),
         llm, embedder, db, history, registry, knowledge_base, pages, ConversationManager(chat=chat),
     )
 

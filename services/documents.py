@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Iterator
 
 from errors import DocchatError, user_message
+from llm.types import ChatBackend
+from rag.condense import plan_search
 from rag.knowledge_base import KnowledgeBase
 from rag.page_render import MAX_WIDTH, MIN_WIDTH, PageNotFound, PageViewer
 from rag.types import IngestResult, ProgressCallback, Source
@@ -33,10 +35,13 @@ def _not_found() -> Iterator[None]:
 
 
 class Documents:
-    def __init__(self, knowledge_base: KnowledgeBase, pages: PageViewer, access: Access) -> None:
+    def __init__(self, knowledge_base: KnowledgeBase, pages: PageViewer, access: Access,
+                 llm: ChatBackend | None = None, phrasing_weight: float = 0.5) -> None:
         self.knowledge_base = knowledge_base
         self.pages = pages
         self.access = access
+        self.llm = llm  # only for a search that asks for the model's phrasings (expand)
+        self.phrasing_weight = phrasing_weight
 
     # --- the library ----------------------------------------------------------------------
     def list(self, user_id: str) -> list[Document]:
@@ -61,8 +66,17 @@ class Documents:
         """False when the caller has no such document."""
         return self.knowledge_base.delete(document_id, self.access.scope(user_id))
 
-    def search(self, user_id: str, query: str, k: int = 5, document_ids: list[str] | None = None) -> list[Source]:
-        return self.knowledge_base.search(query, k=k, document_ids=document_ids, owner=self.access.scope(user_id))
+    def search(self, user_id: str, query: str, k: int = 5, document_ids: list[str] | None = None,
+               expand: bool = False) -> list[Source]:
+        """Hybrid search; ``expand`` adds the chat model's search phrasings of the query (one
+        model call, rag/condense.py), as a chat turn does — model-free unless asked."""
+        queries, weights = [query], [1.0]
+        if expand and self.llm is not None:
+            plan = plan_search(self.llm, [], query, cache_key=f"{user_id}\x1fsearch-plan")
+            queries += plan.phrasings
+            weights += [self.phrasing_weight] * len(plan.phrasings)
+        return self.knowledge_base.search(queries, k=k, document_ids=document_ids, owner=self.access.scope(user_id),
+                                          weights=weights)
 
     # --- one ready document -----------------------------------------------------------------
     def ready(self, scope: str | None, document_id: str) -> Document:

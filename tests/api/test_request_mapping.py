@@ -153,3 +153,17 @@ def test_prompt_name_chat_answers_without_the_documents(client, fake, with_hanfu
 def test_temperature_and_max_tokens_reach_the_model(client, fake):
     chat(client, query="hi", use_rag=False, temperature=0.25, max_tokens=3)
     assert (sent(fake).params.temperature, sent(fake).params.max_new_tokens) == (0.25, 3)
+
+
+def test_search_is_model_free_unless_expand_asks_for_the_models_phrasings(client, fake, tmp_path):
+    shop = ["Returns. Unused items can be sent back within a month.",
+            "Turnaround time. Orders ship within five working days.",
+            "Warranty. Two years on all parts, one year on batteries."]
+    client.post("/api/documents", files=[("files", ("shop.pdf", make_pdf(tmp_path / "shop.pdf", shop).read_bytes(),
+                                                     "application/pdf"))]).raise_for_status()
+    plain = client.post("/api/search", json={"query": "What is the TAT?", "k": 1}).json()["results"]
+    assert fake.calls == []
+    fake.plan("Question: What is the TAT?\nSearch: turnaround time; shipping days")
+    expanded = client.post("/api/search", json={"query": "What is the TAT?", "k": 1, "expand": True}).json()["results"]
+    assert [c.kind for c in fake.calls] == ["complete"]
+    assert plain[0]["page"] != 2 and expanded[0]["page"] == 2
