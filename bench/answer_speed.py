@@ -79,8 +79,13 @@ def _model_run(bench: Bench, model: str, questions: list) -> dict:
 
     services = bench.finance_docchat
     backend = make_backend(docchat_settings(bench.work_dir / "unused", model=model))
-    cm = ConversationManager(services.settings, llm=backend, knowledge_base=services.knowledge_base,
-                             history=HistoryManager(services.db))
+    history = HistoryManager(services.db)
+    # Against bare llama.cpp: the turn without its search plan (the same prompt, nothing else);
+    # the plan's own cost is measured beside it (with_plan), question by question.
+    cm = ConversationManager(services.settings.model_copy(update={"search_phrasings": False}), llm=backend,
+                             knowledge_base=services.knowledge_base, history=history)
+    cm_plan = ConversationManager(services.settings.model_copy(update={"search_phrasings": True}), llm=backend,
+                                  knowledge_base=services.knowledge_base, history=history)
     bare = Llama(str(backend.model_path), n_ctx=backend.context_window, n_threads=backend.threads,
                  n_threads_batch=backend.threads, verbose=False)
     first_turns = []
@@ -95,8 +100,10 @@ def _model_run(bench: Bench, model: str, questions: list) -> dict:
             warm.close()  # stopped before its prefill
             bare_s = _bare_ttft(bare, warm.prompt_messages)
             turn = _docchat_turn(cm, req)
+        planned = _docchat_turn(cm_plan, req)
         first_turns.append({"id": q.id, "docchat_ttft_s": turn["ttft_s"], "bare_ttft_s": bare_s,
-                            "prompt_tokens": turn["prompt_tokens"], "decode_tok_s": turn["decode_tok_s"]})
+                            "prompt_tokens": turn["prompt_tokens"], "decode_tok_s": turn["decode_tok_s"],
+                            "with_plan_ttft_s": planned["ttft_s"], "plan_s": planned["condense_s"]})
         log.info("%s first turn %s: docchat %.1f s, bare %.1f s, %d prompt tokens", model, q.id,
                  turn["ttft_s"], bare_s, turn["prompt_tokens"])
     del bare
@@ -125,6 +132,11 @@ def _model_run(bench: Bench, model: str, questions: list) -> dict:
         "ttft_p50_s": statistics.median(t["docchat_ttft_s"] for t in first_turns),
         "bare_ttft_p50_s": statistics.median(t["bare_ttft_s"] for t in first_turns),
         "ttft_ratio_p50": statistics.median(ratios) if ratios else None,
+        "with_plan_ttft_p50_s": statistics.median(t["with_plan_ttft_s"] for t in first_turns),
+        "plan_p50_s": statistics.median(t["plan_s"] for t in first_turns),
+        # the search plan's added time to first token, over the turn's without it (target <= 0.30)
+        "plan_share_p50": statistics.median((t["with_plan_ttft_s"] - t["docchat_ttft_s"]) / t["docchat_ttft_s"]
+                                            for t in first_turns),
         "prompt_tokens_mean": statistics.mean(t["prompt_tokens"] for t in first_turns),
         "decode_tok_s_p50": statistics.median(t["decode_tok_s"] for t in first_turns if t["decode_tok_s"]),
         "conversation": conversation,

@@ -182,6 +182,13 @@ def _answer_speed(r: dict) -> str:
             "conversation's follow-ups.\n\n")
     text += _table(["model", "threads", "prompt tokens", "TTFT p50 s", "bare TTFT p50 s", "ratio p50",
                     "decode tok/s", "follow-up prefilled / changed (max)", "follow-up share from KV cache"], rows)
+    plans = [[m["model"], _f(m["ttft_p50_s"], 1), _f(m["with_plan_ttft_p50_s"], 1), _f(m["plan_p50_s"], 1),
+              _f(m["plan_share_p50"])] for m in r.get("models", {}).values() if "plan_share_p50" in m]
+    if plans:
+        text += ("\n\nThe search plan (one model call: standalone question + phrasings) on the same first turns, "
+                 "side by side (target: added TTFT <= 0.30 of the turn's without it):\n\n"
+                 + _table(["model", "TTFT p50 s without", "TTFT p50 s with plan", "plan p50 s", "added share p50"],
+                          plans))
     return text + "\n\n" + _table(["model", "turn", "prompt", "from KV cache", "prefilled", "changed",
                                      "condense s", "TTFT s"], convs)
 
