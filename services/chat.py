@@ -183,6 +183,11 @@ class ChatStream(Iterator[str]):
         return self._turn.standalone
 
     @property
+    def progress(self) -> tuple[int, int] | None:
+        """(parts done, parts) while a long file is read part by part for a summary."""
+        return self._turn.progress
+
+    @property
     def prompt_messages(self) -> list[Message]:
         """The messages sent to the model (system + context, kept turns, question)."""
         return self._turn.window.messages if self._turn.window else []

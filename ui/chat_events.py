@@ -140,6 +140,9 @@ def make_stream_answer(services: Any):
         history.append(answer)
         parts: list[str] = []
         try:
+            for done, total in _while_starting(stream):  # a long summary reads its file first
+                answer["content"] = t(lang, "summarising", done=done, total=total)
+                yield history, gr.skip(), gr.skip(), gr.skip()
             for delta in stream:
                 if not parts:  # retrieval is done: its sources are the ones cited
                     sources = source_viewer.sources_html(stream.sources, lang=lang)
@@ -165,6 +168,29 @@ def make_stream_answer(services: Any):
         yield history, gr.skip(), sources, conversation_list(services, user_id, conversation_id, lang)
 
     return stream_answer
+
+
+def _while_starting(stream: Any, poll_s: float = 0.5) -> Iterator[tuple[int, int]]:
+    """Start ``stream`` (retrieval, prompt) in a thread; meanwhile yield its progress, if it
+    reports any (a summary of a long file, rag/collection.py). Its errors are raised here."""
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            stream.start()
+        except BaseException as exc:  # noqa: BLE001 — re-raised in the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=start, name="turn-start", daemon=True)
+    worker.start()
+    shown = None
+    while worker.is_alive():
+        worker.join(poll_s)
+        if stream.progress is not None and stream.progress != shown:
+            shown = stream.progress
+            yield shown
+    if failure:
+        raise failure[0]
 
 
 def stop_generation(cancel: threading.Event | None) -> dict:

@@ -105,7 +105,9 @@ def test_a_turn_returns_streams_and_stores_checked_citations(make_services, bund
         "Fixing a flat tyre. Find the puncture with soapy water, then patch the inner tube.",
     ])
     assert services.knowledge_base.add_file(pdf, "recipes.pdf").status == "ready"
-    quoting = build_services(Settings(data_dir=services.settings.data_dir), llm=QuotingBackend(bundled_backend),
+    # grounding_check off: half of this answer is invented on purpose, to be flagged claim by claim
+    quoting = build_services(Settings(data_dir=services.settings.data_dir, grounding_check=False),
+                             llm=QuotingBackend(bundled_backend),
                              embedder=services.embedder)
     try:
         stream = quoting.pipeline.stream_turn(TurnRequest("u", "How do I fix a flat tyre?", k=2))

@@ -82,3 +82,27 @@ def test_export_file_name_is_safe_and_keeps_unicode():
     assert export_filename("Notes on 汉服?", "md") == "Notes-on-汉服.md"
     assert export_filename("../../etc/passwd", "json") == "etc-passwd.json"
     assert export_filename("???", "md") == "conversation.md"
+
+
+def test_while_starting_shows_a_summarys_progress_and_raises_its_errors():
+    import time
+
+    from ui.chat_events import _while_starting
+
+    class Stream:
+        progress = None
+
+        def __init__(self, fail=False):
+            self.fail = fail
+
+        def start(self):
+            for done in range(3):
+                self.progress = (done, 2)
+                time.sleep(0.05)
+            if self.fail:
+                raise RuntimeError("model busy")
+
+    seen = list(_while_starting(Stream(), poll_s=0.01))  # a busy machine may poll past a step
+    assert seen[-1] == (2, 2) and seen == sorted(set(seen))
+    with pytest.raises(RuntimeError, match="model busy"):
+        list(_while_starting(Stream(fail=True), poll_s=0.01))
