@@ -11,23 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bench.markdown import fmt, table
+
 log = logging.getLogger(__name__)
 
-
-def _f(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_f(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+_f, _table = fmt, table  # this module's short names for them
 
 
 def _met(section: dict) -> str:

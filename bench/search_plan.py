@@ -36,6 +36,7 @@ from bench.data import (
     write_passages_pdf,
 )
 from bench.harness import Bench
+from bench.markdown import table
 from bench.metrics import ranking_summary
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,6 @@ LABELS = {"financebench": "FinanceBench, the twelve", "financebench_all": "Finan
 
 def render(r: dict) -> str:
     """BENCHMARKS.md section: recall before/after per set, the weights side by side."""
-    from bench.report import _table
     names = ["before", "plan_rewrite_only", *[f"plan_w{w}" for w in r["weights"]]]
     header = ["set", "turns", "plan p50 s", *[f"{n} R@1 / R@5 / MRR" for n in names]]
     rows = []
@@ -220,5 +220,5 @@ def render(r: dict) -> str:
             "(follow-ups: the rewrite-only condense call + the raw question); *plan_rewrite_only*: the plan's "
             "standalone question + the raw one; *plan_wX*: and the plan's phrasings at weight X in the fusion "
             "(the setting `phrasing_weight`).\n\n")
-    return text + _table(header, rows) + "\n"
+    return text + table(header, rows) + "\n"
 
