@@ -6,7 +6,7 @@ that the words it adds to the question are nowhere in the passages, or that it a
 nothing (it restates the question: "The board ate lunch at the meeting. [1]"). An answer
 drawn from the passages repeats their names and terms. Figures are left out of the test:
 a model may compute one (a ratio, a change) that no passage prints. Pure: the turn decides
-what to do with an ungrounded answer (rag/pipeline.py).
+what to do with an ungrounded answer (rag/turn.py).
 """
 
 from __future__ import annotations
