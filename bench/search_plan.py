@@ -115,8 +115,7 @@ def score_set(kb: Any, turns: list[Turn], plans: PlanCache, strategy: str) -> di
         after = retrieval_queries(strategy, turn.question, standalone, turn.history)
         ranked = {"before": kb.search(before, k=K), "plan_rewrite_only": kb.search(after, k=K)}
         for w in WEIGHTS:
-            ranked[f"plan_w{w}"] = kb.search(after + phrasings, k=K,
-                                             weights=[1.0] * len(after) + [w] * len(phrasings))
+            ranked[f"plan_w{w}"] = kb.search(after, k=K, phrasings=phrasings, phrasing_weight=w)
         for name, sources in ranked.items():
             runs[name].append((_pages(sources), turn.gold))
             if turn.history:

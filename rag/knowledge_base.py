@@ -26,7 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from errors import user_message
 from rag.embeddings import Embedder
@@ -266,11 +266,11 @@ class KnowledgeBase:
 
     def search(self, queries: str | builtins.list[str], k: int = 5,
                document_ids: builtins.list[str] | None = None, owner: str | None = None,
-               weights: builtins.list[float] | None = None) -> builtins.list[Source]:
+               phrasings: Sequence[str] = (), phrasing_weight: float = 1.0) -> builtins.list[Source]:
         """Hybrid search over the owner's ready documents; scores are fused ranks (higher is better).
 
-        ``weights``: one per query (rag/retriever.py), e.g. lower for the model's phrasings."""
-        return self._scope(self._owner(owner)).retriever.search(queries, k, document_ids, weights)
+        ``phrasings``: the chat model's search phrasings, fused at ``phrasing_weight`` (rag/retriever.py)."""
+        return self._scope(self._owner(owner)).retriever.search(queries, k, document_ids, phrasings, phrasing_weight)
 
     # --- start-up recovery ----------------------------------------------------------
     def recover(self) -> None:

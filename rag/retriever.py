@@ -89,30 +89,34 @@ class HybridRetriever:
             lists.append([chunk_id for chunk_id, _ in self.bm25.query(query, n, document_ids)])
         return lists, chunks
 
-    def search(self, queries: str | list[str], k: int = 5,
-               document_ids: list[str] | None = None, weights: Sequence[float] | None = None) -> list[Source]:
+    def search(self, queries: str | list[str], k: int = 5, document_ids: list[str] | None = None,
+               phrasings: Sequence[str] = (), phrasing_weight: float = 1.0) -> list[Source]:
         """Top ``k`` pages' sources for the queries; ``score`` is the page's fused RRF evidence (or the reranker's).
 
-        ``weights`` (one per query, default 1.0) scale each query's rankings in the fusion:
-        the model's search phrasings help, but should not outvote the question itself.
+        ``phrasings`` (the chat model's search phrasings, rag/condense.py) join the fusion at
+        ``phrasing_weight``, searched only within the documents the queries name when they
+        name some: a phrasing like "balance sheet" would otherwise pull in every document's.
         """
         if isinstance(queries, str):
             queries = [queries]
-        weight_of: dict[str, float] = {}
-        for i, query in enumerate(queries):
-            if query.strip() and query.strip() not in weight_of:  # unique, in order
-                weight_of[query.strip()] = weights[i] if weights is not None else 1.0
-        queries = list(weight_of)
+        queries = [q for q in dict.fromkeys(q.strip() for q in queries) if q]  # unique, in order
+        phrasings = [p for p in dict.fromkeys(p.strip() for p in phrasings) if p and p not in queries]
         if not queries or k <= 0:
             return []
         n = max(MIN_CANDIDATES, 4 * k, self.rerank_candidates if self.reranker is not None else 0)
+        sides = (self.dense_weight, 1.0)
         lists, chunks = self.ranked_lists(queries, n, document_ids)
-        list_weights = [w * side for w in weight_of.values() for side in (self.dense_weight, 1.0)]
+        list_weights = list(sides) * len(queries)
         routed = self.routed_documents(queries, document_ids)
         if routed:  # the named documents' own rankings join the fusion: weighed up, nothing excluded
             more, more_chunks = self.ranked_lists(queries, n, routed)
             lists += more
-            list_weights += list_weights[: len(more)]
+            list_weights += list(sides) * len(queries)
+            chunks.update(more_chunks)
+        if phrasings and phrasing_weight > 0:
+            more, more_chunks = self.ranked_lists(phrasings, n, routed or document_ids)
+            lists += more
+            list_weights += [w * phrasing_weight for w in sides] * len(phrasings)
             chunks.update(more_chunks)
         fused = reciprocal_rank_fusion(lists, weights=list_weights)[:n]
         missing = [chunk_id for chunk_id, _ in fused if chunk_id not in chunks]

@@ -42,7 +42,8 @@ class Passages(Protocol):
     def has_documents(self, owner: str | None = None) -> bool: ...
 
     def search(self, queries: str | list[str], k: int = 5, document_ids: list[str] | None = None,
-               owner: str | None = None, weights: list[float] | None = None) -> list[Source]: ...
+               owner: str | None = None, phrasings: Sequence[str] = (), phrasing_weight: float = 1.0
+               ) -> list[Source]: ...
 
     def list(self, owner: str | None = None) -> list[Any]: ...
 
@@ -126,11 +127,12 @@ class Turn:
         queries = retrieval_queries(s.retrieval_strategy, self.question, self.standalone, self.turns)
         t1 = time.perf_counter()
         sources = self.passages.search(
-            queries + list(phrasings),
+            queries,
             k=self.req.k or s.retrieval_k,
             document_ids=document_ids,
             owner=self.owner,
-            weights=[1.0] * len(queries) + [s.phrasing_weight] * len(phrasings),
+            phrasings=phrasings,
+            phrasing_weight=s.phrasing_weight,
         )
         self.timings["retrieve_s"] = time.perf_counter() - t1
         return sources

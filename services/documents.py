@@ -70,13 +70,11 @@ class Documents:
                expand: bool = False) -> list[Source]:
         """Hybrid search; ``expand`` adds the chat model's search phrasings of the query (one
         model call, rag/condense.py), as a chat turn does — model-free unless asked."""
-        queries, weights = [query], [1.0]
+        phrasings: tuple[str, ...] = ()
         if expand and self.llm is not None:
-            plan = plan_search(self.llm, [], query, cache_key=f"{user_id}\x1fsearch-plan")
-            queries += plan.phrasings
-            weights += [self.phrasing_weight] * len(plan.phrasings)
-        return self.knowledge_base.search(queries, k=k, document_ids=document_ids, owner=self.access.scope(user_id),
-                                          weights=weights)
+            phrasings = plan_search(self.llm, [], query, cache_key=f"{user_id}\x1fsearch-plan").phrasings
+        return self.knowledge_base.search(query, k=k, document_ids=document_ids, owner=self.access.scope(user_id),
+                                          phrasings=phrasings, phrasing_weight=self.phrasing_weight)
 
     # --- one ready document -----------------------------------------------------------------
     def ready(self, scope: str | None, document_id: str) -> Document:

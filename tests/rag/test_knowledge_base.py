@@ -34,15 +34,20 @@ def test_search_finds_the_right_page_in_english_and_chinese(make_kb, english_pdf
     assert kb.has_documents()
 
 
-def test_query_weights_scale_each_querys_say_in_the_fusion(make_kb, english_pdf, chinese_pdf):
+def test_phrasings_join_the_fusion_at_their_weight_within_the_named_documents(make_kb, english_pdf, chinese_pdf,
+                                                                                tmp_path):
     kb = make_kb()
     kb.add_file(english_pdf, "household.pdf")
     kb.add_file(chinese_pdf, "文化.pdf")
-    queries = ["how do I oil my bicycle chain?", "熊猫吃什么？"]
-    pages = lambda weights: [(s.filename, s.page) for s in kb.search(queries, k=2, weights=weights)]  # noqa: E731
-    assert pages([1.0, 0.0])[0] == ("household.pdf", 2)  # the second query has no say
-    assert pages([0.0, 1.0])[0] == ("文化.pdf", 3)
-    assert pages([1.0, 0.0]) == [(s.filename, s.page) for s in kb.search(queries[:1], k=2)]
+    kb.add_file(make_pdf(tmp_path / "garden.pdf", ["Tomatoes need stakes and sun."]), "garden.pdf")
+    pages = lambda *a, **kw: [(s.filename, s.page) for s in kb.search(*a, k=2, **kw)]  # noqa: E731
+    question = "how do I oil my bicycle chain?"
+    assert pages(question, phrasings=["熊猫吃什么？"], phrasing_weight=0.0) == pages(question)  # no say at 0
+    assert pages("熊猫", phrasings=["熊猫吃什么？"], phrasing_weight=1.0)[0] == ("文化.pdf", 3)
+    # a question naming a document: the phrasings search that document only
+    panda = ("文化.pdf", 3)
+    assert panda in pages(question, phrasings=["熊猫吃什么？"], phrasing_weight=2.0)
+    assert panda not in pages("In Household, " + question, phrasings=["熊猫吃什么？"], phrasing_weight=2.0)
 
 
 def test_search_can_be_restricted_to_chosen_documents(make_kb, english_pdf, chinese_pdf):
