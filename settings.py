@@ -89,9 +89,10 @@ class Settings(BaseSettings):
     idle_minutes: float = Field(30.0, description="Idle gap after which a new conversation starts.")
     condense: bool = Field(True, description="The condense step: one model call before retrieval rewrites a follow-up into a standalone question (and gives search phrasings, see search_phrasings); off = retrieve with the question as asked.")
     search_phrasings: bool = Field(
-        True,
+        False,
         description="The condense step also asks the chat model for search phrasings in the documents' words, "
-                    "on every turn (one model call); fused with the question (rag/condense.py).",
+                    "on every turn (one model call); fused with the question (rag/condense.py). Off by default: "
+                    "with Qwen2.5-Coder-1.5B they did not raise recall on any set (BENCHMARKS.md §2d).",
     )
     phrasing_weight: float = Field(
         0.5, ge=0.0, le=2.0, description="Weight of each search phrasing's rankings against the question's (1.0) in rank fusion.",

@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from llm.types import GenerationParams
-from rag.condense import QUERY_SYSTEM_EN
+from rag.condense import CONDENSE_SYSTEM_EN, QUERY_SYSTEM_EN
 from rag.types import TurnRequest
 from tests.fakes import FakeChatBackend
 from tests.pdfs import make_pdf
@@ -35,8 +35,9 @@ def services(tmp_path, fake, embedder) -> Iterator:
     from services import build_services
     from settings import Settings
 
-    built = build_services(Settings(data_dir=tmp_path / "data", retrieval_strategy="standalone"),
-                           llm=fake, embedder=embedder)
+    # search_phrasings on: most tests here check the search plan (off by default, see below)
+    built = build_services(Settings(data_dir=tmp_path / "data", retrieval_strategy="standalone",
+                                    search_phrasings=True), llm=fake, embedder=embedder)
     yield built
     built.close()
 
@@ -93,6 +94,26 @@ def test_follow_up_is_rewritten_with_the_history_and_the_rewrite_drives_retrieva
     assert follow.sources[0].page == 3  # retrieved with the rewrite, not the raw question
     stored = indexed.history.get_messages("u", first.conversation_id)[-1]
     assert stored.standalone_query == "How do I fix a flat tyre?"
+
+
+def test_by_default_a_first_question_goes_straight_to_the_answer_and_a_follow_up_is_rewritten(
+        tmp_path, fake, embedder):
+    from services import build_services
+    from settings import Settings
+
+    built = build_services(Settings(data_dir=tmp_path / "data"), llm=fake, embedder=embedder)
+    try:
+        built.knowledge_base.add_file(make_pdf(tmp_path / "howto.pdf", PAGES), "howto.pdf")
+        first = built.pipeline.run_turn(TurnRequest("u", "Tell me about basil.", params=PARAMS))
+        assert [c.kind for c in fake.calls] == ["stream"]
+        fake.enqueue(["How do I fix a flat tyre?"])  # the rewrite-only condense call
+        follow = built.pipeline.run_turn(TurnRequest("u", "And that other thing?", conversation_id=first.conversation_id,
+                                                     params=PARAMS))
+        [condense] = fake.calls_of("complete")
+        assert condense.messages[0]["content"] == CONDENSE_SYSTEM_EN
+        assert follow.standalone_query == "How do I fix a flat tyre?"
+    finally:
+        built.close()
 
 
 def test_condense_off_means_no_model_call_before_the_answer(tmp_path, fake, embedder):
