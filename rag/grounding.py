@@ -15,6 +15,7 @@ import re
 from typing import Sequence
 
 from rag.citations import content_words
+from rag.keyword_index import tokenize as keyword_tokens
 
 # Share of the answer's added words that must occur in the passages. Answers drawn from
 # a passage score 0.7-1.0 on the evaluation sets; invented details 0-0.3.
@@ -25,6 +26,18 @@ _YES_NO_WORDS = frozenset({"yes", "no", "是", "否", "不", "对", "没", "有"
 _NUMBER = re.compile(r"^\d[\d.,]*$")
 
 
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+
+
+def _words(text: str) -> list[str]:
+    """Content words; Chinese cut into words by jieba (as the keyword index does), single
+    characters left out: 的, 从, 家 say nothing about where an answer came from, 增长 does."""
+    words = content_words(_CJK_RUN.sub(" ", text))
+    for run in _CJK_RUN.findall(text):
+        words += [w for w in keyword_tokens(run) if len(w) > 1]
+    return words
+
+
 def _stem(word: str) -> str:
     """"millions" and "million" are one word here (English plurals only)."""
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
@@ -32,8 +45,8 @@ def _stem(word: str) -> str:
 
 def added_words(answer: str, question: str) -> list[str]:
     """The answer's content words (stemmed) that the question does not already contain."""
-    asked = {_stem(w) for w in content_words(question)}
-    words = (_stem(w) for w in content_words(answer))
+    asked = {_stem(w) for w in _words(question)}
+    words = (_stem(w) for w in _words(answer))
     return [w for w in words if w not in asked and w not in _YES_NO_WORDS]
 
 
@@ -49,7 +62,7 @@ def grounded_share(answer: str, question: str, passages: Sequence[str]) -> float
     words = [w for w in added if not _NUMBER.match(w)]
     if not words:
         return 1.0
-    known = {_stem(w) for passage in passages for w in content_words(passage)}
+    known = {_stem(w) for passage in passages for w in _words(passage)}
     return sum(w in known for w in words) / len(words)
 
 

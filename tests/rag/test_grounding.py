@@ -40,3 +40,12 @@ def test_computed_figures_do_not_count_against_an_answer():
 
 def test_chinese_answer_from_the_passage_is_grounded():
     assert is_grounded("数据来自国泰安数据库。[1]", "本文的企业数据来自哪个数据库？", [ZH_PASSAGE])
+
+
+def test_chinese_is_judged_by_words_not_single_characters():
+    # 从 / 到 / 为 / 家 are not in the passage, but they say nothing about where the answer came from
+    passage = "2015-2021年全要素生产率指数增长较快。高成长性组30家企业，低成长性组17家企业。"
+    assert is_grounded("全要素生产率指数从1.012增长到1.033。[1]", "全要素生产率指数是怎么变化的？", [passage])
+    assert is_grounded("高成长性组：30家 低成长性组：17家[2]", "高成长性组和低成长性组各有多少家企业？", [passage])
+    assert added_words("作者早餐通常吃包子。[1]", "作者早餐通常吃什么？") == ["包子"]
+    assert not is_grounded("作者早餐通常吃包子。[1]", "作者早餐通常吃什么？", [passage])
