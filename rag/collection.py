@@ -30,7 +30,7 @@ _DOCS_EN = r"(?:documents?|files?|pdfs?|docs?|papers?|reports?)"
 _DOCS_ZH = r"(?:文档|文件|资料|PDF|pdf|报告|论文)"
 _LIST = re.compile(
     rf"\b(?:what|which)\s+{_DOCS_EN}\s+(?:do\s+i\s+have|have\s+i\s+(?:uploaded|added)|are\s+(?:there|here|loaded|"
-    rf"indexed|available|uploaded))|\blist\s+(?:all\s+)?(?:of\s+)?(?:my|the)\s+{_DOCS_EN}|\bhow\s+many\s+{_DOCS_EN}\b"
+    rf"indexed|available|uploaded))|\blist\s+(?:all\s+)?(?:of\s+)?(?:my|the)\s+{_DOCS_EN}|\bhow\s+many\s+{_DOCS_EN}\s+(?:do\s+i\s+have|have\s+i|are\s+(?:there|here|loaded|indexed|uploaded))\b"
     rf"|(?:我|这里|现在|目前)?(?:有|上传了)哪些{_DOCS_ZH}|列出.*{_DOCS_ZH}|(?:多少|几)(?:个|份|篇){_DOCS_ZH}",
     re.IGNORECASE,
 )

@@ -34,7 +34,7 @@ DOCS = [Doc("h", "hdfs.pdf", pages=12), Doc("c", "CAR-T_review.pdf", pages=1), D
 
 
 @pytest.mark.parametrize("question", ["What documents do I have?", "which files are uploaded?",
-                                      "List all my documents", "How many PDFs are there?", "我有哪些文档？",
+                                      "List all my documents", "How many PDFs are there?", "how many files do I have", "我有哪些文档？",
                                       "列出所有文件", "现在有几份文档？"])
 def test_listing_questions(question):
     assert classify(question, DOCS) == CollectionQuestion("list")
@@ -61,6 +61,8 @@ def test_a_summary_of_a_named_file_or_of_the_only_document():
 
 def test_ordinary_and_ambiguous_questions_are_left_to_retrieval():
     assert classify("How does HDFS replicate blocks?", DOCS) is None
+    assert classify("How many reports did the company file in 2023?", DOCS) is None
+    assert classify("How many papers did the author publish?", DOCS) is None
     assert classify("Summarise the document.", DOCS) is None  # four documents: which one?
     assert classify("What is the summary compensation table's total for the CEO?", DOCS) is None
 
