@@ -18,7 +18,7 @@ from typing import Any, Iterator, Protocol, Sequence
 
 from llm.types import ChatBackend, GenerationParams, Message, TextStream, Usage
 from llm.window import WindowResult, answer_budget, fit_history, system_message
-from rag.citations import MarkFilter, annotate, mark_numbers
+from rag.citations import MarkFilter, annotate
 from rag import collection
 from rag.condense import condense_question, plan_search, retrieval_queries, uses_condense_adapter
 from rag.grounding import is_grounded
@@ -242,12 +242,12 @@ class Turn:
             self._finish("".join(parts), model.usage)
 
     def _is_grounded(self, text: str) -> bool:
-        """rag/grounding.py on the passages the answer cites (all of them when it cites none)."""
+        """rag/grounding.py over all the passages: an answer drawn from passage 3 that cites
+        [2] is a wrong mark (the support check flags it), not an answer to replace."""
         if (not self.sources or not self.settings.grounding_check or is_abstention(text)
                 or (self.collection is not None and self.collection.kind != "summary")):
             return True
-        cited = [self.sources[n - 1].text for n in mark_numbers(text) if 0 < n <= len(self.sources)]
-        return is_grounded(text, self.question, cited or [s.text for s in self.sources])
+        return is_grounded(text, self.question, [s.text for s in self.sources])
 
     def _finish(self, text: str, usage: Usage) -> None:
         """The result: a stopped answer is 'cancelled'; one its passages do not hold becomes
