@@ -43,6 +43,11 @@ def safe_markdown(text: str) -> str:
     text, raw HTML tags (img, iframe, script, ...) are shown as text, and
     javascript:/data: links lose their target. Ordinary Markdown (bold, lists, code,
     https links a user must click) is untouched.
+
+    Why not nh3 or markdown-it-py: this works on the Markdown the chatbot renders, not on
+    HTML. nh3 would escape ``>`` (blockquotes and code break) and cannot see Markdown images
+    or ``javascript:`` links; rendering to HTML with markdown-it first would change the text a
+    user copies from the chat. Gradio's own sanitizer still runs on the rendered HTML.
     """
     pieces = _CODE.split(text)
     for i in range(0, len(pieces), 2):  # even pieces are outside code
