@@ -240,7 +240,6 @@ def summary_sources(llm: ChatBackend, chunks: Sequence[Chunk], question: str, bu
                                 text=label + completion.text.strip(), score=1.0, chunk_id=part[0].chunk_id))
     if progress:
         progress(len(parts), len(parts))
-    # the part summaries must themselves fit: if not, fold them again
-    if len(summaries) > 1 and sum(count(s.text) for s in summaries) > budget:
-        return summaries[: max(1, len(parts_within(summaries, count, budget)[0]))]
-    return summaries
+    # The part summaries must fit too; past ~50 parts (120 tokens each in an 8k window) only
+    # the first ones that fit are kept.
+    return parts_within(summaries, count, budget)[0] if summaries else summaries

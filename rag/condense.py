@@ -54,15 +54,17 @@ def _clip(text: str, limit: int = MAX_CHARS_PER_MESSAGE) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + " …"
 
 
+def _history(turns: Sequence[Message], chinese: bool) -> str:
+    """The newest turns as "User: …" / "用户：…" lines, each clipped: the condense prompts' history."""
+    user_label, bot_label = ("用户", "助手") if chinese else ("User", "Assistant")
+    return "\n".join(f"{user_label if m['role'] == 'user' else bot_label}: {_clip(m['content'])}"
+                     for m in list(turns)[-2 * MAX_TURNS:])
+
+
 def build_condense_messages(turns: Sequence[Message], question: str) -> list[Message]:
     """The chat messages asking the model for a standalone version of ``question``."""
     chinese = is_chinese(question)
-    user_label, bot_label = ("用户", "助手") if chinese else ("User", "Assistant")
-    lines = []
-    for m in list(turns)[-2 * MAX_TURNS :]:
-        label = user_label if m["role"] == "user" else bot_label
-        lines.append(f"{label}: {_clip(m['content'])}")
-    history = "\n".join(lines)
+    history = _history(turns, chinese)
     if chinese:
         prompt = f"对话：\n{history}\n\n后续问题：{question}\n独立问题："
         system = CONDENSE_SYSTEM_ZH
@@ -165,14 +167,11 @@ class SearchPlan:
 def build_query_messages(turns: Sequence[Message], question: str) -> list[Message]:
     """The chat messages asking for a search plan (prompt in the question's language)."""
     chinese = is_chinese(question)
-    user_label, bot_label = ("用户", "助手") if chinese else ("User", "Assistant")
-    lines = [f"{user_label if m['role'] == 'user' else bot_label}: {_clip(m['content'])}"
-             for m in list(turns)[-2 * MAX_TURNS:]]
     if chinese:
-        history = "\n".join(lines) or "（无）"
+        history = _history(turns, chinese) or "（无）"
         return [{"role": "system", "content": QUERY_SYSTEM_ZH},
                 {"role": "user", "content": f"对话：\n{history}\n用户最后的问题：{question}"}]
-    history = "\n".join(lines) or "(none)"
+    history = _history(turns, chinese) or "(none)"
     return [{"role": "system", "content": QUERY_SYSTEM_EN},
             {"role": "user", "content": f"Conversation:\n{history}\nLast question: {question}"}]
 

@@ -22,7 +22,7 @@ from rag.keyword_index import tokenize as keyword_tokens
 MIN_GROUNDED_SHARE = 0.5
 # An answer to a yes/no question may restate the question after "Yes,".
 _YES_NO = re.compile(r"^\W*(?:yes|no|是|否|不是|对|不对|没有|有)(?:\b|[，,。.])", re.IGNORECASE)
-_YES_NO_WORDS = frozenset({"yes", "no", "是", "否", "不", "对", "没", "有"})
+_YES_NO_WORDS = frozenset({"yes", "no", "不是", "没有", "不对"})  # single Chinese characters never count (_words)
 _NUMBER = re.compile(r"^\d[\d.,]*$")
 
 

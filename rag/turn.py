@@ -86,6 +86,7 @@ class Turn:
         self.result: TurnResult | None = None
         self._model: TextStream | None = None
         self.collection: collection.CollectionQuestion | None = None  # a question about the documents
+        self._listed: list[Any] | None = None  # the caller's documents (_documents)
         self.progress: tuple[int, int] | None = None  # (parts done, parts) while a long file is summarised
 
     # --- before the model answers ----------------------------------------------------------
@@ -117,7 +118,7 @@ class Turn:
         s, t0 = self.settings, time.perf_counter()
         document_ids = self.req.document_ids
         if not document_ids:
-            named = collection.named_documents(self.question, self.passages.list(self.owner))
+            named = collection.named_documents(self.question, self._documents())
             if named:
                 document_ids = [d.id for d in named]
                 self.warnings.append("Searched only " + ", ".join(d.filename for d in named)
@@ -137,11 +138,17 @@ class Turn:
         self.timings["retrieve_s"] = time.perf_counter() - t1
         return sources
 
+    def _documents(self) -> list[Any]:
+        """The caller's documents, read from the registry once a turn."""
+        if self._listed is None:
+            self._listed = self.passages.list(self.owner)
+        return self._listed
+
     def about_the_collection(self) -> str | None:
         """A question about the documents themselves (rag/collection.py): the ready answer
         (list, mentions: no model call), or None with ``sources`` set to the named file's
         pages or part summaries (summary), or None for an ordinary question."""
-        documents = self.passages.list(self.owner)
+        documents = self._documents()
         asked = self.collection = collection.classify(self.question, documents, self.req.document_ids)
         if asked is None:
             return None
