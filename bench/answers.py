@@ -167,8 +167,16 @@ class _FixedPassages:
     def has_documents(self, owner: str | None = None) -> bool:
         return True
 
-    def search(self, queries: Any, k: int = 5, document_ids: Any = None, owner: str | None = None) -> list:
+    def search(self, queries: Any, k: int = 5, document_ids: Any = None, owner: str | None = None,
+               phrasings: Any = (), phrasing_weight: float = 1.0) -> list:
         return list(self.sources)
+
+    def list(self, owner: str | None = None) -> list:
+        """No registry: the oracle's questions are never about the collection or a named file."""
+        return []
+
+    def document_chunks(self, document_id: str, owner: str | None = None) -> list:
+        return []
 
 
 class GoldPassages:
