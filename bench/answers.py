@@ -178,6 +178,9 @@ class _FixedPassages:
     def document_chunks(self, document_id: str, owner: str | None = None) -> list:
         return []
 
+    def routed_documents(self, queries: Any, document_ids: Any = None, owner: str | None = None) -> list:
+        return []
+
 
 class GoldPassages:
     """The chunks docchat indexed on given gold pages, in reading order (read once per document)."""

@@ -272,6 +272,11 @@ class KnowledgeBase:
         ``phrasings``: the chat model's search phrasings, fused at ``phrasing_weight`` (rag/retriever.py)."""
         return self._scope(self._owner(owner)).retriever.search(queries, k, document_ids, phrasings, phrasing_weight)
 
+    def routed_documents(self, queries: builtins.list[str], document_ids: builtins.list[str] | None = None,
+                         owner: str | None = None) -> builtins.list[str]:
+        """The documents ``search`` weighs up for these queries: the ones they name (rag/routing.py)."""
+        return self._scope(self._owner(owner)).retriever.routed_documents(queries, document_ids)
+
     # --- start-up recovery ----------------------------------------------------------
     def recover(self) -> None:
         """After a crash: fail out documents left 'indexing', finish interrupted deletes,

@@ -23,7 +23,7 @@ from rag import collection
 from rag.condense import condense_question, plan_search, retrieval_queries, uses_condense_adapter
 from rag.grounding import is_grounded
 from rag.prompting import build_system_prompt, format_context, is_abstention, not_in_docs, question_with_reminder
-from rag.types import Chunk, Source, TurnRequest, TurnResult
+from rag.types import Chunk, SearchFocus, Source, TurnRequest, TurnResult
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ class Passages(Protocol):
                ) -> list[Source]: ...
 
     def list(self, owner: str | None = None) -> list[Any]: ...
+
+    def routed_documents(self, queries: list[str], document_ids: list[str] | None = None,
+                         owner: str | None = None) -> list[str]: ...
 
     def document_chunks(self, document_id: str, owner: str | None = None) -> list[Chunk]: ...
 
@@ -81,6 +84,7 @@ class Turn:
         self.sources: list[Source] = []
         self.window: WindowResult | None = None
         self.warnings: list[str] = []  # e.g. the answer budget was lowered to fit the question
+        self.focus: SearchFocus | None = None  # the files the question names (retrieve)
         self.timings: dict[str, float] = {}
         self.failed = False  # ended by an error, not by its end or a stop
         self.result: TurnResult | None = None
@@ -121,11 +125,12 @@ class Turn:
             named = collection.named_documents(self.question, self._documents())
             if named:
                 document_ids = [d.id for d in named]
-                self.warnings.append("Searched only " + ", ".join(d.filename for d in named)
-                                     + " (named in the question).")
+                self._focus([d.filename for d in named], only=True)
         phrasings = self._plan_search()
         self.timings["condense_s"] = time.perf_counter() - t0
         queries = retrieval_queries(s.retrieval_strategy, self.question, self.standalone, self.turns)
+        if self.focus is None:
+            self._focus_routed(queries, document_ids)
         t1 = time.perf_counter()
         sources = self.passages.search(
             queries,
@@ -137,6 +142,22 @@ class Turn:
         )
         self.timings["retrieve_s"] = time.perf_counter() - t1
         return sources
+
+    def _focus(self, filenames: list[str], only: bool) -> None:
+        self.focus = SearchFocus(tuple(filenames), only)
+        self.warnings.append(self.focus.note())
+
+    def _focus_routed(self, queries: list[str], document_ids: list[str] | None) -> None:
+        """Say which files the search weighs up because the question names them ("3M",
+        "FY2018"): the answer's sources then show why they come from one file. Not said when
+        those are all the files searched anyway."""
+        routed = self.passages.routed_documents(queries, document_ids, self.owner)
+        ready = [d for d in self._documents() if d.status == "ready" and (not document_ids or d.id in document_ids)]
+        if routed and len(routed) < len(ready):
+            names = {d.id: d.filename for d in ready}
+            filenames = [names[d] for d in routed if d in names]
+            if filenames:
+                self._focus(filenames, only=False)
 
     def _documents(self) -> list[Any]:
         """The caller's documents, read from the registry once a turn."""
@@ -280,4 +301,5 @@ class Turn:
             prompt_tokens=prompt_tokens,
             timings=self.timings,
             warnings=list(self.warnings),
+            focus=self.focus,
         )

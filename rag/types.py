@@ -93,6 +93,22 @@ class TurnRequest:
     regenerate: bool = False  # replace the last answer of the conversation
 
 
+@dataclass(frozen=True)
+class SearchFocus:
+    """Files the question names, and what the search did with them: ``only`` searched just
+    those (a file name in the question), else searched them first (a name or period that
+    matches them, rag/routing.py) with the rest still in the running."""
+
+    filenames: tuple[str, ...]
+    only: bool
+
+    def note(self) -> str:
+        """The English line the APIs carry in ``warnings`` (the UI words it per language)."""
+        files = ", ".join(self.filenames)
+        return (f"Searched only {files} (named in the question)." if self.only
+                else f"Searched {files} first (named in the question).")
+
+
 @dataclass
 class TurnResult:
     text: str
@@ -105,6 +121,7 @@ class TurnResult:
     prompt_tokens: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    focus: SearchFocus | None = None  # the files the question named (rag/turn.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 from llm.types import ChatBackend, Message
 from llm.window import block_aligned_limit
 from rag.turn import Passages, Turn, TurnRequest, TurnResult
-from rag.types import EmptyQuestion, NothingToRegenerate, Source
+from rag.types import EmptyQuestion, NothingToRegenerate, SearchFocus, Source
 from services.requests import generation_params, turn_request
 from settings import Settings
 from storage.history import HistoryManager
@@ -177,6 +177,11 @@ class ChatStream(Iterator[str]):
     @property
     def sources(self) -> list[Source]:
         return self._turn.sources
+
+    @property
+    def focus(self) -> SearchFocus | None:
+        """The files the question names, once retrieval is done (shown above the sources)."""
+        return self._turn.focus
 
     @property
     def standalone_query(self) -> str:

@@ -101,6 +101,8 @@ EN: dict[str, str] = {
     "source_not_found": "not found on the cited page",
     "answer_sources": "Sources of answer {n}",
     "answer_no_sources": "This answer has no sources.",
+    "focus_only": "Searched only {files}: the question names it.",
+    "focus_first": "Searched {files} first: the question names it.",
     # settings
     "settings": "Settings",
     "language": "Language",
@@ -228,6 +230,8 @@ ZH: dict[str, str] = {
     "source_not_found": "在引用的页面上找不到",
     "answer_sources": "第 {n} 条回答的出处",
     "answer_no_sources": "这条回答没有出处。",
+    "focus_only": "只检索了 {files}：问题中提到了它。",
+    "focus_first": "优先检索了 {files}：问题中提到了它。",
     "settings": "设置",
     "language": "界面语言",
     "language_auto": "跟随浏览器",

@@ -32,13 +32,23 @@ def _attrs(data: Mapping[str, Any]) -> str:
     return " ".join(f'data-{key}="{html.escape(str(value), quote=True)}"' for key, value in data.items())
 
 
-def sources_html(sources: Iterable[Any] | None, heading: str = "", lang: str = "en") -> str:
-    """#sources: one button per source, "[n] file · p. N", its snippet and citation flags."""
+def focus_html(focus: Any | None, lang: str = "en") -> str:
+    """The line above the sources naming the files the question named (rag.types.SearchFocus)."""
+    if focus is None or not focus.filenames:
+        return ""
+    key = "focus_only" if focus.only else "focus_first"
+    return f"<p class='sources-focus'>{html.escape(t(lang, key, files=', '.join(focus.filenames)))}</p>"
+
+
+def sources_html(sources: Iterable[Any] | None, heading: str = "", lang: str = "en", focus: Any | None = None) -> str:
+    """#sources: one button per source, "[n] file · p. N", its snippet and citation flags;
+    first, when the question named files, which ones the search kept to or began with."""
     items = list(sources or [])
     if not items:
         empty = t(lang, "answer_no_sources") if heading else t(lang, "empty_sources").strip("_")
-        return f"<p class='sources-empty'>{html.escape(empty)}</p>"
+        return focus_html(focus, lang) + f"<p class='sources-empty'>{html.escape(empty)}</p>"
     blocks = [f"<p class='sources-heading'>{html.escape(heading)}</p>"] if heading else []
+    blocks.append(focus_html(focus, lang))
     for n, source in enumerate(items, start=1):
         filename = str(field(source, "filename", "?"))
         page = field(source, "page", "?")
@@ -150,6 +160,7 @@ CSS = """
 #sources .badge.uncited { background: var(--background-fill-secondary); color: var(--body-text-color-subdued); }
 #sources .claim-unsupported { color: #b91c1c; font-size: 0.78rem; }
 #sources .sources-heading { font-weight: 600; margin: 0 0 6px 0; font-size: 0.85rem; }
+#sources .sources-focus { margin: 0 0 6px 0; font-size: 0.85rem; opacity: 0.8; }
 #source-viewer .viewer-head { font-size: 0.85rem; font-weight: 600; margin-bottom: 4px; }
 #source-viewer .viewer-nav { display: flex; gap: 6px; flex-wrap: wrap; align-items: center; margin-bottom: 6px;
                              font-size: 0.8rem; }

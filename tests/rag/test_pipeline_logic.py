@@ -293,3 +293,15 @@ def test_a_question_naming_a_file_is_searched_in_that_file_only(indexed, fake, t
     result = indexed.pipeline.run_turn(TurnRequest("u", "In shop.pdf, how do I fix a flat tyre?", params=PARAMS))
     assert {s.filename for s in result.sources} == {"shop.pdf"}
     assert "Searched only shop.pdf (named in the question)." in result.warnings
+
+
+def test_a_question_naming_a_files_subject_says_that_file_was_searched_first(indexed, fake, tmp_path):
+    indexed.knowledge_base.add_file(make_pdf(tmp_path / "acme_2022_report.pdf",
+                                             ["Acme sold 4,000 kites in 2022."]), "acme_2022_report.pdf")
+    result = indexed.pipeline.run_turn(TurnRequest("u", "How many kites did Acme sell in 2022?", params=PARAMS))
+    assert result.focus is not None and result.focus.filenames == ("acme_2022_report.pdf",)
+    assert not result.focus.only
+    assert "Searched acme_2022_report.pdf first (named in the question)." in result.warnings
+    assert "acme_2022_report.pdf" in {s.filename for s in result.sources}
+    plain = indexed.pipeline.run_turn(TurnRequest("u", "How do I fix a flat tyre?", params=PARAMS))
+    assert plain.focus is None and not any("named in the question" in w for w in plain.warnings)

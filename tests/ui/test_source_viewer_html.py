@@ -49,3 +49,14 @@ def test_viewer_has_steps_within_the_document_and_a_pdf_link_at_the_page():
     assert "<button class='viewer-step' type='button' disabled>‹ Previous page</button>" in html
     assert 'data-page="2"' in html and "Next page ›" in html
     assert "href='/file?s=1#page=1'" in html and "src='/img?x=1&amp;y=2'" in html
+
+
+def test_the_files_a_question_named_are_said_above_the_sources_in_the_tabs_language():
+    from rag.types import SearchFocus
+
+    source = {"document_id": "d", "filename": "shop.pdf", "page": 1, "text": "Returns within a month."}
+    only = source_viewer.sources_html([source], focus=SearchFocus(("shop.pdf",), only=True))
+    assert "<p class='sources-focus'>Searched only shop.pdf: the question names it.</p>" in only
+    first = source_viewer.sources_html([source], lang="zh", focus=SearchFocus(("a<b>.pdf",), only=False))
+    assert "优先检索了 a&lt;b&gt;.pdf：问题中提到了它。" in first
+    assert "sources-focus" not in source_viewer.sources_html([source])
