@@ -7,13 +7,8 @@ applies stop strings and sets ``halt`` when it has what it needs or goes away; t
 checks ``halt`` and the caller's ``cancel`` between prefill chunks and between tokens, so
 Stop frees the model within one chunk even during a long prefill.
 
-KV reuse: CPU prefill is the cost of a turn (~3 GFLOP a prompt token for 1.5B), and a
-follow-up turn repeats the system prompt and the kept history. The context keeps the
-sequence of the conversation that ran last; a request with the same ``cache_key`` (one
-user's one conversation) prefills only the tokens after the longest common prefix. When
-another conversation comes, the current one's state is saved into a per-key LRU
-(``kv_cache_mb`` bytes at most) and the newcomer's saved state is restored, or the context
-starts empty: a prefix is never reused across keys, nor without a key.
+KV reuse (a follow-up turn prefills only what changed; a first turn starts from the
+server's system prompt): llm/llamacpp_states.py.
 
 Prompts are rendered with the chat template stored in the GGUF (seed 001), and the
 context window comes from the GGUF's training length (at most ``DEFAULT_MAX_CONTEXT``
@@ -28,11 +23,11 @@ import queue
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from llm.llamacpp_states import DEFAULT_KV_CACHE_MB, ContextStates
 from llm.prefix_cache import common_prefix
 from llm.stop_strings import StopStringFilter, show_until_stop
 from llm.types import (
@@ -51,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 ENGINE = "llama.cpp"
 DEFAULT_MAX_CONTEXT = 8192  # KV memory grows with it; --context-window raises it
-DEFAULT_KV_CACHE_MB = 512
 PREFILL_CHUNK = 256  # tokens evaluated between two looks at cancel
 _CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -89,6 +83,7 @@ class _Job:
     max_new_tokens: int
     cancel: threading.Event | None
     cache_key: str | None
+    shared_tokens: int = 0  # leading tokens any conversation may reuse (params.shared_prefix)
     events: "queue.Queue[Any]" = field(default_factory=queue.Queue)
     halt: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
@@ -99,28 +94,6 @@ class _Job:
 
     def stopped(self) -> bool:
         return self.halt.is_set() or (self.cancel is not None and self.cancel.is_set())
-
-
-class _StateCache:
-    """Saved KV states by cache key, least recently used first out, bounded in bytes."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._states: OrderedDict[str, Any] = OrderedDict()
-
-    def put(self, key: str, state: Any) -> None:
-        self._states.pop(key, None)
-        if state.llama_state_size > self.max_bytes:
-            return
-        self._states[key] = state
-        while sum(s.llama_state_size for s in self._states.values()) > self.max_bytes:
-            self._states.popitem(last=False)
-
-    def take(self, key: str) -> Any | None:
-        return self._states.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._states)
 
 
 class LlamaCppBackend:
@@ -171,8 +144,7 @@ class LlamaCppBackend:
         self._pending = 0  # running + waiting
         self._lock = threading.Lock()
         self._jobs: "queue.Queue[_Job]" = queue.Queue()
-        self._owner: str | None = None  # cache key of the sequence in the context
-        self._states = _StateCache(kv_cache_mb * 2**20)
+        self._states = ContextStates(kv_cache_mb)  # which sequence the context holds; the others saved
         self.thread = threading.Thread(target=self._work, name="llamacpp", daemon=True)
         self.thread.start()
         self.load_seconds = time.perf_counter() - started
@@ -189,7 +161,8 @@ class LlamaCppBackend:
         if room <= 0:
             raise PromptTooLong(f"The prompt has {len(tokens)} tokens; {self.name} takes at most {self.context_window}.")
         job = _Job(tokens=tokens, params=params, max_new_tokens=max(1, min(params.max_new_tokens, room)),
-                   cancel=cancel, cache_key=params.cache_key)
+                   cancel=cancel, cache_key=params.cache_key,
+                   shared_tokens=self._shared_tokens(messages, tokens, params.shared_prefix))
         with self._lock:
             if self._pending > self.max_queue:
                 raise BackendBusy(f"{self._pending} requests are already waiting for the model; try again shortly.")
@@ -223,10 +196,24 @@ class LlamaCppBackend:
         return self._template(messages=messages).prompt
 
     def encode_chat(self, messages: list[Message]) -> list[int]:
-        ids = self._llm.tokenize(self.render(messages).encode("utf-8"), add_bos=True, special=True)
+        return self._encode(self.render(messages))
+
+    def _encode(self, prompt: str) -> list[int]:
+        ids = self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
         if len(ids) > 1 and ids[0] == ids[1] == self._bos:  # the template wrote BOS itself
             ids = ids[1:]
         return ids
+
+    def _shared_tokens(self, messages: list[Message], tokens: list[int], prefix: str) -> int:
+        """How many leading ``tokens`` render ``prefix`` at the start of the first message
+        (0 when it is not there). The last one is left out: it may merge with what follows."""
+        if not prefix or not messages or not str(messages[0].get("content", "")).startswith(prefix):
+            return 0
+        prompt = self.render(messages)
+        at = prompt.find(prefix)
+        if at < 0:
+            return 0
+        return max(0, common_prefix(self._encode(prompt[: at + len(prefix)]), tokens) - 1)
 
     # --- the worker -----------------------------------------------------------------
 
@@ -242,42 +229,36 @@ class LlamaCppBackend:
                 logger.exception("llama.cpp generation failed")
                 job.error = exc
                 self._llm.reset()
-                self._owner = None
+                self._states.forget()
             finally:
                 with self._lock:
                     self._pending -= 1
                 job.events.put(_DONE)
                 job.done.set()
 
-    def _switch_to(self, key: str | None) -> None:
-        """Make the context hold ``key``'s own sequence (or nothing) before prefilling."""
-        llm = self._llm
-        if key is not None and key == self._owner:
-            return
-        if self._owner is not None and llm.n_tokens > 0:
-            self._states.put(self._owner, llm.save_state())
-        saved = self._states.take(key) if key is not None else None
-        if saved is not None:
-            llm.load_state(saved)
-        else:
-            llm.reset()
-        self._owner = key
-
     def _prefill(self, job: _Job) -> bool:
         """Evaluate the prompt after the reused prefix, chunk by chunk; False when stopped."""
         llm, tokens = self._llm, job.tokens
-        self._switch_to(job.cache_key)
+        shared = min(job.shared_tokens, len(tokens) - 1)
+        save_shared = self._states.switch_to(llm, job.cache_key, tokens[:shared])
         reuse = min(common_prefix(list(llm.input_ids[: llm.n_tokens]), tokens), len(tokens) - 1)
         if reuse <= 0 or not llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
             reuse = 0
             llm.reset()
         llm.n_tokens = reuse
         job.reused_tokens = reuse
-        for start in range(reuse, len(tokens), PREFILL_CHUNK):
+        # chunk ends, with one at the shared prefix's end when its state is still to be saved
+        ends = sorted({*range(reuse + PREFILL_CHUNK, len(tokens), PREFILL_CHUNK), len(tokens),
+                       *([shared] if save_shared and reuse < shared else [])})
+        start = reuse
+        for end in ends:
             if job.stopped():
                 llm.n_tokens = start  # what is evaluated stays valid for the next turn
                 return False
-            llm.eval(tokens[start: start + PREFILL_CHUNK])
+            llm.eval(tokens[start:end])
+            if end == shared and save_shared:
+                self._states.save_shared(llm, save_shared)
+            start = end
         return True
 
     def _generate(self, job: _Job) -> None:

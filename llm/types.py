@@ -38,6 +38,9 @@ class GenerationParams:
     seed: int | None = None  # sampling seed; None = a fresh one each call
     # Who may reuse this prompt's cached prefix (one user's one conversation); None: no reuse.
     cache_key: str | None = None
+    # The start of the first message that is the same for every user (the server's own system
+    # prompt and instructions): its KV may serve any conversation's first turn. "" = none.
+    shared_prefix: str = ""
     # LoRA adapter role for this call ("condense"); None = an answer (llm/adapters.py).
     adapter: str | None = None
 

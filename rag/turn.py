@@ -225,9 +225,13 @@ class Turn:
         )
         self.timings["prepare_s"] = time.perf_counter() - t0
         # The KV of this conversation's stable prompt prefix may be reused by its next turn
-        # (llm/prefix_cache.py); the key names the user too, so it is never shared.
+        # (llm/prefix_cache.py); the key names the user too, so it is never shared. Only the
+        # server's own system prompt (not a caller's) is the same for everyone: any first turn
+        # may start from its KV.
         cache_key = f"{self.req.user_id}\x1f{self.conversation_id}" if self.conversation_id else None
-        self._model = llm.stream(self.window.messages, replace(params, cache_key=cache_key), self.cancel)
+        shared = "" if self.req.system_prompt else system
+        self._model = llm.stream(self.window.messages, replace(params, cache_key=cache_key, shared_prefix=shared),
+                                 self.cancel)
 
     # --- the answer --------------------------------------------------------------------------
     def deltas(self) -> Iterator[str]:

@@ -16,7 +16,7 @@ from llm.types import GenerationParams
 from rag.types import TurnRequest
 from settings import Settings
 
-SAMPLING_FIELDS = frozenset(f.name for f in fields(GenerationParams)) - {"cache_key", "adapter"}
+SAMPLING_FIELDS = frozenset(f.name for f in fields(GenerationParams)) - {"cache_key", "adapter", "shared_prefix"}
 
 
 def generation_params(settings: Settings, **overrides: Any) -> GenerationParams:

@@ -9,6 +9,8 @@ defaults, the OpenAI extras, seed 003's history fields and prompt names.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -37,9 +39,10 @@ def test_seed_002_defaults_reach_the_model(client, fake, services):
     response = client.post("/sse/subscribe", json={"messages": [{"question": "Hi"}]})
     events = sse_json(response)
     assert "".join(e["resData"]["message"] for e in events) == "Hello"
-    assert sent(fake).params == GenerationParams(
+    assert replace(sent(fake).params, shared_prefix="") == GenerationParams(
         max_new_tokens=5000, temperature=0.6, top_p=0.95, top_k=0,
         repetition_penalty=services.settings.repetition_penalty)
+    assert sent(fake).params.shared_prefix == services.settings.system_prompt  # the server's: any user may reuse it
     assert sent(fake).messages[-1] == {"role": "user", "content": "Hi"}
 
 
@@ -86,6 +89,7 @@ def test_openai_sampling_fields_and_extras_reach_the_model(client, fake):
     assert (params.top_k, params.repetition_penalty, params.seed) == (5, 1.2, 42)
     assert sent(fake).messages[0]["content"].startswith("Be brief.")
     assert sent(fake).messages[-1] == {"role": "user", "content": "Colours?"}
+    assert params.shared_prefix == ""  # a caller's own system prompt is never reused by others
 
 
 def test_openai_max_tokens_beyond_the_window_never_erases_the_question(client, fake):

@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from llm.llamacpp_backend import LlamaCppBackend, _StateCache, sampling_kwargs
+from llm.llamacpp_backend import LlamaCppBackend, sampling_kwargs
+from llm.llamacpp_states import StateCache, saved_state
 from llm.prefix_cache import common_prefix
 from llm.model_paths import bundled_chat_model
 from llm.types import BackendBusy, GenerationParams, PromptTooLong
@@ -163,12 +164,47 @@ def test_kv_reuse_never_crosses_conversations_or_users(bundled_backend):
     assert again.usage.cached_prompt_tokens > 0
 
 
+def test_a_new_conversation_reuses_the_shared_system_prompt_and_nothing_after_it(bundled_backend):
+    system = "You are docchat and you answer from the passages of the user's documents only. " * 4
+    private = "Alice's passage: the vault code is 4821 and the boat is called Heron. " * 4
+
+    def prompt(question: str) -> list:
+        return [{"role": "system", "content": f"{system}\n\n{private}"}, {"role": "user", "content": question}]
+
+    shared = bundled_backend.count_text_tokens(system)
+    first = bundled_backend.stream(prompt("What is the vault code?"), _greedy(6, cache_key="alice\x1fs1",
+                                                                              shared_prefix=system))
+    first_text = "".join(first)
+    runs = []
+    for key in ("bob\x1fs1", None, "alice\x1fs2"):  # another user, no key, another conversation
+        other = bundled_backend.stream(prompt("What is the vault code?"), _greedy(6, cache_key=key,
+                                                                                  shared_prefix=system))
+        runs.append(("".join(other), other.usage.cached_prompt_tokens))
+    for text, cached in runs:
+        assert text == first_text  # the restored KV is the right one
+        assert shared - 8 <= cached <= shared + 8  # the system prompt, never Alice's passage after it
+    unshared = bundled_backend.stream(prompt("What is the vault code?"), _greedy(6, cache_key="carol\x1fs1"))
+    "".join(unshared)
+    assert unshared.usage.cached_prompt_tokens == 0  # nothing declared shared: nothing reused
+
+
+def test_a_saved_state_keeps_one_row_of_logits():
+    class Llm:
+        def save_state(self):
+            import numpy as np
+            from types import SimpleNamespace
+
+            return SimpleNamespace(scores=np.zeros((32, 1000), dtype=np.single), llama_state_size=10)
+
+    assert saved_state(Llm()).scores.shape == (1, 1000)
+
+
 def test_saved_states_are_bounded_in_memory():
     class State:
         def __init__(self, size: int) -> None:
             self.llama_state_size = size
 
-    cache = _StateCache(max_bytes=250)
+    cache = StateCache(max_bytes=250)
     for key in "abc":
         cache.put(key, State(100))
     assert len(cache) == 2 and cache.take("a") is None and cache.take("c") is not None
