@@ -287,7 +287,8 @@ class Turn:
         finish = usage.finish_reason
         if finish == "stop" and self.cancel.is_set():
             finish = "cancelled"
-        if finish == "stop" and text and not self._is_grounded(text):
+        replaced = finish == "stop" and bool(text) and not self._is_grounded(text)
+        if replaced:
             log.info("answer not drawn from its passages, replaced by the abstention: %r", text[:200])
             self.warnings.append("The model's answer was not found in the passages, so docchat says so instead.")
             text = not_in_docs(self.question)
@@ -306,4 +307,5 @@ class Turn:
             timings=self.timings,
             warnings=list(self.warnings),
             focus=self.focus,
+            replaced=replaced,
         )

@@ -122,6 +122,7 @@ class TurnResult:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     focus: SearchFocus | None = None  # the files the question named (rag/turn.py)
+    replaced: bool = False  # the model's answer was not in its passages: the abstention stands instead
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -145,7 +145,8 @@ def make_stream_answer(services: Any):
                 yield history, gr.skip(), gr.skip(), gr.skip()
             for delta in stream:
                 if not parts:  # retrieval is done: its sources are the ones cited
-                    sources = source_viewer.sources_html(stream.sources, lang=lang, focus=stream.focus)
+                    notes = source_viewer.turn_notes_html(stream.focus, lang=lang)
+                    sources = source_viewer.sources_html(stream.sources, lang=lang, notes=notes)
                 else:
                     sources = gr.skip()
                 parts.append(delta)
@@ -160,7 +161,8 @@ def make_stream_answer(services: Any):
             answer["content"] = formatting.safe_markdown(result.text)
             if result.finish_reason == "cancelled":
                 log.info("answer %s stopped after %d characters", result.message_id, len(result.text))
-            sources = source_viewer.sources_html(result.sources, lang=lang, focus=result.focus)
+            notes = source_viewer.turn_notes_html(result.focus, result.replaced, lang)
+            sources = source_viewer.sources_html(result.sources, lang=lang, notes=notes)
         else:
             sources = gr.skip()
         if not answer["content"]:

@@ -103,6 +103,7 @@ EN: dict[str, str] = {
     "answer_no_sources": "This answer has no sources.",
     "focus_only": "Searched only {files}: the question names it.",
     "focus_first": "Searched {files} first: the question names it.",
+    "answer_replaced": "The model's answer was not in these passages, so docchat says so instead.",
     # settings
     "settings": "Settings",
     "language": "Language",
@@ -232,6 +233,7 @@ ZH: dict[str, str] = {
     "answer_no_sources": "这条回答没有出处。",
     "focus_only": "只检索了 {files}：问题中提到了它。",
     "focus_first": "优先检索了 {files}：问题中提到了它。",
+    "answer_replaced": "模型的回答在这些片段中找不到依据，所以 docchat 如实说明没有相关内容。",
     "settings": "设置",
     "language": "界面语言",
     "language_auto": "跟随浏览器",

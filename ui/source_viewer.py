@@ -32,23 +32,26 @@ def _attrs(data: Mapping[str, Any]) -> str:
     return " ".join(f'data-{key}="{html.escape(str(value), quote=True)}"' for key, value in data.items())
 
 
-def focus_html(focus: Any | None, lang: str = "en") -> str:
-    """The line above the sources naming the files the question named (rag.types.SearchFocus)."""
-    if focus is None or not focus.filenames:
-        return ""
-    key = "focus_only" if focus.only else "focus_first"
-    return f"<p class='sources-focus'>{html.escape(t(lang, key, files=', '.join(focus.filenames)))}</p>"
+def turn_notes_html(focus: Any | None = None, replaced: bool = False, lang: str = "en") -> str:
+    """Lines above the sources: the files the question named (rag.types.SearchFocus) and
+    whether the model's answer was replaced because its passages do not hold it."""
+    lines = []
+    if replaced:
+        lines.append(t(lang, "answer_replaced"))
+    if focus is not None and focus.filenames:
+        lines.append(t(lang, "focus_only" if focus.only else "focus_first", files=", ".join(focus.filenames)))
+    return "".join(f"<p class='sources-note'>{html.escape(line)}</p>" for line in lines)
 
 
-def sources_html(sources: Iterable[Any] | None, heading: str = "", lang: str = "en", focus: Any | None = None) -> str:
+def sources_html(sources: Iterable[Any] | None, heading: str = "", lang: str = "en", notes: str = "") -> str:
     """#sources: one button per source, "[n] file · p. N", its snippet and citation flags;
-    first, when the question named files, which ones the search kept to or began with."""
+    first the turn's ``notes`` (``turn_notes_html``)."""
     items = list(sources or [])
     if not items:
         empty = t(lang, "answer_no_sources") if heading else t(lang, "empty_sources").strip("_")
-        return focus_html(focus, lang) + f"<p class='sources-empty'>{html.escape(empty)}</p>"
+        return notes + f"<p class='sources-empty'>{html.escape(empty)}</p>"
     blocks = [f"<p class='sources-heading'>{html.escape(heading)}</p>"] if heading else []
-    blocks.append(focus_html(focus, lang))
+    blocks.append(notes)
     for n, source in enumerate(items, start=1):
         filename = str(field(source, "filename", "?"))
         page = field(source, "page", "?")
@@ -160,7 +163,7 @@ CSS = """
 #sources .badge.uncited { background: var(--background-fill-secondary); color: var(--body-text-color-subdued); }
 #sources .claim-unsupported { color: #b91c1c; font-size: 0.78rem; }
 #sources .sources-heading { font-weight: 600; margin: 0 0 6px 0; font-size: 0.85rem; }
-#sources .sources-focus { margin: 0 0 6px 0; font-size: 0.85rem; opacity: 0.8; }
+#sources .sources-note { margin: 0 0 6px 0; font-size: 0.85rem; opacity: 0.8; }
 #source-viewer .viewer-head { font-size: 0.85rem; font-weight: 600; margin-bottom: 4px; }
 #source-viewer .viewer-nav { display: flex; gap: 6px; flex-wrap: wrap; align-items: center; margin-bottom: 6px;
                              font-size: 0.8rem; }

@@ -208,7 +208,7 @@ def test_an_answer_the_passages_do_not_hold_becomes_not_in_your_documents(indexe
     fake.enqueue(["The tyre ", "is painted ", "purple and gold [1]."])
     result = indexed.pipeline.run_turn(TurnRequest("u", "What colour is the tyre?", params=PARAMS))
     assert result.text == "Not in your documents."
-    assert any("not found in the passages" in w for w in result.warnings)
+    assert any("not found in the passages" in w for w in result.warnings) and result.replaced
     stored = indexed.history.get_messages("u", result.conversation_id)[-1]
     assert stored.content == "Not in your documents."
 
@@ -217,7 +217,7 @@ def test_an_answer_drawn_from_the_passages_is_kept(indexed, fake):
     fake.enqueue(["Find the puncture ", "with soapy water [1]."])
     result = indexed.pipeline.run_turn(TurnRequest("u", "How do I fix a flat tyre?", params=PARAMS))
     assert result.text == "Find the puncture with soapy water [1]."
-    assert result.warnings == []
+    assert result.warnings == [] and not result.replaced
 
 
 def test_the_grounding_check_can_be_switched_off(tmp_path, fake, embedder):

@@ -51,12 +51,16 @@ def test_viewer_has_steps_within_the_document_and_a_pdf_link_at_the_page():
     assert "href='/file?s=1#page=1'" in html and "src='/img?x=1&amp;y=2'" in html
 
 
-def test_the_files_a_question_named_are_said_above_the_sources_in_the_tabs_language():
+def test_the_turns_notes_stand_above_the_sources_in_the_tabs_language():
     from rag.types import SearchFocus
 
     source = {"document_id": "d", "filename": "shop.pdf", "page": 1, "text": "Returns within a month."}
-    only = source_viewer.sources_html([source], focus=SearchFocus(("shop.pdf",), only=True))
-    assert "<p class='sources-focus'>Searched only shop.pdf: the question names it.</p>" in only
-    first = source_viewer.sources_html([source], lang="zh", focus=SearchFocus(("a<b>.pdf",), only=False))
-    assert "优先检索了 a&lt;b&gt;.pdf：问题中提到了它。" in first
-    assert "sources-focus" not in source_viewer.sources_html([source])
+    notes = source_viewer.turn_notes_html(SearchFocus(("shop.pdf",), only=True))
+    assert notes == "<p class='sources-note'>Searched only shop.pdf: the question names it.</p>"
+    page = source_viewer.sources_html([source], notes=notes)
+    assert page.index("sources-note") < page.index("source-item")
+    zh = source_viewer.turn_notes_html(SearchFocus(("a<b>.pdf",), only=False), replaced=True, lang="zh")
+    assert zh == ("<p class='sources-note'>模型的回答在这些片段中找不到依据，所以 docchat 如实说明没有相关内容。</p>"
+                  "<p class='sources-note'>优先检索了 a&lt;b&gt;.pdf：问题中提到了它。</p>")
+    assert source_viewer.turn_notes_html() == ""
+    assert "sources-note" not in source_viewer.sources_html([source])
