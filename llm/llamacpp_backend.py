@@ -156,13 +156,14 @@ class LlamaCppBackend:
     def stream(self, messages: list[Message], params: GenerationParams,
                cancel: threading.Event | None = None) -> TextStream:
         """Queue the request and return its text deltas (``BackendBusy``, ``PromptTooLong``)."""
-        tokens = self.encode_chat(messages)
+        prompt = self.render(messages)
+        tokens = self._encode(prompt)
         room = self.context_window - len(tokens)
         if room <= 0:
             raise PromptTooLong(f"The prompt has {len(tokens)} tokens; {self.name} takes at most {self.context_window}.")
         job = _Job(tokens=tokens, params=params, max_new_tokens=max(1, min(params.max_new_tokens, room)),
                    cancel=cancel, cache_key=params.cache_key,
-                   shared_tokens=self._shared_tokens(messages, tokens, params.shared_prefix))
+                   shared_tokens=self._shared_tokens(messages, prompt, tokens, params.shared_prefix))
         with self._lock:
             if self._pending > self.max_queue:
                 raise BackendBusy(f"{self._pending} requests are already waiting for the model; try again shortly.")
@@ -204,12 +205,12 @@ class LlamaCppBackend:
             ids = ids[1:]
         return ids
 
-    def _shared_tokens(self, messages: list[Message], tokens: list[int], prefix: str) -> int:
-        """How many leading ``tokens`` render ``prefix`` at the start of the first message
-        (0 when it is not there). The last one is left out: it may merge with what follows."""
+    def _shared_tokens(self, messages: list[Message], prompt: str, tokens: list[int], prefix: str) -> int:
+        """How many leading ``tokens`` (of the rendered ``prompt``) render ``prefix`` at the start
+        of the first message (0 when it is not there). The last one is left out: it may merge
+        with what follows."""
         if not prefix or not messages or not str(messages[0].get("content", "")).startswith(prefix):
             return 0
-        prompt = self.render(messages)
         at = prompt.find(prefix)
         if at < 0:
             return 0

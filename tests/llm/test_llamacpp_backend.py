@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from llm.llamacpp_backend import LlamaCppBackend, sampling_kwargs
-from llm.llamacpp_states import StateCache, saved_state
+from llm.llamacpp_states import StateCache
 from llm.prefix_cache import common_prefix
 from llm.model_paths import bundled_chat_model
 from llm.types import BackendBusy, GenerationParams, PromptTooLong
@@ -188,15 +188,18 @@ def test_a_new_conversation_reuses_the_shared_system_prompt_and_nothing_after_it
     assert unshared.usage.cached_prompt_tokens == 0  # nothing declared shared: nothing reused
 
 
-def test_a_saved_state_keeps_one_row_of_logits():
-    class Llm:
-        def save_state(self):
-            import numpy as np
-            from types import SimpleNamespace
-
-            return SimpleNamespace(scores=np.zeros((32, 1000), dtype=np.single), llama_state_size=10)
-
-    assert saved_state(Llm()).scores.shape == (1, 1000)
+def test_a_saved_state_keeps_one_row_of_logits_and_still_restores(bundled_backend):
+    llm = bundled_backend._llm
+    assert llm.save_state().scores.shape[0] > 1  # what llama-cpp-python copies on its own
+    key = "u\x1fsaved-state"
+    msgs = _turns(1) + [{"role": "user", "content": "Tell me a colour."}]
+    "".join(bundled_backend.stream(msgs, _greedy(4, cache_key=key)))
+    "".join(bundled_backend.stream(COUNT, _greedy(4)))  # another sequence: the key's state is saved
+    saved = bundled_backend._states.conversations.get(key)
+    assert saved is not None and saved.scores.shape == (1, llm.n_vocab())
+    again = bundled_backend.stream(msgs, _greedy(4, cache_key=key))  # restored from it
+    "".join(again)
+    assert again.usage.cached_prompt_tokens >= bundled_backend.count_tokens(msgs) - 2
 
 
 def test_saved_states_are_bounded_in_memory():
