@@ -102,8 +102,8 @@ class Chat:
         """The newest stored messages, never a whole long conversation: only they can fit the
         prompt's history budget. A regenerate leaves out the question and answer it redoes."""
         history = self.history
-        if req.history_len >= 0:
-            limit = req.history_len + 2
+        if req.history_len >= 0:  # a huge count (any int is valid JSON) reads no more than fits
+            limit = min(req.history_len, MAX_HISTORY_MESSAGES) + 2
         else:
             limit = block_aligned_limit(history.count_messages(req.user_id, conversation_id),
                                         MAX_HISTORY_MESSAGES + 2)

@@ -171,3 +171,10 @@ def test_search_is_model_free_unless_expand_asks_for_the_models_phrasings(client
     expanded = client.post("/api/search", json={"query": "What is the TAT?", "k": 1, "expand": True}).json()["results"]
     assert [c.kind for c in fake.calls] == ["complete"]
     assert plain[0]["page"] != 2 and expanded[0]["page"] == 2
+
+
+def test_a_history_length_beyond_any_integer_the_database_takes_is_served(client, fake):
+    """Found by schemathesis: history_len 2**104 reached SQLite's LIMIT and failed with a 500."""
+    response = client.post("/api/chat", json={"query": "Hi", "history_len": 10**31})
+    assert response.status_code == 200, response.text
+    assert sent(fake).messages[-1]["content"].endswith("Hi")
