@@ -40,8 +40,11 @@ def test_a_bad_file_fails_with_its_name_and_the_child_is_kept(workers, tmp_path:
 def test_a_child_past_its_time_limit_is_killed_and_replaced(workers, tmp_path: Path):
     pdf = make_pdf(tmp_path / "a.pdf", ["Plain text for a reader with very little time."])
     workers.read(pdf, timeout_s=120)  # a warm child
+    # Eight scanned pages to OCR take seconds on any machine; a loaded one is only slower
+    # (a sub-millisecond limit on a tiny text file raced a fast child, and the child won).
+    scanned = make_pdf(tmp_path / "scan.pdf", ["A scanned page of plain words to recognise."] * 8, image_only=True)
     with pytest.raises(PDFTooSlow, match="took too long to read"):
-        workers.read(pdf, timeout_s=0.0005)
+        workers.read(scanned, timeout_s=0.5)
     assert "Plain text" in workers.read(pdf, timeout_s=120)[0].text
     assert workers.started == 2
 
