@@ -1,8 +1,9 @@
 """Inline citations that are true: [n] marks checked against the passages they point to.
 
 The answer prompt numbers the passages [1]..[k] and asks for marks. After generation:
-marks that point to no passage are removed (while streaming, so every client sees the
-same text); each source says whether the answer cited it; each cited sentence is checked
+marks that point to no passage are removed, and a mark whose sentence gives figures that
+its passage lacks but another passage prints is moved to that passage (both while
+streaming, so every client sees the same text); each source says whether the answer cited it; each cited sentence is checked
 against its passage, lexically (share of the sentence's content words found in the
 passage) and by embedding similarity, and a sentence that neither supports is flagged
 ``supported: false`` ("not found on the cited page").
@@ -29,6 +30,11 @@ _NUMBERS = re.compile(r"\d{1,3}")
 # a dangling mark), "[" and what may follow it inside a mark.
 _PARTIAL_MARK = re.compile(r"\s?(?:\[[\d\s,，、]{0,16})?$")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])(?:\s*(?:\[\d[\d\s,，、]*\])+)?\s*")
+# Where a claim ends, for finding the sentence a mark belongs to ("24.6" is no full stop).
+_ENDS = (".", "!", "?", "。", "！", "？", "；", ";")
+_CLAIM_END = re.compile(r"[.!?;](?=\s)|[。！？；\n]")
+# A figure: "12,645", "$13.2", "24.6%", "增长85.7%"; not the digits inside "FY2021" or "Q4".
+_FIGURE = re.compile(r"(?<![A-Za-z0-9_.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![A-Za-z0-9_])")
 
 # A sentence is supported when most of its content words are in the passage, or when
 # it paraphrases the passage closely (MiniLM cosine; unrelated text scores ~0.1-0.3).
@@ -53,15 +59,60 @@ def mark_numbers(text: str) -> list[int]:
     return found
 
 
-def clean_marks(text: str, n_sources: int) -> str:
-    """``text`` without marks that point to no passage (numbers outside 1..n_sources)."""
+def figures(text: str) -> set[str]:
+    """The figures a sentence or passage states, as written without thousands separators
+    ("12,645" and "12645" are one figure). Marks, years and single digits are left out:
+    every passage of a filing prints "2022", and "1" says nothing about where a claim came from."""
+    found = set()
+    for match in _FIGURE.finditer(MARK.sub(" ", text)):
+        whole, decimals = match.group(1).replace(",", ""), match.group(2)
+        if not decimals and (len(whole) < 2 or (len(whole) == 4 and 1900 <= int(whole) <= 2100)):
+            continue
+        found.add(f"{whole}.{decimals}" if decimals else whole)
+    return found
+
+
+def best_source(cited: list[int], claim: str, passage_figures: Sequence[set[str]]) -> list[int]:
+    """The passage numbers a mark should carry. ``cited`` when the cited passages print every
+    figure of the claim that any passage prints; else the cited passages that print some of
+    them, plus the best-ranked passages that print the rest (a small model often writes [3]
+    for a figure it read in [1], or cites one passage for two years read in two)."""
+    wanted = figures(claim) & set().union(*passage_figures) if passage_figures else set()
+    have = set().union(*(passage_figures[n - 1] for n in cited)) & wanted
+    if have == wanted:
+        return cited
+    chosen = [n for n in cited if passage_figures[n - 1] & wanted]
+    missing = wanted - have
+    while missing:  # greedy cover; max() keeps the first (best-ranked) of equals
+        n = max(range(1, len(passage_figures) + 1), key=lambda i: len(passage_figures[i - 1] & missing))
+        chosen.append(n)
+        missing -= passage_figures[n - 1]
+    return sorted(chosen)
+
+
+def _sentence_before(text: str) -> str:
+    """The claim a mark at the end of ``text`` belongs to: the last sentence, its full stop
+    and any marks already after it included ("... is 12,645. [3]")."""
+    body = MARK.sub("", text).rstrip()
+    body = body[:-1] if body.endswith(_ENDS) else body
+    starts = [m.end() for m in _CLAIM_END.finditer(body)]
+    return body[starts[-1]:] if starts else body
+
+
+def clean_marks(text: str, n_sources: int, passage_figures: Sequence[set[str]] = (), before: str = "") -> str:
+    """``text`` without marks that point to no passage (numbers outside 1..n_sources), each
+    kept mark moved to the passage that holds its sentence's figures (``best_source``) when
+    ``passage_figures`` (``figures`` of each passage, in [n] order) is given. ``before`` is
+    the text already shown, where a sentence that ends in ``text`` may have begun."""
 
     def keep_valid(match: re.Match) -> str:
-        valid = [n for n in _NUMBERS.findall(match.group(1)) if 1 <= int(n) <= n_sources]
+        valid = [int(n) for n in _NUMBERS.findall(match.group(1)) if 1 <= int(n) <= n_sources]
         if not valid:
             return ""
+        if passage_figures:
+            valid = best_source(valid, _sentence_before(before + text[: match.start()]), passage_figures)
         lead = " " if match.group(0).startswith((" ", "\n", "\t")) else ""
-        return f"{lead}[{', '.join(valid)}]"
+        return f"{lead}[{', '.join(map(str, valid))}]"
 
     return MARK.sub(keep_valid, text)
 
@@ -69,12 +120,15 @@ def clean_marks(text: str, n_sources: int) -> str:
 class MarkFilter:
     """Streams text through ``clean_marks``: a possible mark is held back until it closes.
 
-    ``feed`` returns what can be shown now; ``flush`` what is left at the end.
+    ``feed`` returns what can be shown now; ``flush`` what is left at the end. Given the
+    passages' texts, marks are also moved to the passage that prints their figures.
     """
 
-    def __init__(self, n_sources: int) -> None:
+    def __init__(self, n_sources: int, passages: Sequence[str] = ()) -> None:
         self.n_sources = n_sources
+        self._figures = [figures(p) for p in passages]
         self._held = ""
+        self._shown = ""  # the current sentence so far, where a held mark's claim began
 
     def feed(self, delta: str) -> str:
         text = self._held + delta
@@ -83,11 +137,16 @@ class MarkFilter:
             self._held, text = text[partial.start():], text[: partial.start()]
         else:
             self._held = ""
-        return clean_marks(text, self.n_sources)
+        return self._show(text)
 
     def flush(self) -> str:
         held, self._held = self._held, ""
-        return clean_marks(held, self.n_sources)
+        return self._show(held)
+
+    def _show(self, text: str) -> str:
+        out = clean_marks(text, self.n_sources, self._figures, self._shown)
+        self._shown = (self._shown + out)[-2000:]  # enough for any one sentence
+        return out
 
 
 def split_sentences(text: str) -> list[str]:

@@ -246,8 +246,9 @@ class Turn:
         timer.start()
         parts: list[str] = []
         finished = False
-        # [n] marks that point to no passage are dropped as they stream (rag/citations.py).
-        marks = MarkFilter(len(self.sources)) if self.sources else None
+        # [n] marks that point to no passage are dropped as they stream, and marks are moved
+        # to the passage that prints their sentence's figures (rag/citations.py).
+        marks = MarkFilter(len(self.sources), [s.text for s in self.sources]) if self.sources else None
         t0 = time.perf_counter()
         try:
             for delta in model:

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from llm.types import GenerationParams, TextStream, Usage
-from rag.citations import MarkFilter, annotate, clean_marks, mark_numbers, split_sentences
+from rag.citations import MarkFilter, annotate, clean_marks, figures, mark_numbers, split_sentences
 from rag.types import TurnRequest
 from rag.types import Source
 from tests.pdfs import make_pdf
@@ -43,6 +43,37 @@ def test_stream_filter_gives_the_same_text_however_the_deltas_are_cut(pieces):
 def test_stream_filter_lets_other_brackets_through_at_once():
     marks = MarkFilter(2)
     assert marks.feed("see [note] and [a") == "see [note] and [a"
+
+
+def test_figures_are_the_numbers_a_claim_states():
+    assert figures("PP&E was $12,645 [3] in FY2018; 24.6% in 2022, Q4 had 3 stores; 营收增长85.7%，第7~21天") == {
+        "12645", "24.6", "85.7", "21"}  # not the mark, the year, FY2018, Q4 or a single digit
+
+
+FILINGS = ["Net property, plant and equipment 12,645 10,844", "Revenue 101,127 93,392 and 2018",
+           "Total assets 117,359; property 12,645"]
+
+
+@pytest.mark.parametrize("pieces", [
+    ["Net PP&E was 12,645 [3]. Revenue was 101,127. [1] It grew [2]."],
+    ["Net PP&E was 12,6", "45 [", "3]. Revenue was 101,127.", " [1", "] It grew [2]."],
+])
+def test_a_mark_moves_to_the_passage_that_prints_its_figures(pieces):
+    marks = MarkFilter(3, FILINGS)
+    shown = "".join(marks.feed(p) for p in pieces) + marks.flush()
+    # 12,645 is in [3] too: kept; 101,127 is only in [2]; a claim without figures keeps its mark
+    assert shown == "Net PP&E was 12,645 [3]. Revenue was 101,127. [2] It grew [2]."
+    assert MarkFilter(3).feed("Revenue was 101,127 [1].") == "Revenue was 101,127 [1]."  # no passages: as written
+
+
+def test_a_moved_mark_goes_to_the_best_ranked_passages_that_print_its_figures():
+    found = [figures(p) for p in FILINGS]
+    text = "PP&E rose from 10,844 to 12,645 [2]; assets were 117,359 [1, 2]."
+    assert clean_marks(text, 3, found) == "PP&E rose from 10,844 to 12,645 [1]; assets were 117,359 [3]."
+    # figures read in two passages: the cited one that prints one of them stays, the other joins it
+    assert clean_marks("Revenue was 93,392 and assets 117,359 [2].", 3, found) == (
+        "Revenue was 93,392 and assets 117,359 [2, 3].")
+    assert clean_marks("Revenue was 5,000 [1].", 3, found) == "Revenue was 5,000 [1]."  # printed nowhere
 
 
 def test_sentences_keep_the_marks_after_their_full_stop():
@@ -124,3 +155,40 @@ def test_a_turn_returns_streams_and_stores_checked_citations(make_services, bund
     assert stored.content == result.text
     assert [(s["cited"], s["supported"]) for s in stored.sources] == [(True, True), (True, False)]
     assert stored.sources[0]["chunk_id"] == first.chunk_id
+
+
+class MisnumberingBackend(QuotingBackend):
+    """Quotes the figure sentence of whichever passage holds "12.50" but cites the other one,
+    as small models do; streamed in small pieces."""
+
+    def stream(self, messages, params: GenerationParams, cancel: threading.Event | None = None) -> TextStream:
+        context = "\n".join(m["content"] for m in messages)
+        passages = re.findall(r"\[(\d)\] [^\n]*\n([^\n]*)", context)
+        holder = next(n for n, text in passages if "12.50" in text)
+        other = next(n for n, _ in passages if n != holder)
+        answer = f"A tyre patch kit costs 12.50 euros [{other}]."
+        pieces = [answer[i:i + 3] for i in range(0, len(answer), 3)]
+        return TextStream(iter(pieces), Usage(completion_tokens=len(pieces)))
+
+
+def test_a_turn_cites_the_passage_that_prints_the_figure(make_services, bundled_backend, tmp_path):
+    from services import build_services
+    from settings import Settings
+
+    services = make_services()
+    pdf = make_pdf(tmp_path / "costs.pdf", [
+        "Sourdough bread. The starter needs 450 grams of flour and 300 grams of water.",
+        "Fixing a flat tyre. A tyre patch kit costs 12.50 euros at the bicycle shop.",
+    ])
+    assert services.knowledge_base.add_file(pdf, "costs.pdf").status == "ready"
+    model = build_services(Settings(data_dir=services.settings.data_dir), llm=MisnumberingBackend(bundled_backend),
+                           embedder=services.embedder)
+    try:
+        stream = model.pipeline.stream_turn(TurnRequest("u", "What does a tyre patch kit cost?", k=2))
+        streamed = "".join(stream)
+        result = stream.result
+    finally:
+        model.close()
+    holder = next(i for i, s in enumerate(result.sources, start=1) if "12.50" in s.text)
+    assert streamed == result.text == f"A tyre patch kit costs 12.50 euros [{holder}]."
+    assert [(s.cited, s.supported) for s in result.sources if s.page == 2] == [(True, True)]
