@@ -33,6 +33,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])(?:\s*(?:\[\d[\d\s,，、]*\
 # Where a claim ends, for finding the sentence a mark belongs to ("24.6" is no full stop).
 _ENDS = (".", "!", "?", "。", "！", "？", "；", ";")
 _CLAIM_END = re.compile(r"[.!?;](?=\s)|[。！？；\n]")
+_TRAILING_MARKS = re.compile(r"(?:\s*\[\d[\d\s,，、]*\])+\s*$")
 # A figure: "12,645", "$13.2", "24.6%", "增长85.7%"; not the digits inside "FY2021" or "Q4".
 _FIGURE = re.compile(r"(?<![A-Za-z0-9_.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![A-Za-z0-9_])")
 
@@ -90,31 +91,44 @@ def best_source(cited: list[int], claim: str, passage_figures: Sequence[set[str]
     return sorted(chosen)
 
 
-def _sentence_before(text: str) -> str:
-    """The claim a mark at the end of ``text`` belongs to: the last sentence, its full stop
-    and any marks already after it included ("... is 12,645. [3]")."""
-    body = MARK.sub("", text).rstrip()
+def _claim_before(text: str) -> str:
+    """The claim a mark at the end of ``text`` belongs to: the text since the last sentence
+    end or the last earlier mark, whichever is later ("A was 5 [1] and B 7 [2]" gives [2]
+    " and B 7"). Marks right before it and a full stop just before them belong to the same
+    claim ("... is 12,645. [1][3]")."""
+    body = _TRAILING_MARKS.sub("", text).rstrip()
     body = body[:-1] if body.endswith(_ENDS) else body
-    starts = [m.end() for m in _CLAIM_END.finditer(body)]
-    return body[starts[-1]:] if starts else body
+    starts = [m.end() for m in _CLAIM_END.finditer(body)] + [m.end() for m in MARK.finditer(body)]
+    return body[max(starts):] if starts else body
 
 
 def clean_marks(text: str, n_sources: int, passage_figures: Sequence[set[str]] = (), before: str = "") -> str:
     """``text`` without marks that point to no passage (numbers outside 1..n_sources), each
-    kept mark moved to the passage that holds its sentence's figures (``best_source``) when
-    ``passage_figures`` (``figures`` of each passage, in [n] order) is given. ``before`` is
-    the text already shown, where a sentence that ends in ``text`` may have begun."""
-
-    def keep_valid(match: re.Match) -> str:
+    kept mark moved to the passages that print its claim's figures (``best_source``) when
+    ``passage_figures`` (``figures`` of each passage, in [n] order) is given; a moved mark
+    that repeats the marks right before it is dropped. ``before`` is the text already shown,
+    where a claim that ends in ``text`` may have begun."""
+    out, end = [], 0
+    for match in MARK.finditer(text):
+        out.append(text[end:match.start()])
+        end = match.end()
         valid = [int(n) for n in _NUMBERS.findall(match.group(1)) if 1 <= int(n) <= n_sources]
-        if not valid:
-            return ""
-        if passage_figures:
-            valid = best_source(valid, _sentence_before(before + text[: match.start()]), passage_figures)
-        lead = " " if match.group(0).startswith((" ", "\n", "\t")) else ""
-        return f"{lead}[{', '.join(map(str, valid))}]"
+        if valid and passage_figures:
+            shown = before + "".join(out)
+            moved = best_source(valid, _claim_before(shown), passage_figures)
+            if moved != valid and set(moved) <= set(mark_numbers(_trailing_marks(shown))):
+                continue
+            valid = moved
+        if valid:
+            lead = " " if match.group(0).startswith((" ", "\n", "\t")) else ""
+            out.append(f"{lead}[{', '.join(map(str, valid))}]")
+    out.append(text[end:])
+    return "".join(out)
 
-    return MARK.sub(keep_valid, text)
+
+def _trailing_marks(text: str) -> str:
+    found = _TRAILING_MARKS.search(text)
+    return found.group(0) if found else ""
 
 
 class MarkFilter:
@@ -128,7 +142,7 @@ class MarkFilter:
         self.n_sources = n_sources
         self._figures = [figures(p) for p in passages]
         self._held = ""
-        self._shown = ""  # the current sentence so far, where a held mark's claim began
+        self._shown = ""  # the text shown so far (its end), where a held mark's claim began
 
     def feed(self, delta: str) -> str:
         text = self._held + delta

@@ -74,6 +74,10 @@ def test_a_moved_mark_goes_to_the_best_ranked_passages_that_print_its_figures():
     assert clean_marks("Revenue was 93,392 and assets 117,359 [2].", 3, found) == (
         "Revenue was 93,392 and assets 117,359 [2, 3].")
     assert clean_marks("Revenue was 5,000 [1].", 3, found) == "Revenue was 5,000 [1]."  # printed nowhere
+    # each mark stands for the clause since the previous one
+    assert clean_marks("Revenue was 101,127 [1] and assets 117,359 [1].", 3, found) == (
+        "Revenue was 101,127 [2] and assets 117,359 [3].")
+    assert clean_marks("Net PP&E was 12,645. [1][2]", 3, found) == "Net PP&E was 12,645. [1]"  # no [1][1]
 
 
 def test_sentences_keep_the_marks_after_their_full_stop():
