@@ -101,6 +101,28 @@ def test_an_answer_without_marks_leaves_every_source_uncited(embedder):
     assert (out[0].cited, out[0].supported) == (False, None)
 
 
+def in_pieces(answer: str) -> TextStream:
+    pieces = [answer[i:i + 3] for i in range(0, len(answer), 3)]
+    return TextStream(iter(pieces), Usage(completion_tokens=len(pieces)))
+
+
+def scripted_turn(make_services, backend, pdf, question: str, **settings):
+    """One turn over ``pdf`` answered by a scripted ``backend``: (services, streamed text, result)."""
+    from services import build_services
+    from settings import Settings
+
+    services = make_services()
+    assert services.knowledge_base.add_file(pdf, pdf.name).status == "ready"
+    scripted = build_services(Settings(data_dir=services.settings.data_dir, **settings), llm=backend,
+                              embedder=services.embedder)
+    try:
+        stream = scripted.pipeline.stream_turn(TurnRequest("u", question, k=2))
+        streamed = "".join(stream)
+        return services, streamed, stream.result
+    finally:
+        scripted.close()
+
+
 class QuotingBackend:
     """A scripted chat model for this logic test: it quotes the first sentence of passage
     [1] citing [1], invents a sentence citing [2], and cites a passage [9] that does not
@@ -113,9 +135,7 @@ class QuotingBackend:
     def stream(self, messages, params: GenerationParams, cancel: threading.Event | None = None) -> TextStream:
         context = messages[-1]["content"]  # the context block comes with the question, last
         first = re.search(r"\[1\] [^\n]*\n([^.]*\.)", context).group(1)
-        answer = f"{first} [1]. Penguins run the bakery on weekends [2]. See also [9]."
-        pieces = [answer[i:i + 3] for i in range(0, len(answer), 3)]
-        return TextStream(iter(pieces), Usage(completion_tokens=len(pieces)))
+        return in_pieces(f"{first} [1]. Penguins run the bakery on weekends [2]. See also [9].")
 
     def complete(self, messages, params):
         return self.real.complete(messages, params)
@@ -131,25 +151,13 @@ class QuotingBackend:
 
 
 def test_a_turn_returns_streams_and_stores_checked_citations(make_services, bundled_backend, tmp_path):
-    from services import build_services
-    from settings import Settings
-
-    services = make_services()
     pdf = make_pdf(tmp_path / "recipes.pdf", [
         "Sourdough bread. Feed the starter with flour and water the evening before baking.",
         "Fixing a flat tyre. Find the puncture with soapy water, then patch the inner tube.",
     ])
-    assert services.knowledge_base.add_file(pdf, "recipes.pdf").status == "ready"
     # grounding_check off: half of this answer is invented on purpose, to be flagged claim by claim
-    quoting = build_services(Settings(data_dir=services.settings.data_dir, grounding_check=False),
-                             llm=QuotingBackend(bundled_backend),
-                             embedder=services.embedder)
-    try:
-        stream = quoting.pipeline.stream_turn(TurnRequest("u", "How do I fix a flat tyre?", k=2))
-        streamed = "".join(stream)
-        result = stream.result
-    finally:
-        quoting.close()
+    services, streamed, result = scripted_turn(make_services, QuotingBackend(bundled_backend), pdf,
+                                               "How do I fix a flat tyre?", grounding_check=False)
     assert "[9]" not in streamed and streamed == result.text
     assert result.text.endswith("[2]. See also.")
     first, second = result.sources
@@ -170,29 +178,16 @@ class MisnumberingBackend(QuotingBackend):
         passages = re.findall(r"\[(\d)\] [^\n]*\n([^\n]*)", context)
         holder = next(n for n, text in passages if "12.50" in text)
         other = next(n for n, _ in passages if n != holder)
-        answer = f"A tyre patch kit costs 12.50 euros [{other}]."
-        pieces = [answer[i:i + 3] for i in range(0, len(answer), 3)]
-        return TextStream(iter(pieces), Usage(completion_tokens=len(pieces)))
+        return in_pieces(f"A tyre patch kit costs 12.50 euros [{other}].")
 
 
 def test_a_turn_cites_the_passage_that_prints_the_figure(make_services, bundled_backend, tmp_path):
-    from services import build_services
-    from settings import Settings
-
-    services = make_services()
     pdf = make_pdf(tmp_path / "costs.pdf", [
         "Sourdough bread. The starter needs 450 grams of flour and 300 grams of water.",
         "Fixing a flat tyre. A tyre patch kit costs 12.50 euros at the bicycle shop.",
     ])
-    assert services.knowledge_base.add_file(pdf, "costs.pdf").status == "ready"
-    model = build_services(Settings(data_dir=services.settings.data_dir), llm=MisnumberingBackend(bundled_backend),
-                           embedder=services.embedder)
-    try:
-        stream = model.pipeline.stream_turn(TurnRequest("u", "What does a tyre patch kit cost?", k=2))
-        streamed = "".join(stream)
-        result = stream.result
-    finally:
-        model.close()
+    _, streamed, result = scripted_turn(make_services, MisnumberingBackend(bundled_backend), pdf,
+                                        "What does a tyre patch kit cost?")
     holder = next(i for i, s in enumerate(result.sources, start=1) if "12.50" in s.text)
     assert streamed == result.text == f"A tyre patch kit costs 12.50 euros [{holder}]."
     assert [(s.cited, s.supported) for s in result.sources if s.page == 2] == [(True, True)]
