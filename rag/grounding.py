@@ -11,8 +11,12 @@ what to do with an ungrounded answer (rag/turn.py).
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from typing import Sequence
+
+import snowballstemmer
 
 from rag.citations import content_words
 from rag.keyword_index import tokenize as keyword_tokens
@@ -38,9 +42,20 @@ def _words(text: str) -> list[str]:
     return words
 
 
+_STEMMERS = threading.local()  # a Snowball stemmer keeps its word in itself: one per thread
+
+
+@functools.lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    """"millions" and "million" are one word here (English plurals only)."""
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+    """One English word, whatever its inflection ("increased" and "increase", "millions" and
+    "million"): an answer that says "Yes, net earnings increased" to "Did net earnings
+    increase?" adds nothing to the question. Snowball's English stemmer; Chinese as it is."""
+    if not word.isascii():
+        return word
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
 
 
 def added_words(answer: str, question: str) -> list[str]:

@@ -10,6 +10,7 @@ ZH_PASSAGE = "本文选取2015-2021年安徽省专精特新企业作为样本，
 def test_added_words_leave_out_the_question_yes_no_and_plurals():
     assert added_words("Yes, the stores are in Canada [1].", "Where are the stores?") == ["canada"]
     assert added_words("Sales were 1,250 millions.", "What were the sales?") == ["1", "250", "million"]
+    assert added_words("Operating income increased.", "Did the operations increase?") == ["incom"]
 
 
 def test_an_answer_copied_from_the_passage_is_grounded():
@@ -31,6 +32,9 @@ def test_a_restated_question_is_not_grounded_unless_it_answers_yes_or_no():
     assert not is_grounded("The board eat lunch at the annual meeting [1].", question, [PASSAGE])
     assert is_grounded("Yes, the company operates stores in Canada.", "Does the company operate stores in Canada?",
                        [PASSAGE])
+    # an inflected question word is no added word: "increased" answers "increase"
+    assert is_grounded("Yes, net sales increased in fiscal 2023 [1].", "Did net sales increase in fiscal 2023?",
+                       ["Net sales rose in every quarter."])
 
 
 def test_computed_figures_do_not_count_against_an_answer():
