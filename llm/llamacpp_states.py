@@ -8,8 +8,8 @@ another conversation comes, the current one's state is saved into a per-key LRU
 (``kv_cache_mb`` bytes at most) and the newcomer's saved state is restored, or the context
 starts empty: a prefix is never reused across keys, nor without a key — except the part
 the caller declares the same for everyone (``GenerationParams.shared_prefix``: the server's
-system prompt and instructions: ~150 tokens, 1.3 s of a 1.5B first turn here, BENCHMARKS §3b). Its KV is kept on its
-own, saved at exactly that boundary, so what a new conversation reuses can never hold
+system prompt and instructions: ~150 tokens, 1.3 s of a 1.5B first turn here, BENCHMARKS
+§3b). Its KV is kept on its own, saved at exactly that boundary, so what a new conversation reuses can never hold
 another user's tokens, and how much it reuses depends on the server's prompt alone.
 """
 

@@ -3,8 +3,8 @@
 The answer prompt numbers the passages [1]..[k] and asks for marks. After generation:
 marks that point to no passage are removed, and a mark whose sentence gives figures that
 its passage lacks but another passage prints is moved to that passage (both while
-streaming, so every client sees the same text); each source says whether the answer cited it; each cited sentence is checked
-against its passage, lexically (share of the sentence's content words found in the
+streaming, so every client sees the same text); each source says whether the answer cited
+it; each cited sentence is checked against its passage, lexically (share of the sentence's content words found in the
 passage) and by embedding similarity, and a sentence that neither supports is flagged
 ``supported: false`` ("not found on the cited page").
 """
@@ -29,11 +29,12 @@ _NUMBERS = re.compile(r"\d{1,3}")
 # The end of a streamed text that may still become a mark: a space (dropped along with
 # a dangling mark), "[" and what may follow it inside a mark.
 _PARTIAL_MARK = re.compile(r"\s?(?:\[[\d\s,，、]{0,16})?$")
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])(?:\s*(?:\[\d[\d\s,，、]*\])+)?\s*")
+_END_CHARS = ".!?;。！？；"
+_MARK_RUN = r"(?:\s*\[\d[\d\s,，、]*\])+"  # "[1]", " [1][3]", "[2, 5]"
+_SENTENCE_END = re.compile(rf"(?<=[{_END_CHARS}])(?:{_MARK_RUN})?\s*")
 # Where a claim ends, for finding the sentence a mark belongs to ("24.6" is no full stop).
-_ENDS = (".", "!", "?", "。", "！", "？", "；", ";")
 _CLAIM_END = re.compile(r"[.!?;](?=\s)|[。！？；\n]")
-_TRAILING_MARKS = re.compile(r"(?:\s*\[\d[\d\s,，、]*\])+\s*$")
+_TRAILING_MARKS = re.compile(rf"{_MARK_RUN}\s*$")
 # A figure: "12,645", "$13.2", "24.6%", "增长85.7%"; not the digits inside "FY2021" or "Q4".
 _FIGURE = re.compile(r"(?<![A-Za-z0-9_.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![A-Za-z0-9_])")
 
@@ -78,7 +79,7 @@ def best_source(cited: list[int], claim: str, passage_figures: Sequence[set[str]
     figure of the claim that any passage prints; else the cited passages that print some of
     them, plus the best-ranked passages that print the rest (a small model often writes [3]
     for a figure it read in [1], or cites one passage for two years read in two)."""
-    wanted = figures(claim) & set().union(*passage_figures) if passage_figures else set()
+    wanted = figures(claim) & set().union(*passage_figures)
     have = set().union(*(passage_figures[n - 1] for n in cited)) & wanted
     if have == wanted:
         return cited
@@ -97,7 +98,7 @@ def _claim_before(text: str) -> str:
     " and B 7"). Marks right before it and a full stop just before them belong to the same
     claim ("... is 12,645. [1][3]")."""
     body = _TRAILING_MARKS.sub("", text).rstrip()
-    body = body[:-1] if body.endswith(_ENDS) else body
+    body = body[:-1] if body.endswith(tuple(_END_CHARS)) else body
     starts = [m.end() for m in _CLAIM_END.finditer(body)] + [m.end() for m in MARK.finditer(body)]
     return body[max(starts):] if starts else body
 
