@@ -102,6 +102,24 @@ class Settings(BaseSettings):
         description="Answer 'not in your documents' when the model's answer restates the question or uses "
                     "mostly words no passage contains (rag/grounding.py).",
     )
+    calculator: bool = Field(
+        True,
+        description="The model may write <calc>expression</calc>: docchat evaluates it, checks every operand "
+                    "against the passages and the model goes on from the result (rag/calculator.py); off = "
+                    "the model states numbers itself.",
+    )
+    prune_passages: bool = Field(
+        True,
+        description="Send the model only the sentences and table rows of each passage that bear on the question "
+                    "(with the table header and scale line); the sources still show the whole passage.",
+    )
+    speculation: str = Field(
+        "prompt-lookup",
+        pattern="^(off|prompt-lookup|draft-model)$",
+        description="Speculative decoding in the llama.cpp backend: 'prompt-lookup' drafts tokens from n-grams of "
+                    "the prompt, 'draft-model' from the bundled Qwen2.5-Coder-0.5B, 'off' one token at a time. "
+                    "Greedy output is the same either way; sampled answers decode one token at a time.",
+    )
     retrieval_strategy: str = Field(
         "standalone+raw",
         description="Queries fused for retrieval: 'standalone', 'raw', 'standalone+raw' or 'standalone+raw+prev' "

@@ -156,7 +156,7 @@ class LlamaCppBackend:
     def stream(self, messages: list[Message], params: GenerationParams,
                cancel: threading.Event | None = None) -> TextStream:
         """Queue the request and return its text deltas (``BackendBusy``, ``PromptTooLong``)."""
-        prompt = self.render(messages)
+        prompt = self.render(messages) + params.assistant_prefix
         tokens = self._encode(prompt)
         room = self.context_window - len(tokens)
         if room <= 0:

@@ -193,6 +193,11 @@ class OpenAIBackend:
         import openai
 
         plain = [{"role": m["role"], "content": m["content"]} for m in messages]
+        if params.assistant_prefix:
+            # The answer so far, continued (the calculator's loop): llama.cpp's server continues
+            # a last assistant message by itself, vLLM when asked to with these two fields.
+            plain.append({"role": "assistant", "content": params.assistant_prefix})
+            extra = {**extra, "extra_body": {"continue_final_message": True, "add_generation_prompt": False}}
         try:
             return self._retrying(
                 lambda: self.client.chat.completions.create(

@@ -151,6 +151,8 @@ class TransformersBackend:
 
         usage = Usage()
         input_ids = self._counter.encode_chat(messages, add_generation_prompt=True)
+        if params.assistant_prefix:  # the answer so far: the model continues it
+            input_ids = input_ids + self.tokenizer.encode(params.assistant_prefix, add_special_tokens=False)
         usage.prompt_tokens = len(input_ids)
         room = self.context_window - len(input_ids)
         if room <= 0:

@@ -41,6 +41,10 @@ class GenerationParams:
     # The start of the first message that is the same for every user (the server's own system
     # prompt and instructions): its KV may serve any conversation's first turn. "" = none.
     shared_prefix: str = ""
+    # Text the assistant's answer already starts with: the model continues it (the calculator's
+    # stop-evaluate-continue loop, rag/calculator.py). The prompt is the rendered messages,
+    # assistant header included, followed by this text; "" = a fresh answer.
+    assistant_prefix: str = ""
     # LoRA adapter role for this call ("condense"); None = an answer (llm/adapters.py).
     adapter: str | None = None
 
