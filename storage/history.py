@@ -175,6 +175,7 @@ class HistoryManager:
         params: Any = None,
         status: str = "complete",
         message_id: str | None = None,
+        calculations: list | None = None,
     ) -> StoredMessage:
         """Append a message (``message_id`` lets a streaming caller announce the id first); bumps the conversation and titles it from its first question.
 
@@ -199,17 +200,18 @@ class HistoryManager:
             model=model,
             params=dict(plain(params) or {}),
             status=status,
+            calculations=[plain(c) for c in calculations or []],
         )
         with self.db.transaction() as conn:
             row = conn.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             if row is None:
                 raise ConversationNotFound(f"no conversation {conversation_id!r}")
             conn.execute(
-                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message.id, conversation_id, role, content, message.created_at, standalone_query,
                     to_json(message.sources), prompt_tokens, completion_tokens, model,
-                    to_json(message.params), status,
+                    to_json(message.params), status, to_json(message.calculations),
                 ),
             )
             title = row["title"]

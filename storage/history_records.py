@@ -17,7 +17,7 @@ TITLE_CHARS = 60
 
 MESSAGE_COLUMNS = (
     "id, conversation_id, role, content, created_at, standalone_query, sources, "
-    "prompt_tokens, completion_tokens, model, params, status"
+    "prompt_tokens, completion_tokens, model, params, status, calculations"
 )
 
 
@@ -47,6 +47,7 @@ class StoredMessage:
     model: str | None = None
     params: dict = field(default_factory=dict)
     status: str = "complete"  # 'complete' | 'partial' (an answer cut short)
+    calculations: list[dict] = field(default_factory=list)  # rag/calculator.py, DESIGN.md §5
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,4 +103,5 @@ def message_from_row(row: sqlite3.Row) -> StoredMessage:
         model=row["model"],
         params=json.loads(row["params"]),
         status=row["status"],
+        calculations=json.loads(row["calculations"] or "[]"),
     )

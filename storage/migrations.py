@@ -149,7 +149,13 @@ def m003_chunk_positions(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_keyword_index, m003_chunk_positions]
+def m004_message_calculations(conn: sqlite3.Connection) -> None:
+    """The calculations an answer made (rag/calculator.py): expression, result, operands and
+    the passages they come from, as JSON; '[]' for every message from before."""
+    _run(conn, "ALTER TABLE messages ADD COLUMN calculations TEXT NOT NULL DEFAULT '[]'")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_keyword_index, m003_chunk_positions, m004_message_calculations]
 
 
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
