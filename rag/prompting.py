@@ -57,17 +57,23 @@ CHAT_INSTRUCTIONS_ZH = "请用中文回答。"
 _CONTEXT_TAG = re.compile(r"</?\s*context\s*>", re.IGNORECASE)
 
 
-def format_context(sources: Sequence[Source], max_chars_per_source: int = 1500) -> str:
+def format_context(sources: Sequence[Source], max_chars_per_source: int = 1500,
+                   texts: Sequence[str] | None = None) -> str:
     """Number the retrieved chunks [1]..[k] with file and page inside <context> tags.
 
+    ``texts``: what to send of each passage instead of its whole text (rag/pruning.py);
+    it may be shorter than ``sources``: only the first ``len(texts)`` passages are sent,
+    still numbered as the sources are, so [n] names source n either way.
     Tags inside the documents are neutralised, so a PDF cannot close the data block
     early and smuggle text out as instructions.
     """
     if not sources:
         return ""
+    if texts is None:
+        texts = [src.text for src in sources]
     blocks = []
-    for n, src in enumerate(sources, start=1):
-        text = _CONTEXT_TAG.sub("[context]", src.text).strip()
+    for n, (src, sent) in enumerate(zip(sources, texts), start=1):
+        text = _CONTEXT_TAG.sub("[context]", sent).strip()
         if len(text) > max_chars_per_source:
             text = text[:max_chars_per_source].rstrip() + " …"
         blocks.append(f"[{n}] {src.filename}, p. {src.page}\n{text}")

@@ -1,0 +1,311 @@
+"""Fewer prompt tokens for the same answer: what of each retrieved passage the model is sent.
+
+On two CPU cores the 1.5B model reads ~80 prompt tokens a second, and five whole passages
+make most of a ~1,800-token prompt. Most of a passage does not bear on the question: a
+statement table's other rows, a paragraph's other sentences. Extractive compressors
+(RECOMP, Provence) keep the sentences that matter; a CPU cannot afford a learned one, but
+a cheap one needs only what this module does:
+
+* a passage is cut into units: table rows ("label: v | v", rag/tables.py) and other
+  short lines one by one, prose into sentences;
+* each unit scores the BM25-style weight (idf over the units of all passages sent) of the
+  question's words it carries, stemmed, plus the printed labels of the line items the
+  question names (rag/metric_definitions.py), as plain strings;
+* the best units are kept with what makes them readable: a statement's header lines
+  (title, scale line "(In millions)", "单位：万元", column years), the group label above
+  a row ("Cash flows from investing activities:"), a sentence's neighbours;
+* a passage nothing in the question matches keeps its start: dense retrieval found it
+  for a reason words cannot show, and a passage is never sent empty.
+
+And how many passages: fused retrieval scores are rank based, so a passage scoring far
+below the first was found by one list only, low down; those are dropped from the tail,
+so the numbers [1..m] the model cites still name the same sources. The sources panel and
+the page viewer show whole passages: only the prompt is shorter. Pure functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import snowballstemmer
+
+from rag.keyword_index import tokenize as keyword_tokens
+from rag.types import Source
+
+# A kept passage stops growing past this many characters (whole passages run to ~700;
+# format_context clips at 1,500).
+BUDGET_CHARS = 600
+# A unit is kept when it scores at least this share of its passage's best unit.
+KEEP_SHARE = 0.5
+# ... and at least this share of the passage's best unit of any kind.
+MIN_SHARE = 0.25
+# Keeping most of a passage saves little and reads worse: then the passage goes whole.
+WHOLE_SHARE = 0.85
+# A passage whose fused score is below this share of the first passage's is not sent (tail only).
+SEND_SHARE = 0.5
+# A passage no question word matches keeps this much of its start.
+NO_MATCH_CHARS = 300
+GAP = "…"  # where units were left out
+
+# A line ending in a value ("Net income 596", "Total 1,234.5%"), not in a year ("December 31, 2022").
+_ROW_TAIL = re.compile(r"(?:[$€£¥]\s?)?\(?[-−]?\d(?:[\d,]*\d)?(?:\.\d+)?\)?(?:\s?%)?\s*$|\s[—–-]\s*$")
+_YEAR_TAIL = re.compile(r"(?<![\d,.])(?:19|20)\d\d\s*$")
+_SCALE = re.compile(
+    r"\bin (?:millions|thousands|billions)\b|\bexcept (?:per[- ]share|share)\b|\((?:dollars |amounts |\$ )?in "
+    r"|单位|[万千百亿]元|人民币元|百万",
+    re.IGNORECASE,
+)
+# After a full stop and a space (or a Chinese one), and before a bullet.
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\s+(?=[•●▪■◦])")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_RUNS = re.compile(r"[a-z]+|\d+")
+SHORT_LINE = 60  # a line this short is a heading, a label or a bullet: a unit of its own
+MAX_ROW_CHARS = 160
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A piece of a passage: a table row or short line (kept as a line), or a sentence of a
+    prose block (``block``: which run of prose lines it belongs to, -1 for a line)."""
+
+    text: str
+    kind: str  # "row" | "label" (ends with ":") | "line" | "sentence"
+    block: int = -1
+
+
+# --- words ---------------------------------------------------------------------------
+_STEMMERS = threading.local()  # a Snowball stemmer keeps its word in itself: one per thread
+
+
+@functools.lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
+
+
+def terms(text: str) -> set[str]:
+    """Stemmed words of ``text`` without stopwords; "FY2022" gives "fy" and "2022"; Chinese
+    words of two or more characters as jieba cuts them (one character says too little)."""
+    out: set[str] = set()
+    for token in keyword_tokens(text):
+        if _CJK.search(token):
+            if len(token) > 1:
+                out.add(token)
+        else:
+            out.update(_stem(run) for run in _RUNS.findall(token) if len(run) > 1 or run.isdigit())
+    return out
+
+
+def _matches(term: str, unit_terms: set[str], unit_text: str) -> bool:
+    """A Chinese word is looked for in the text itself: jieba may cut a table row's run
+    differently from the question's."""
+    return term in unit_terms or (bool(_CJK.search(term)) and term in unit_text)
+
+
+# --- units ---------------------------------------------------------------------------
+def _line_kind(line: str) -> str | None:
+    """'row', 'label' or 'line' for a line that stands alone, None for a line of prose."""
+    stripped = line.strip()
+    if " | " in stripped or (len(stripped) <= MAX_ROW_CHARS and _ROW_TAIL.search(stripped)
+                             and not _YEAR_TAIL.search(stripped) and re.search(r"[^\W\d_]", stripped)):
+        return "row"
+    if stripped.endswith((":", "：")) and len(stripped) <= MAX_ROW_CHARS:
+        return "label"
+    if len(stripped) <= SHORT_LINE:
+        return "line"
+    return None
+
+
+def _join(left: str, right: str) -> str:
+    """Two pieces of one paragraph: a space between English words, none after Chinese."""
+    return left + right if _CJK.search(left[-1:]) or left.endswith(("。", "！", "？", "；", "，")) else f"{left} {right}"
+
+
+def split_units(text: str) -> list[Unit]:
+    """The passage as rows, labels and short lines one by one and prose as sentences."""
+    units: list[Unit] = []
+    prose: list[str] = []
+    blocks = 0
+
+    def flush() -> None:
+        nonlocal blocks
+        if prose:
+            joined = functools.reduce(_join, (part.strip() for part in prose))
+            units.extend(Unit(s.strip(), "sentence", blocks) for s in _SENTENCE_END.split(joined) if s.strip())
+            blocks += 1
+            prose.clear()
+
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        kind = _line_kind(line)
+        if kind is None:
+            prose.append(line)
+            continue
+        flush()
+        units.append(Unit(line.strip(), kind))
+    flush()
+    return units
+
+
+def _header(units: Sequence[Unit]) -> set[int]:
+    """A statement's heading: the short lines before its first row (title, scale line,
+    column years), and a scale line wherever it stands."""
+    keep = {i for i, u in enumerate(units) if u.kind != "sentence" and len(u.text) <= MAX_ROW_CHARS
+            and _SCALE.search(u.text)}
+    first_row = next((i for i, u in enumerate(units) if u.kind == "row"), None)
+    if first_row is not None:
+        keep.update(i for i in range(first_row) if units[i].kind in ("line", "label"))
+    return keep
+
+
+def _readable(units: Sequence[Unit], i: int) -> set[int]:
+    """What unit ``i`` needs to be read: a row its group label above, a sentence or a
+    short line its neighbours."""
+    unit = units[i]
+    if unit.kind == "row":
+        for j in range(i - 1, -1, -1):
+            if units[j].kind == "label":
+                return {j}
+            if units[j].kind not in ("row",):
+                break
+        return set()
+    if unit.kind == "sentence":
+        return {j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].block == unit.block}
+    return {j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].kind == "line"}
+
+
+# --- weights -------------------------------------------------------------------------
+def term_weights(question: str, texts: Sequence[str], extra_terms: Sequence[str] = ()) -> dict[str, float]:
+    """BM25's idf of each question term over the units of ``texts`` (the passages sent):
+    a word in every row ("2022", "million") weighs little, a line item's word much."""
+    wanted = terms(question).union(*(terms(t) for t in extra_terms)) if extra_terms else terms(question)
+    units = [(terms(u.text), u.text) for text in texts for u in split_units(text)]
+    n = max(len(units), 1)
+    weights = {}
+    for term in wanted:
+        df = sum(_matches(term, unit_terms, unit_text) for unit_terms, unit_text in units)
+        weights[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    return weights
+
+
+def _score(unit: Unit, weights: Mapping[str, float], labels: Sequence[set[str]]) -> float:
+    unit_terms = terms(unit.text)
+    score = sum(w for t, w in weights.items() if _matches(t, unit_terms, unit.text))
+    # a line item's printed label, whole in a row, counts twice: that is the row the metric reads
+    for label in labels:
+        if label and label <= unit_terms:
+            score += sum(weights.get(t, 0.0) for t in label)
+    return score
+
+
+# --- one passage ---------------------------------------------------------------------
+def prune_passage(question: str, text: str, extra_terms: Sequence[str] = (), budget_chars: int = BUDGET_CHARS,
+                  weights: Mapping[str, float] | None = None) -> str:
+    """The part of ``text`` the question needs, in the passage's order, "…" where units were
+    left out. ``weights`` (term_weights over all passages sent) default to this passage's
+    own; ``extra_terms``: labels of the line items the question names. Never empty: a
+    passage nothing matches keeps its start."""
+    units = split_units(text)
+    if not units:
+        return text.strip()
+    if weights is None:
+        weights = term_weights(question, [text], extra_terms)
+    labels = [terms(t) for t in extra_terms]
+    scores = [_score(u, weights, labels) for u in units]
+    keep = _header(units)
+    if max(scores) <= 0:
+        chosen = _fill(units, keep, range(len(units)), min(budget_chars, NO_MATCH_CHARS))
+    else:
+        order = sorted(_matching(units, scores), key=lambda i: (-scores[i], i))
+        chosen = _fill(units, keep, order, budget_chars, with_neighbours=True)
+    kept_chars = sum(len(units[i].text) for i in chosen)
+    if kept_chars >= WHOLE_SHARE * sum(len(u.text) for u in units):
+        return text.strip()
+    return _render(units, sorted(chosen))
+
+
+def _matching(units: Sequence[Unit], scores: Sequence[float]) -> list[int]:
+    """Units scoring at least KEEP_SHARE of the best of their kind: table lines and prose
+    sentences compete apart, or a long sentence repeating the question's words would push
+    out the short row that holds its figure ("Subscription $ 16,388 ..."). A unit far below
+    the passage's best (MIN_SHARE) is left out whatever its kind."""
+    best = max(scores)
+    best_of = {}
+    for unit, score in zip(units, scores):
+        kind = unit.kind == "sentence"
+        best_of[kind] = max(best_of.get(kind, 0.0), score)
+    return [i for i, (u, s) in enumerate(zip(units, scores))
+            if s > 0 and s >= KEEP_SHARE * best_of[u.kind == "sentence"] and s >= MIN_SHARE * best]
+
+
+def _fill(units: Sequence[Unit], keep: set[int], order: Sequence[int], budget: int,
+          with_neighbours: bool = False) -> set[int]:
+    """``keep`` plus units in ``order`` (each with what makes it readable) while they fit
+    ``budget``; the first one always."""
+    chosen = set(keep)
+    used = sum(len(units[i].text) for i in chosen)
+    for n, i in enumerate(order):
+        group = ({i} | _readable(units, i)) if with_neighbours else {i}
+        new = group - chosen
+        cost = sum(len(units[j].text) for j in new)
+        if n > 0 and used + cost > budget:
+            if not with_neighbours:
+                break  # the start of the passage: one piece, not the bits that still fit
+            if i not in chosen and used + len(units[i].text) <= budget:
+                new, cost = {i}, len(units[i].text)
+            else:
+                continue
+        chosen |= new
+        used += cost
+    return chosen
+
+
+def _render(units: Sequence[Unit], chosen: Sequence[int]) -> str:
+    """Lines on lines, sentences of one block on one line, "…" for every gap."""
+    parts: list[str] = []
+    previous = None
+    for i in chosen:
+        unit = units[i]
+        if previous is not None and i != previous + 1:
+            parts.append(GAP)
+        elif previous is None and i > 0:
+            parts.append(GAP)
+        joined = (previous is not None and i == previous + 1 and unit.kind == "sentence"
+                  and units[previous].kind == "sentence" and units[previous].block == unit.block)
+        if joined:
+            parts[-1] = _join(parts[-1], unit.text)
+        else:
+            parts.append(unit.text)
+        previous = i
+    if previous is not None and previous < len(units) - 1:
+        parts.append(GAP)
+    return "\n".join(parts)
+
+
+# --- the passages of one prompt ------------------------------------------------------
+def passages_to_send(sources: Sequence[Source], share: float = SEND_SHARE) -> int:
+    """How many of ``sources`` (best first) go into the prompt: the first always, then every
+    one up to the last scoring at least ``share`` of the first. Only the tail is dropped, so
+    passage [n] is source n either way."""
+    if not sources:
+        return 0
+    top = sources[0].score
+    if top <= 0:
+        return len(sources)
+    return max(1, max(n for n, s in enumerate(sources, start=1) if s.score >= share * top))
+
+
+def prompt_passages(question: str, sources: Sequence[Source], extra_terms: Sequence[str] = ()) -> list[str]:
+    """The text to send for each passage that goes into the prompt ([1]..[m], m <= len(sources))."""
+    sent = sources[: passages_to_send(sources)]
+    texts = [s.text for s in sent]
+    weights = term_weights(question, texts, extra_terms)
+    return [prune_passage(question, text, extra_terms, weights=weights) for text in texts]
