@@ -17,7 +17,8 @@ integers), ``**`` takes at most ``MAX_EXPONENT``, and a result that is not a fin
 real number is refused.
 
 What an expression may contain: numbers as pages print them ("4,396", "0.5", "$1.2";
-"12%" is 0.12, as a page's percentage is a fraction), ``+ - * /`` (also ``× ÷ −`` and
+"12%" is 0.12, as a page's percentage is a fraction; "4.4 billion", "4,396M", "12.5亿"
+are the amounts they name), ``+ - * /`` (also ``× ÷ −`` and
 ``x`` between numbers), ``**`` or ``^``, parentheses, unary minus, and ``round abs
 min max sum avg`` (``mean``/``average`` as aliases; ``min``/``max``/``sum``/``avg`` take
 numbers or one list). A comma followed by exactly three digits is a thousands
@@ -57,9 +58,14 @@ _CALC = re.compile(re.escape(CALC_OPEN) + r"(.*?)" + re.escape(CALC_CLOSE), re.S
 _SYMBOLS = str.maketrans({"×": "*", "÷": "/", "−": "-", "–": "-", "—": "-", "·": "*", "^": "**",
                           "$": None, "¥": None, "€": None, "£": None})
 _TIMES_X = re.compile(r"(?<=[\d)\s])[xX](?=[\s\d(])")
-# "4,396", "1,234.5", "0.25", ".5", optionally "%" (a percentage, i.e. a fraction).
-_NUMBER = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?:\s*%)?|(?<![\w.])\.\d+(?:\s*%)?")
-_ALLOWED_CHARS = re.compile(r"[\d\s.,+\-*/()\[\]%A-Za-z]*")
+# "4,396", "1,234.5", "0.25", ".5", then maybe a percent sign (a percentage is its
+# fraction) or a scale ("4.4 billion", "4,396M", "12.5亿" are the amounts they name).
+_NUMBER = re.compile(r"(?<![\w.])(?P<number>(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|\.\d+)"
+                     r"(?:\s*(?P<percent>%)|\s*(?P<word>thousand|million|billion|trillion)s?\b"
+                     r"|(?P<short>bn|mn|[kmb])(?![a-z])|\s*(?P<cjk>万亿|亿|万))?", re.I)
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "bn": 1e9, "mn": 1e6,
+           "k": 1e3, "m": 1e6, "b": 1e9, "万亿": 1e12, "亿": 1e8, "万": 1e4}
+_ALLOWED_CHARS = re.compile(r"[\d\s.,+\-*/()\[\]A-Za-z]*")
 _WORD = re.compile(r"[A-Za-z]+")
 _OPERATORS: dict[type, Callable[[float, float], float]] = {
     ast.Add: lambda a, b: a + b,
@@ -170,27 +176,18 @@ def _evaluate(expression: str) -> tuple[float, list[tuple[float, str]]]:
     text = text.strip().strip("=").strip()
     if not text:
         raise CalculationError("the expression is empty")
-    if not _ALLOWED_CHARS.fullmatch(text):
-        raise CalculationError(f"only {_ALLOWED} are allowed")
-    for word in _WORD.findall(text):
-        if word not in _FUNCTIONS:
-            raise CalculationError(f"unknown name: {word}")
-    depth = 0
-    for char in text:
-        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
-        if depth > MAX_DEPTH:
-            raise CalculationError("the expression is nested too deeply")
+    _check_form(_NUMBER.sub(" 0 ", text))
     numbers: list[tuple[float, str]] = []
 
     def as_literal(match: re.Match[str]) -> str:
-        written = match.group(0)
-        value = float(written.rstrip("% ").replace(",", "")) / (100 if written.endswith("%") else 1)
-        numbers.append((value, written))
+        number = float(match.group("number").replace(",", ""))
+        unit = match.group("word") or match.group("short") or match.group("cjk")
+        value = number / 100 if match.group("percent") else number * (_SCALES[unit.lower()] if unit else 1)
+        numbers.append((value, match.group(0)))
         return f" {value!r} "
 
-    python = _NUMBER.sub(as_literal, text).strip()
     try:
-        tree = ast.parse(python, mode="eval")
+        tree = ast.parse(_NUMBER.sub(as_literal, text).strip(), mode="eval")
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         raise CalculationError("the expression is malformed") from None
     try:
@@ -202,6 +199,21 @@ def _evaluate(expression: str) -> tuple[float, list[tuple[float, str]]]:
     if isinstance(result, complex) or not math.isfinite(result):
         raise CalculationError("the result is not a finite real number")
     return float(result), numbers
+
+
+def _check_form(skeleton: str) -> None:
+    """Refuse, before parsing, what is not arithmetic: ``skeleton`` is the expression with
+    each number replaced by 0, so only operators, brackets and function names are left."""
+    if not _ALLOWED_CHARS.fullmatch(skeleton):
+        raise CalculationError(f"only {_ALLOWED} are allowed")
+    for word in _WORD.findall(skeleton):
+        if word not in _FUNCTIONS:
+            raise CalculationError(f"unknown name: {word}")
+    depth = 0
+    for char in skeleton:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+        if depth > MAX_DEPTH:
+            raise CalculationError("the expression is nested too deeply")
 
 
 def _walk(node: ast.AST) -> float:

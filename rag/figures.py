@@ -95,6 +95,7 @@ _NOT_FIGURES = re.compile("|".join([
     r"\d+\s*[-‐]?\s*(?:months?|years?|weeks?|days?|quarters?|hours?)\b", r"\d+\s*(?:个月|个季度|季度|周|天|小时)",
 ]), re.I | re.M)
 _SECTION_AFTER = re.compile(r"\.\d")  # "3.2.1": a section number, not a figure
+_MINUS_BEFORE = re.compile(r"(?<![\w.,])[-−]$")  # "-3.5%" is written with its sign
 _TIMES_AFTER = re.compile(r"[x×](?![A-Za-z])")  # "1.5x coverage": a multiple is a figure
 _CALC_FORM = re.compile(r"<calc>.*?(?:</calc>|$)", re.S)
 
@@ -225,9 +226,10 @@ def _prints(printed: Printed, target: float, rel_tol: float, exact: bool) -> boo
 def _rounds_to(figure: _Figure, amount: float, scales: Iterable[float]) -> bool:
     """Whether ``amount`` (times one of ``scales``), written in the figure's unit or as
     is, rounds to the figure at the precision it is written in. A figure without a unit
-    word may be in any of ``UNITS``: the question often names it ("Answer in USD millions")."""
+    word and at least 1 may be in any of ``UNITS``: the question often names it ("Answer
+    in USD millions": "303" for a printed 302,578 in thousands); "0.0031" is no 3.1 in thousands."""
     slack = figure.tolerance + 1e-9 * max(1.0, figure.number)
-    units = UNITS if figure.unit == 1.0 else (figure.unit, 1.0)
+    units = UNITS if figure.unit == 1.0 and figure.number >= 1 else (figure.unit, 1.0)
     for scale in scales:
         for unit in units:
             if abs(amount * scale / unit - figure.number) <= slack:
@@ -257,6 +259,8 @@ def _answer_figures(text: str) -> list[_Figure]:
                 len(whole) == 1 or (len(whole) == 4 and 1900 <= int(whole) <= 2100 and "," not in written)):
             continue
         start_text = start - len(currency.group(0)) if currency else start
+        if _MINUS_BEFORE.search(text[max(0, start_text - 3):start_text]):
+            start_text -= 1
         figures.append(_Figure(text[start_text:end + tail].strip(), float(whole + ("." + decimals if decimals else "")),
                                unit or 1.0, _tolerance(whole, decimals)))
     return figures

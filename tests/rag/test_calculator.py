@@ -60,6 +60,9 @@ PROSE = "Net card fees increased 17 percent, and operating margin was 34.6% in f
     ("avg([312, 376])", 344.0),
     ("sum(1,2,3)", 6.0),  # "1,2" is no thousands separator
     ("365 * avg(312, 376) / 7,772 =", 365 * 344 / 7772),  # a trailing "=" is ignored
+    ("4.4 billion / 2", 2.2e9),  # a scale word is the amount it names
+    ("4,396M - 3,921M", 475e6),
+    ("12.5亿 / 1万", 125_000.0),
 ])
 def test_evaluates_arithmetic_as_pages_print_numbers(expression, value):
     assert evaluate(expression) == pytest.approx(value)
@@ -70,6 +73,7 @@ def test_evaluates_arithmetic_as_pages_print_numbers(expression, value):
     ("9**9**9", "exponent"),
     ("10 ** 400", "exponent"),
     ("1e300 * 10", "unknown name"),
+    ("5 bn", "unknown name: bn"),  # a short scale only right after the number
     ("9" * 150 + " ** 32", "too large"),
     ("__import__('os').system('ls')", "only numbers"),
     ("().__class__.__bases__[0].__subclasses__()", "only numbers"),
@@ -122,6 +126,7 @@ def test_operands_from_two_passages_carry_both_marks_in_order():
     "6.098 / 17.606",  # in billions
     "0.346 * 17,606",  # a printed 34.6% as its fraction
     "17 / 100 * 15,785",  # "17 percent"
+    "6,098M / 17.606 billion",  # scale words
 ])
 def test_operands_are_found_after_normalisation(expression):
     assert calculate(expression, [INCOME, PROSE]).ok

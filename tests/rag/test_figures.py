@@ -105,6 +105,8 @@ def test_find_value_prefers_a_passage_printing_the_number_itself():
     ("The ratio is <calc>(4,396 - 3,921) / 3,921 * 100</calc> = 12.11, i.e. 12.1%.", ["12.11", "12.1%"]),
     ("R2 is 0.2087; the answer is $59268.00; it took $2.77 of assets to generate $1 of revenue.",
      ["0.2087", "$59268.00", "$2.77"]),
+    ("The effective tax rate was 0.62%, against -14.76% (a change of −15.38 points).",
+     ["0.62%", "-14.76%", "−15.38"]),
     ("Coverage was 1.5x, and rates rose 50 basis points in 2022 across 3 segments.", ["1.5", "50 basis points"]),
     ("营业收入为3.2亿元，同比增长85.7%，见表3.1和图 3.2，2015-2021年共34家企业，截至2022年12月31日，第3章第28-43页。",
      ["3.2亿", "85.7%", "34"]),
