@@ -12,6 +12,10 @@ bench/retrieval_quality.py).
 
 ``condense_question`` is the older call that asks for the rewrite only: the shipped
 SmolLM2 condense adapter was trained on its prompt.
+
+Both ask the model only about a question that needs the conversation, and keep a rewrite
+only when it still holds the question (rag/standalone.py): a self-contained question asked
+inside a conversation is searched as asked, not as the model's guess at its topic.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Sequence
 
 from llm.types import ChatBackend, GenerationParams, Message
 from rag.language import is_chinese
+from rag.standalone import checked_rewrite, read_question
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +94,13 @@ def clean_condensed(output: str, question: str) -> str:
 
 
 def condense_question(llm: ChatBackend, turns: Sequence[Message], question: str) -> str:
-    """Standalone query for ``question``; no model call when there is no history."""
+    """Standalone query for ``question``; no model call when there is no history or the
+    question stands alone (rag/standalone.py), and a rewrite that lost the question is not used."""
     if not turns:
+        return question
+    reading = read_question(question)
+    if reading.alone:
+        log.info("%r stands alone (%s): searched as asked", question, reading.reason)
         return question
     messages = build_condense_messages(turns, question)
     try:
@@ -98,7 +108,7 @@ def condense_question(llm: ChatBackend, turns: Sequence[Message], question: str)
     except Exception:  # a failed rewrite must not fail the turn
         log.exception("condensing failed; retrieving with the raw question")
         return question
-    standalone = clean_condensed(completion.text, question)
+    standalone = checked_rewrite(question, clean_condensed(completion.text, question), turns, reading)
     log.info("condensed %r -> %r", question, standalone)
     return standalone
 
@@ -109,14 +119,15 @@ def retrieval_queries(
     """Queries whose results the retriever fuses.
 
     strategies: "standalone", "raw", "standalone+raw", "standalone+raw+prev"
-    (prev = the raw question joined to the previous user question).
+    (prev = the raw question joined to the previous user question, unless the question
+    stands alone: then the previous one would only pull in the old topic).
     """
     queries: list[str] = []
     if "standalone" in strategy:
         queries.append(standalone)
     if "raw" in strategy or not queries:
         queries.append(question)
-    if "prev" in strategy:
+    if "prev" in strategy and not read_question(question).alone:
         previous = [m["content"] for m in turns if m["role"] == "user"]
         if previous:
             queries.append(f"{previous[-1]} {question}")
@@ -220,9 +231,15 @@ def plan_search(llm: ChatBackend, turns: Sequence[Message], question: str,
                 cache_key: str | None = None) -> SearchPlan:
     """One model call: the standalone question (follow-ups) and search phrasings (every turn).
 
-    ``cache_key`` lets a backend that keeps KV per key reuse this prompt's fixed start
+    A question that stands alone (rag/standalone.py) is planned without the history, like a
+    first question: its phrasings only, no rewrite; a rewrite that lost the question is not
+    used. ``cache_key`` lets a backend that keeps KV per key reuse this prompt's fixed start
     (the instructions) from the caller's previous plan. A failed call never fails the turn.
     """
+    reading = read_question(question) if turns else None
+    if reading is not None and reading.alone:
+        log.info("%r stands alone (%s): planned without the history", question, reading.reason)
+        turns = ()
     messages = build_query_messages(turns, question)
     try:
         completion = llm.complete(messages, replace(QUERY_PARAMS, cache_key=cache_key))
@@ -230,6 +247,8 @@ def plan_search(llm: ChatBackend, turns: Sequence[Message], question: str,
         log.exception("planning the search failed; retrieving with the question as asked")
         return SearchPlan(question)
     plan = parse_search_plan(completion.text, question, has_history=bool(turns))
+    if turns and reading is not None:
+        plan = replace(plan, question=checked_rewrite(question, plan.question, turns, reading))
     log.info("search plan for %r: %r + %r", question, plan.question, plan.phrasings)
     return plan
 

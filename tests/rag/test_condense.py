@@ -162,3 +162,73 @@ def test_a_failing_model_call_falls_back_to_the_question():
             raise RuntimeError("model gone")
 
     assert plan_search(Broken(), TURNS, "How long?") == SearchPlan("How long?")
+
+
+# --- a question that stands alone is searched as asked (issue 34) ---------------------------
+DEFINED = ("What is Acme's FY2022 working capital ratio? Working capital ratio is defined as total current assets "
+           "divided by total current liabilities.")
+
+
+def test_a_standalone_question_inside_a_conversation_makes_no_model_call():
+    llm = RecordingLLM("What is the second step of baking sourdough bread?")
+    assert condense_question(llm, TURNS, DEFINED) == DEFINED
+    assert condense_question(llm, TURNS, "本文的企业数据来自哪个数据库？") == "本文的企业数据来自哪个数据库？"
+    assert llm.calls == []
+
+
+def test_a_follow_up_is_still_rewritten_with_one_call():
+    llm = RecordingLLM("How long does sourdough bread take to proof?")
+    assert condense_question(llm, TURNS, "And how long does it proof?") == "How long does sourdough bread take to proof?"
+    assert len(llm.calls) == 1
+
+
+def test_a_rewrite_that_copies_the_earlier_question_is_not_searched():
+    llm = RecordingLLM("How do I bake sourdough bread?")  # the model answers with the earlier question
+    assert condense_question(llm, TURNS, "What makes lobular cancer distinct?") == "What makes lobular cancer distinct?"
+    assert len(llm.calls) == 1  # the cheap check could not tell: the model was asked, its answer checked
+
+
+def test_a_rewrite_that_drops_the_questions_subject_is_not_searched():
+    llm = RecordingLLM("What are the steps of baking sourdough bread?")
+    question = "Which steps does a flat tyre repair need?"
+    assert condense_question(llm, TURNS, question) == question
+
+
+def test_a_standalone_question_is_planned_without_the_history():
+    llm = RecordingLLM("Question: How do I bake sourdough bread?\nSearch: current ratio; balance sheet")
+    plan = plan_search(llm, TURNS, DEFINED)
+    assert plan == SearchPlan(DEFINED, ("current ratio", "balance sheet"))
+    [(messages, _)] = llm.calls
+    assert messages[1]["content"] == f"Conversation:\n(none)\nLast question: {DEFINED}"
+
+
+def test_the_previous_question_is_not_glued_to_a_standalone_one():
+    assert retrieval_queries("standalone+raw+prev", DEFINED, DEFINED, TURNS) == [DEFINED]
+
+
+def test_a_definition_in_the_question_reaches_retrieval_and_the_answer_prompt(tmp_path, embedder):
+    from services import build_services
+    from settings import Settings
+    from rag.types import TurnRequest
+    from tests.fakes import FakeChatBackend
+    from tests.pdfs import make_pdf
+
+    fake = FakeChatBackend()
+    built = build_services(Settings(data_dir=tmp_path / "data"), llm=fake, embedder=embedder)
+    try:
+        pages = ["Sourdough bread. Feed the starter with flour and water, then fold the dough.",
+                 "Acme balance sheet FY2022. Total current assets 500. Total current liabilities 250."]
+        built.knowledge_base.add_file(make_pdf(tmp_path / "acme.pdf", pages), "acme.pdf")
+        params = GenerationParams(max_new_tokens=16, temperature=0.0)
+        first = built.pipeline.run_turn(TurnRequest("u", "How do I bake sourdough bread?", params=params))
+        fake.enqueue(["The ratio is 2.0 [2]."])
+        second = built.pipeline.run_turn(TurnRequest("u", DEFINED, conversation_id=first.conversation_id,
+                                                     params=params))
+        condense_calls = [c for c in fake.calls_of("complete")
+                          if c.messages[0]["content"] in (CONDENSE_SYSTEM_EN, QUERY_SYSTEM_EN)]
+        assert condense_calls == []  # the question stands alone: no condense call
+        assert second.standalone_query == DEFINED
+        answer_prompt = fake.calls_of("stream")[-1].messages[-1]["content"]
+        assert "defined as total current assets divided by total current liabilities" in answer_prompt
+    finally:
+        built.close()
