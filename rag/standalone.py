@@ -203,12 +203,15 @@ def _read_english(question: str) -> Reading:
     phrase = next((p for p in REFERRING_PHRASES if re.search(rf"\b{p}\b", lowered)), None)
     if phrase:
         return Reading(FOLLOW_UP, f"refers back with {phrase!r}")
-    if lowered.endswith(ELLIPTIC_ENDINGS):
-        return Reading(FOLLOW_UP, f"ends without its object ({lowered.rsplit(' ', 1)[-1]!r})")
     for sentence in _SENTENCE.split(question.strip()):
         opening = _opening(sentence)
         if opening:
             return Reading(FOLLOW_UP, f"opens with {opening!r}")
+        said = " ".join(w.lower().replace("’", "'") for w in _WORD.findall(sentence)).rstrip(".")
+        if said.endswith(ELLIPTIC_ENDINGS):
+            return Reading(FOLLOW_UP, f"ends without its object ({said.rsplit(' ', 1)[-1]!r})")
+        if re.match(r"how many (?:do|does|did|should|can|could|would|will|are|were|is|was)\b", said):
+            return Reading(FOLLOW_UP, "'how many' without its noun")
         tokens = _WORD.findall(sentence)
         for i, word in enumerate(tokens):
             low = word.lower().replace("’", "'")

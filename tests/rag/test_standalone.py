@@ -60,6 +60,8 @@ def test_chinese_questions_that_name_their_subject_stand_alone(question):
     ("Is the Roadster related to the other super cars we've talked about?", "refers back with \"we've talked about\""),
     ("How does the use of rhyme in Biblical poetry compare?", "ends without its object ('compare')"),
     ("Does freezing work?", "a fragment of 2 content words"),
+    ("I'm also a woman over 50. How many do I need to eat?", "'how many' without its noun"),
+    ("There was mention of Black lives earlier. How does the movement relate?", "ends without its object ('earlier')"),
 ])
 def test_english_follow_ups_are_told_apart(question, reason):
     assert read_question(question) == Reading(FOLLOW_UP, reason)
