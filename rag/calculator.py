@@ -161,7 +161,7 @@ def format_result(value: float) -> str:
     if size == 0:
         return "0"
     if size >= 0.1:
-        text = f"{value:,.2f}" if size >= 10_000 else f"{value:.2f}"
+        text = f"{value:,.2f}" if round(size, 2) >= 10_000 else f"{value:.2f}"
     else:
         text = f"{value:.{2 - math.floor(math.log10(size)) }f}"
     text = text.rstrip("0").rstrip(".") if "." in text else text

@@ -51,7 +51,8 @@ _NUMBER = re.compile(r"(?<![\d.])(?:\d{1,3}(?:,\d{3})+(?![\d])|\d+)(?:\.\d+)?(?!
 _CURRENCY = r"(?:US\$|HK\$|A\$|C\$|\$|¥|￥|€|£|RMB|USD|EUR|CNY)"
 _BEFORE_CURRENCY = re.compile(_CURRENCY + r"\s*$")
 _BEFORE_PAREN = re.compile(r"[(（]\s*" + _CURRENCY + r"?\s*$")
-_BEFORE_MINUS = re.compile(r"(?<![\w.,])[-−–]\s*" + _CURRENCY + r"?\s*$|(?<![\w.,])" + _CURRENCY + r"\s*[-−–]\s*$")
+_BEFORE_MINUS = re.compile(r"(?<![\w.,])[-−–]\s*" + _CURRENCY + r"?\s*$"
+                           r"|(?<![\w.,])" + _CURRENCY + r"\s*[-−–]\s*$")
 _AFTER_PAREN = re.compile(r"\s*[)）]")
 _PERCENT_AFTER = re.compile(r"\s*(?:[%％]|percent\b|per\s+cent\b|percentage\s+points?\b|个百分点|百分点)", re.I)
 _BASIS_POINTS = re.compile(r"\s*(?:basis\s+points?|bps)\b", re.I)
@@ -62,7 +63,8 @@ _PAGE_SCALES = [
     re.compile(r"in\s*(thousands|millions|billions)\b", re.I),  # also pypdf's "(Dollarsinmillions,except...)"
     re.compile(r"[(（]\s*(?:dollars|amounts|\$)?\s*(thousands|millions|billions)\b", re.I),  # "(Millions, except ...)"
     re.compile(r"\b(thousands|millions|billions)\s+of\s+(?:u\.?s\.?\s+)?(?:dollars|euros|pounds|yen|yuan|rmb)\b", re.I),
-    re.compile(r"[(（]\s*" + _CURRENCY + r"?\s*(?:in\s+)?(thousands|millions|billions|000s?|000's|mm|m|bn)\s*[)）]", re.I),
+    re.compile(r"[(（]\s*" + _CURRENCY + r"?\s*(?:in\s+)?(thousands|millions|billions|000s?|000's|mm|m|bn)\s*[)）]",
+               re.I),
     re.compile(_CURRENCY + r"\s*(?:in\s+)?(thousands?|millions?|billions?|000s?|000's|mm|m|bn|k)\b", re.I),
     re.compile(r"\bin\s+(000s?|000's)\b", re.I),
 ]
@@ -92,7 +94,8 @@ _NOT_FIGURES = re.compile("|".join([
     r"^\s*[(（]?\d{1,2}[.)）、](?!\d)",
     r"[(（]\s*\d{1,2}\s*[)）]",
     r"\S+@\S+", r"(?:https?://|www\.|doi:)\S+",
-    r"\d+\s*[-‐]?\s*(?:months?|years?|weeks?|days?|quarters?|hours?)\b", r"\d+\s*(?:个月|个季度|季度|周|天|小时)",
+    r"\d+\s*[-‐]?\s*(?:months?|years?|weeks?|days?|quarters?|hours?)\b",  # durations: "the 12 months ended"
+    r"\d+\s*(?:个月|个季度|季度|周|天|小时)",
 ]), re.I | re.M)
 _SECTION_AFTER = re.compile(r"\.\d")  # "3.2.1": a section number, not a figure
 _MINUS_BEFORE = re.compile(r"(?<![\w.,])[-−]$")  # "-3.5%" is written with its sign
@@ -127,11 +130,13 @@ def printed_numbers(passage: str) -> list[Printed]:
     return list(_printed(passage))
 
 
-def find_value(value: float, passages: Sequence[str], rel_tol: float = 1e-6) -> int | None:
+def find_value(value: float, passages: Sequence[str], rel_tol: float = 1e-12) -> int | None:
     """The first (1-based) passage that prints ``value``: the number itself or its
     absolute value, else the same amount in another unit (the page's scale, thousands,
     millions, billions, 万, 亿; a percentage as its fraction or a fraction as a
-    percentage). None when no passage prints it."""
+    percentage). None when no passage prints it. ``rel_tol`` only absorbs float error
+    (4,396 x 1e6 against 4.396 x 1e9): at 1e-6 a count of 19,718,781 would pass for a
+    printed 19,718,780, at 1e-9 an amount of 4,200,000,001 for 4,200,000,000."""
     target = abs(value)
     for exact in (True, False):
         for number, passage in enumerate(passages, 1):
@@ -167,7 +172,7 @@ def _printed(passage: str) -> tuple[Printed, ...]:
         start, end = match.span()
         value = float(match.group(0).replace(",", ""))
         before, after = passage[max(0, start - 8):start], passage[end:end + 24]
-        lead, close = _BEFORE_PAREN.search(before), None
+        lead = _BEFORE_PAREN.search(before)  # "(1,501)": negative when the parenthesis closes
         close = _AFTER_PAREN.match(after) if lead else None
         if not close:
             lead = _BEFORE_MINUS.search(before) or _BEFORE_CURRENCY.search(before)
@@ -261,7 +266,7 @@ def _answer_figures(text: str) -> list[_Figure]:
         start_text = start - len(currency.group(0)) if currency else start
         if _MINUS_BEFORE.search(text[max(0, start_text - 3):start_text]):
             start_text -= 1
-        figures.append(_Figure(text[start_text:end + tail].strip(), float(whole + ("." + decimals if decimals else "")),
+        figures.append(_Figure(text[start_text:end + tail].strip(), float(written.replace(",", "")),
                                unit or 1.0, _tolerance(whole, decimals)))
     return figures
 

@@ -179,7 +179,7 @@ def test_chinese_statement_operands():
 @pytest.mark.parametrize("value, text", [
     (12.114256, "12.11"), (-3.5, "-3.5"), (1234567.0, "1,234,567"), (12345.678, "12,345.68"),
     (1234.5678, "1234.57"), (0.0123, "0.0123"), (0.657, "0.66"), (0.1, "0.1"), (0.0, "0"),
-    (-0.0, "0"), (1e9, "1,000,000,000"), (1e-7, "0.0000001"), (93.8612, "93.86"), (-0.000123456, "-0.000123"),
+    (-0.0, "0"), (1e9, "1,000,000,000"), (1e-7, "0.0000001"), (93.8612, "93.86"), (9999.999, "10,000"), (-0.000123456, "-0.000123"),
 ])
 def test_results_are_written_plainly(value, text):
     assert format_result(value) == text
@@ -190,3 +190,10 @@ def test_finds_the_calculations_in_a_finished_text():
             f"{CALC_OPEN} 6,098 / 17,606 {CALC_CLOSE}.")
     assert find_calculations(text) == ["(17,606 - 15,785) / 15,785 * 100", "6,098 / 17,606"]
     assert find_calculations("no forms here, <calc>unclosed") == []
+
+
+def test_an_operand_off_by_one_in_a_long_number_is_flagged():
+    votes = "For 19,718,780 Against 977,228,788; a $4,200,000,000 revolving credit agreement"
+    assert calculate("19,718,780 / 977,228,788", [votes]).ok
+    assert not calculate("19,718,781 / 977,228,788", [votes]).ok
+    assert not calculate("4,200,000,001 / 2", [votes]).ok
