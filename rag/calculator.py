@@ -34,7 +34,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from rag.figures import find_value
+from rag.figures import CONSTANTS, find_value
 
 CALC_OPEN = "<calc>"
 CALC_CLOSE = "</calc>"
@@ -47,13 +47,9 @@ MAX_DEPTH = 12
 MAX_EXPONENT = 32
 MAX_ROUND_DIGITS = 10
 
-# Numbers an expression may use without a page: unit changes (100 for a percentage,
-# 1,000 / 10,000 / a million / 100 million / a billion between scales), days in a
-# year (365, 360), months and weeks (12, 52), and the small counts of an average or a
-# growth period ("/ 2", "** (1 / 3)", "(1 + g)"). They are left out of the operands.
-CONSTANTS = frozenset({0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 12.0, 52.0, 100.0, 360.0, 365.0,
-                       1e3, 1e4, 1e6, 1e8, 1e9})
-
+# Numbers an expression may use without a page (rag/figures.py CONSTANTS): unit changes,
+# days in a year, months and weeks, the small counts of an average or a growth period.
+# They are left out of the operands.
 _CALC = re.compile(re.escape(CALC_OPEN) + r"(.*?)" + re.escape(CALC_CLOSE), re.S)
 _SYMBOLS = str.maketrans({"×": "*", "÷": "/", "−": "-", "–": "-", "—": "-", "·": "*", "^": "**",
                           "$": None, "¥": None, "€": None, "£": None})

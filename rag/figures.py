@@ -34,6 +34,12 @@ from typing import Iterable, Sequence
 from rag.citations import MARK
 
 PERCENT = 0.01
+# Numbers a calculation may use without a page, and an answer may state without one:
+# unit changes (100 for a percentage, 1,000 / 10,000 / a million / 100 million / a billion
+# between scales), days in a year (365, 360), months and weeks (12, 52), and the small
+# counts of an average or a growth period ("/ 2", "** (1 / 3)", "(1 + g)").
+CONSTANTS = frozenset({0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 12.0, 52.0, 100.0, 360.0, 365.0,
+                       1e3, 1e4, 1e6, 1e8, 1e9})
 # Units an amount may be re-expressed in: a model turns millions into billions, 元 into 万 or 亿.
 UNITS = (1.0, 1e3, 1e4, 1e6, 1e8, 1e9)
 
@@ -153,12 +159,16 @@ def answer_figures(text: str) -> list[str]:
 def unaccounted(text: str, passages: Sequence[str], computed: Sequence[float] = ()) -> list[str]:
     """The figures of ``text`` (as ``answer_figures`` writes them, without repeats) that
     no passage prints and no ``computed`` result gives, each compared at the precision
-    the answer writes it in."""
+    the answer writes it in. ``CONSTANTS`` written without a unit count as accounted for,
+    so a calculation shown without its tags ("(4,396 - 3,921) / 4,396 * 100 = 10.81")
+    adds nothing unaccounted when its operands are printed and its result is computed."""
     amounts = [(abs(p.value), (1.0, *p.scales) if p.scales else (1.0, *UNITS[1:]))
                for passage in passages for p in _printed(passage)]
     amounts += [(abs(c), UNITS) for c in computed if math.isfinite(c)]
     missing: list[str] = []
     for figure in _answer_figures(text):
+        if figure.unit == 1.0 and figure.number in CONSTANTS:
+            continue  # "* 100" of a calculation shown without its tags
         if figure.text not in missing and not any(_rounds_to(figure, a, s) for a, s in amounts):
             missing.append(figure.text)
     return missing

@@ -174,3 +174,12 @@ def test_years_page_numbers_and_dates_never_need_a_page():
     answer = ("In FY2022 (fiscal 2022, the year ended December 31, 2022) see page 54, Note 7 and Item 8; "
               "2022年12月31日，表 3.3，第 3 卷。")
     assert unaccounted(answer, []) == []
+
+
+def test_a_calculation_shown_without_its_tags_is_accounted_for():
+    passage = "Revenue (in millions) 4,396 3,921; 312 days"
+    shown = "Gross margin was (4,396 - 3,921) / 4,396 * 100 = 10.81% in 2023 [1], or 365 * 312 / 4,396 = 25.9."
+    computed = [(4396 - 3921) / 4396 * 100, 365 * 312 / 4396]
+    assert unaccounted(shown, [passage], computed) == []
+    assert unaccounted(shown.replace("4,396 -", "4,397 -"), [passage], computed) == ["4,397"]
+    assert unaccounted("Margin was 100%.", [passage]) == ["100%"]  # with a unit, a constant is a claim
