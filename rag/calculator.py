@@ -22,7 +22,9 @@ are the amounts they name), ``+ - * /`` (also ``× ÷ −`` and
 ``x`` between numbers), ``**`` or ``^``, parentheses, unary minus, and ``round abs
 min max sum avg`` (``mean``/``average`` as aliases; ``min``/``max``/``sum``/``avg`` take
 numbers or one list). A comma followed by exactly three digits is a thousands
-separator, so write arguments with a space: ``max(1, 234)``, not ``max(1,234)``.
+separator, so write arguments with a space: ``max(1, 234)``, not ``max(1,234)``. What a
+small model adds is forgiven: its own result after "=" is dropped, and a closing
+"* 100%" means "* 100" (a percentage), not "* 1".
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ MAX_ROUND_DIGITS = 10
 _CALC = re.compile(re.escape(CALC_OPEN) + r"(.*?)" + re.escape(CALC_CLOSE), re.S)
 _SYMBOLS = str.maketrans({"×": "*", "÷": "/", "−": "-", "–": "-", "—": "-", "·": "*", "^": "**",
                           "$": None, "¥": None, "€": None, "£": None})
+_TIMES_100_PERCENT = re.compile(r"\*\s*100\s*%\s*$")
 _TIMES_X = re.compile(r"(?<=[\d)\s])[xX](?=[\s\d(])")
 # "4,396", "1,234.5", "0.25", ".5", then maybe a percent sign (a percentage is its
 # fraction) or a scale ("4.4 billion", "4,396M", "12.5亿" are the amounts they name).
@@ -169,7 +172,8 @@ def _evaluate(expression: str) -> tuple[float, list[tuple[float, str]]]:
     if len(expression) > MAX_LENGTH:
         raise CalculationError(f"the expression is longer than {MAX_LENGTH} characters")
     text = _TIMES_X.sub("*", unicodedata.normalize("NFKC", expression).translate(_SYMBOLS))
-    text = text.strip().strip("=").strip()
+    text = text.split("=")[0].strip()  # "17,606 - 15,785 = 1,821": the model's own result is dropped
+    text = _TIMES_100_PERCENT.sub("* 100", text)  # "... * 100%" asks for a percentage, not a fraction
     if not text:
         raise CalculationError("the expression is empty")
     _check_form(_NUMBER.sub(" 0 ", text))

@@ -60,6 +60,8 @@ PROSE = "Net card fees increased 17 percent, and operating margin was 34.6% in f
     ("avg([312, 376])", 344.0),
     ("sum(1,2,3)", 6.0),  # "1,2" is no thousands separator
     ("365 * avg(312, 376) / 7,772 =", 365 * 344 / 7772),  # a trailing "=" is ignored
+    ("17,606 - 15,785 = 1,821", 1821.0),  # the model's own result after "=" is dropped
+    ("(17,606 - 15,785) / 15,785 * 100%", (17606 - 15785) / 15785 * 100),  # "* 100%" is a percentage
     ("4.4 billion / 2", 2.2e9),  # a scale word is the amount it names
     ("4,396M - 3,921M", 475e6),
     ("12.5亿 / 1万", 125_000.0),
