@@ -36,6 +36,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+# CONSTANTS: the numbers an expression may use without a page (100, 365, 1,000, "/ 2", ...),
+# left out of a calculation's operands; rag/figures.py keeps the list.
 from rag.figures import CONSTANTS, find_value
 
 CALC_OPEN = "<calc>"
@@ -49,9 +51,6 @@ MAX_DEPTH = 12
 MAX_EXPONENT = 32
 MAX_ROUND_DIGITS = 10
 
-# Numbers an expression may use without a page (rag/figures.py CONSTANTS): unit changes,
-# days in a year, months and weeks, the small counts of an average or a growth period.
-# They are left out of the operands.
 _CALC = re.compile(re.escape(CALC_OPEN) + r"(.*?)" + re.escape(CALC_CLOSE), re.S)
 _SYMBOLS = str.maketrans({"×": "*", "÷": "/", "−": "-", "–": "-", "—": "-", "·": "*", "^": "**",
                           "$": None, "¥": None, "€": None, "£": None})
