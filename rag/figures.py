@@ -13,12 +13,17 @@ unit or as written, rounds to it ("4.4 billion" matches 4,396,000,000; "4.5 bill
 does not). A figure written with trailing zeros and at least two significant digits
 ("4,400") may be rounded to its last non-zero digit. Printed numbers count in their own
 unit, times the scale their page or line gives them, or (when the page names no scale)
-in thousands, millions or billions: a passage often starts below its "(In millions)".
+in any of ``UNITS``: a passage often starts below its "(In millions)". A figure written
+without a unit word ("$303" when the question said "answer in USD millions") may be in
+any of ``UNITS`` too. The price of this leniency: a rounded figure ("$4.5 billion") is
+caught only when no other printed amount rounds to it (about half the time on a
+statement page, where last year's column is often close); an exact one almost always.
 
 What an answer says that is not a figure to account for: years (1900-2100), single
 digits, [n] marks, dates ("December 31, 2022", "2022-12-31", "2022年12月31日"), times,
-page, note, item, table and section numbers ("Note 7", "page 54", "表 3.1", "第 3 章"),
-numbers inside words ("FY2021", "Q4", "10-K", "COVID-19", "R2"), list markers, and the
+durations ("the 12 months ended"), page, note, item, table and section numbers ("Note 7",
+"page 54", "表 3.1", "第 3 章"), numbers inside words ("FY2021", "Q4", "10-K",
+"COVID-19", "R2"), list markers, ``CONSTANTS`` written without a unit, and the
 expressions inside <calc> forms (their operands are checked by ``rag.calculator``).
 A check that flags right answers is worse than none, so every doubt leans to "not a figure".
 """
