@@ -64,7 +64,13 @@ _SCALE = re.compile(
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\s+(?=[•●▪■◦])")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _RUNS = re.compile(r"[a-z]+|\d+")
-SHORT_LINE = 60  # a line this short is a heading, a label or a bullet: a unit of its own
+LIST_ITEMS = 20  # a matching "… as follows:" brings at most this many items after it
+# A line narrower than this share of the passage's text column (or than MIN_PROSE_CHARS) is
+# a heading, a label or a list item: a unit of its own. Wider lines are prose.
+PROSE_SHARE = 0.6
+MIN_PROSE_CHARS = 25
+SHORT_LINE = 60  # a heading is at most this long
+_BULLETS = ("•", "●", "▪", "■", "◦", "–", "-", "*")
 MAX_ROW_CHARS = 160
 
 
@@ -90,16 +96,26 @@ def _stem(word: str) -> str:
     return stemmer.stemWord(word)
 
 
+# How questions ask, not what they ask about: the keyword index's stopwords keep these.
+QUESTION_WORDS = frozenset(
+    "what how did does do which who whom whose when where why much many were according based "
+    "answer give provide round shown fy usd amount".split()
+)
+
+
 def terms(text: str) -> set[str]:
     """Stemmed words of ``text`` without stopwords; "FY2022" gives "fy" and "2022"; Chinese
     words of two or more characters as jieba cuts them (one character says too little)."""
     out: set[str] = set()
     for token in keyword_tokens(text):
+        if token in QUESTION_WORDS:
+            continue
         if _CJK.search(token):
             if len(token) > 1:
                 out.add(token)
         else:
-            out.update(_stem(run) for run in _RUNS.findall(token) if len(run) > 1 or run.isdigit())
+            out.update(_stem(run) for run in _RUNS.findall(token)
+                       if (len(run) > 1 or run.isdigit()) and run not in QUESTION_WORDS)
     return out
 
 
@@ -110,17 +126,24 @@ def _matches(term: str, unit_terms: set[str], unit_text: str) -> bool:
 
 
 # --- units ---------------------------------------------------------------------------
-def _line_kind(line: str) -> str | None:
-    """'row', 'label' or 'line' for a line that stands alone, None for a line of prose."""
-    stripped = line.strip()
-    if " | " in stripped or (len(stripped) <= MAX_ROW_CHARS and _ROW_TAIL.search(stripped)
-                             and not _YEAR_TAIL.search(stripped) and re.search(r"[^\W\d_]", stripped)):
+def _line_kind(line: str, prose_width: float) -> str | None:
+    """'row', 'label' or 'line' for a line that stands alone, None for a line of prose: one
+    about as wide as the passage's text column (``prose_width``), not a bullet."""
+    if " | " in line or (len(line) <= MAX_ROW_CHARS and _ROW_TAIL.search(line)
+                         and not _YEAR_TAIL.search(line) and re.search(r"[^\W\d_]", line)):
         return "row"
-    if stripped.endswith((":", "：")) and len(stripped) <= MAX_ROW_CHARS:
+    if line.endswith((":", "：")) and len(line) <= MAX_ROW_CHARS:
         return "label"
-    if len(stripped) <= SHORT_LINE:
+    if line.startswith(_BULLETS) or len(line) < max(MIN_PROSE_CHARS, PROSE_SHARE * prose_width):
         return "line"
     return None
+
+
+def _prose_width(lines: Sequence[str]) -> float:
+    """How wide the passage's text column is: the 90th percentile of its line lengths
+    (a two-column paper's lines are ~50 characters, a 10-K's ~150)."""
+    lengths = sorted(len(line) for line in lines)
+    return lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0.0
 
 
 def _join(left: str, right: str) -> str:
@@ -128,8 +151,18 @@ def _join(left: str, right: str) -> str:
     return left + right if _CJK.search(left[-1:]) or left.endswith(("。", "！", "？", "；", "，")) else f"{left} {right}"
 
 
+def _continues(previous: str, line: str) -> bool:
+    """A line that goes on with the sentence or list item above it ("headphones and portable
+    speakers.", "demographics"); after an item, whatever its first letter."""
+    if previous.rstrip().endswith((".", ":", "!", "?", "。", "：")) or line.startswith(_BULLETS):
+        return False
+    return line[:1].islower() or previous.startswith(_BULLETS)
+
+
 def split_units(text: str) -> list[Unit]:
     """The passage as rows, labels and short lines one by one and prose as sentences."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    width = _prose_width(lines)
     units: list[Unit] = []
     prose: list[str] = []
     blocks = 0
@@ -137,20 +170,24 @@ def split_units(text: str) -> list[Unit]:
     def flush() -> None:
         nonlocal blocks
         if prose:
-            joined = functools.reduce(_join, (part.strip() for part in prose))
+            joined = functools.reduce(_join, prose)
             units.extend(Unit(s.strip(), "sentence", blocks) for s in _SENTENCE_END.split(joined) if s.strip())
             blocks += 1
             prose.clear()
 
-    for line in text.split("\n"):
-        if not line.strip():
+    for line in lines:
+        kind = _line_kind(line, width)
+        if kind in (None, "line") and _continues(prose[-1] if prose else (units[-1].text if units else "."), line):
+            if prose:
+                prose.append(line)
+            else:  # a wrapped bullet or heading
+                units[-1] = Unit(_join(units[-1].text, line), units[-1].kind)
             continue
-        kind = _line_kind(line)
         if kind is None:
             prose.append(line)
             continue
         flush()
-        units.append(Unit(line.strip(), kind))
+        units.append(Unit(line, kind))
     flush()
     return units
 
@@ -166,20 +203,34 @@ def _header(units: Sequence[Unit]) -> set[int]:
     return keep
 
 
-def _readable(units: Sequence[Unit], i: int) -> set[int]:
-    """What unit ``i`` needs to be read: a row its group label above, a sentence or a
-    short line its neighbours."""
+def _readable(units: Sequence[Unit], i: int) -> list[int]:
+    """What unit ``i`` needs to be read, nearest first: a row its group label above; a label
+    or a heading the rows or items it introduces ("… by revenue category were as follows:",
+    a slide's title); a sentence or a list item its neighbours."""
     unit = units[i]
     if unit.kind == "row":
         for j in range(i - 1, -1, -1):
             if units[j].kind == "label":
-                return {j}
-            if units[j].kind not in ("row",):
+                return [j]
+            if units[j].kind != "row":
                 break
-        return set()
+        return []
+    if unit.kind == "label" or _heading(unit):
+        following = []
+        for j in range(i + 1, min(len(units), i + 1 + LIST_ITEMS)):
+            if units[j].kind == "label":
+                break
+            following.append(j)
+        return following
     if unit.kind == "sentence":
-        return {j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].block == unit.block}
-    return {j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].kind == "line"}
+        return [j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].block == unit.block]
+    return [j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].kind == "line"]
+
+
+def _heading(unit: Unit) -> bool:
+    """A short line that is no list item and no sentence: a slide's title, a section's name."""
+    return (unit.kind == "line" and len(unit.text) <= SHORT_LINE and not unit.text.startswith(_BULLETS)
+            and not unit.text.endswith((".", "!", "?", "。", "！", "？")))
 
 
 # --- weights -------------------------------------------------------------------------
@@ -196,14 +247,15 @@ def term_weights(question: str, texts: Sequence[str], extra_terms: Sequence[str]
     return weights
 
 
-def _score(unit: Unit, weights: Mapping[str, float], labels: Sequence[set[str]]) -> float:
+def _score(unit: Unit, weights: Mapping[str, float], asked: set[str], labels: Sequence[set[str]]) -> float:
+    """The weight of the question's words in the unit, plus that of the best line-item label
+    printed whole in it. A label counts only whole: its single words ("income", "net",
+    "total") are in half the rows of a statement."""
     unit_terms = terms(unit.text)
-    score = sum(w for t, w in weights.items() if _matches(t, unit_terms, unit.text))
-    # a line item's printed label, whole in a row, counts twice: that is the row the metric reads
-    for label in labels:
-        if label and label <= unit_terms:
-            score += sum(weights.get(t, 0.0) for t in label)
-    return score
+    score = sum(weights.get(t, 0.0) for t in asked if _matches(t, unit_terms, unit.text))
+    printed = [sum(weights.get(t, 0.0) for t in label) for label in labels
+               if label and all(_matches(t, unit_terms, unit.text) for t in label)]
+    return score + max(printed, default=0.0)
 
 
 # --- one passage ---------------------------------------------------------------------
@@ -218,8 +270,8 @@ def prune_passage(question: str, text: str, extra_terms: Sequence[str] = (), bud
         return text.strip()
     if weights is None:
         weights = term_weights(question, [text], extra_terms)
-    labels = [terms(t) for t in extra_terms]
-    scores = [_score(u, weights, labels) for u in units]
+    asked, labels = terms(question), [terms(t) for t in extra_terms]
+    scores = [_score(u, weights, asked, labels) for u in units]
     keep = _header(units)
     if max(scores) <= 0:
         chosen = _fill(units, keep, range(len(units)), min(budget_chars, NO_MATCH_CHARS))
@@ -248,23 +300,22 @@ def _matching(units: Sequence[Unit], scores: Sequence[float]) -> list[int]:
 
 def _fill(units: Sequence[Unit], keep: set[int], order: Sequence[int], budget: int,
           with_neighbours: bool = False) -> set[int]:
-    """``keep`` plus units in ``order`` (each with what makes it readable) while they fit
-    ``budget``; the first one always."""
+    """``keep`` plus units in ``order`` while they fit ``budget`` (the first one always), each
+    followed by what makes it readable, nearest first, as far as that fits too."""
     chosen = set(keep)
     used = sum(len(units[i].text) for i in chosen)
     for n, i in enumerate(order):
-        group = ({i} | _readable(units, i)) if with_neighbours else {i}
-        new = group - chosen
-        cost = sum(len(units[j].text) for j in new)
-        if n > 0 and used + cost > budget:
-            if not with_neighbours:
-                break  # the start of the passage: one piece, not the bits that still fit
-            if i not in chosen and used + len(units[i].text) <= budget:
-                new, cost = {i}, len(units[i].text)
-            else:
+        if i not in chosen:
+            if n > 0 and used + len(units[i].text) > budget:
+                if not with_neighbours:
+                    break  # the start of the passage: one piece, not the bits that still fit
                 continue
-        chosen |= new
-        used += cost
+            chosen.add(i)
+            used += len(units[i].text)
+        for j in _readable(units, i) if with_neighbours else ():
+            if j not in chosen and used + len(units[j].text) <= budget:
+                chosen.add(j)
+                used += len(units[j].text)
     return chosen
 
 
