@@ -44,6 +44,8 @@ MIN_WORDS_WITH_NAME = 3
 MIN_WORDS_WITHOUT_NAME = 6
 # At most this many words of a rejected rewrite are appended to a follow-up: a name, not a topic.
 MAX_REFERENT_WORDS = 6
+# ... and only from a rewrite that kept at least this share of the question's words.
+REFERENT_MIN_KEEP = 0.5
 # A pronoun after this many content words (or after a name) has its antecedent in the question.
 ANTECEDENT_WORDS = 3
 
@@ -309,13 +311,17 @@ def referent(question: str, rewrite: str, turns: Sequence[Message]) -> str:
 
 def checked_rewrite(question: str, rewrite: str, turns: Sequence[Message], reading: Reading) -> str:
     """``rewrite`` when it stands for ``question``; else the question as asked, with the
-    referent the rewrite found appended when the question refers back (``reading``)."""
+    referent the rewrite found appended when the question refers back (``reading``) and
+    the rewrite was still this question."""
     if rewrite.strip() == question.strip():
         return question
     problem = rewrite_problem(question, rewrite, earlier_questions(turns))
     if problem is None:
         return rewrite
-    found = referent(question, rewrite, turns) if reading.kind == FOLLOW_UP else ""
+    # a rewrite of this question that lost a few words still says what "it" is; one that
+    # became another question (an earlier one, or the old topic) says nothing about this one
+    rewrote_this = kept_share(question, rewrite) >= REFERENT_MIN_KEEP and not problem.startswith("closer")
+    found = referent(question, rewrite, turns) if reading.kind == FOLLOW_UP and rewrote_this else ""
     kept = f"{question} {found}" if found else question
     log.info("rewrite %r of %r rejected (%s); searching %r", rewrite, question, problem, kept)
     return kept
