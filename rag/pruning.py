@@ -151,12 +151,13 @@ def _join(left: str, right: str) -> str:
     return left + right if _CJK.search(left[-1:]) or left.endswith(("。", "！", "？", "；", "，")) else f"{left} {right}"
 
 
-def _continues(previous: str, line: str) -> bool:
+def _continues(previous: str, line: str, in_prose: bool) -> bool:
     """A line that goes on with the sentence or list item above it ("headphones and portable
-    speakers.", "demographics"); after an item, whatever its first letter."""
-    if previous.rstrip().endswith((".", ":", "!", "?", "。", "：")) or line.startswith(_BULLETS):
+    speakers.", "demographics"); after an item whatever its first letter, and Chinese prose
+    whenever the line above left its sentence open."""
+    if previous.endswith((".", ":", "!", "?", "。", "：", "！", "？", "；")) or line.startswith(_BULLETS):
         return False
-    return line[:1].islower() or previous.startswith(_BULLETS)
+    return line[:1].islower() or previous.startswith(_BULLETS) or (in_prose and bool(_CJK.match(line)))
 
 
 def split_units(text: str) -> list[Unit]:
@@ -177,7 +178,8 @@ def split_units(text: str) -> list[Unit]:
 
     for line in lines:
         kind = _line_kind(line, width)
-        if kind in (None, "line") and _continues(prose[-1] if prose else (units[-1].text if units else "."), line):
+        if kind in (None, "line") and _continues(prose[-1] if prose else (units[-1].text if units else "."), line,
+                                                 bool(prose)):
             if prose:
                 prose.append(line)
             else:  # a wrapped bullet or heading
