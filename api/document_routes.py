@@ -99,8 +99,9 @@ async def search(
     user: str = Depends(current_user),
     services: Services = Depends(get_services),
 ) -> SearchResponse:
+    section = body.statement or body.section  # a statement is the strictest section filter
     sources = await anyio.to_thread.run_sync(services.documents.search, user, body.query, body.k, body.document_ids,
-                                           body.expand)
+                                           body.expand, section)
     return SearchResponse(results=[source_out(s) for s in sources])
 
 
@@ -117,4 +118,5 @@ def source_out(source) -> SourceOut:
         cited=bool(get("cited", False)),
         supported=get("supported", None),
         claims=list(get("claims", None) or []),
+        section=get("section", None) or None,
     )

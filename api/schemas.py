@@ -86,6 +86,8 @@ class SourceOut(BaseModel):
         None, description="In a chat reply: every sentence citing it is backed by its text (null when uncited)."
     )
     claims: list[Claim] = Field(default_factory=list, description="In a chat reply: each sentence citing it.")
+    section: str | None = Field(None, description="The statement or heading its page sits under, e.g. "
+                                                  "'Consolidated Statements of Income'; null when unknown.")
 
 
 class SearchRequest(ApiRequest):
@@ -94,6 +96,12 @@ class SearchRequest(ApiRequest):
     document_ids: list[str] | None = Field(None, max_length=MAX_DOCUMENT_IDS)
     expand: bool = Field(False, description="Also search the chat model's phrasings of the query, in the "
                                             "documents' words (one model call: slower, better for paraphrases).")
+    section: str | None = Field(None, min_length=1, max_length=200,
+                                description="Only results under this section: a statement's name ('balance sheet') "
+                                            "matches that statement's pages, other text any heading containing it "
+                                            "('risk factors'); case-insensitive.")
+    statement: Literal["income_statement", "balance_sheet", "cash_flow", "equity", "comprehensive_income"] | None = Field(
+        None, description="Only results on this financial statement's pages.")
 
     _query_not_blank = field_validator("query")(_not_blank)
 

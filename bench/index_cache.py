@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Modules whose code decides what lands in the index (page text, chunks, prefixes, and the
 # keyword index's tokens: a tokenizer change must not reuse rows written by the old one).
 INDEXING_MODULES = ("rag/pdf_loader.py", "rag/tables.py", "rag/headings.py", "rag/splitter.py",
-                    "rag/text_cleaning.py", "rag/layout.py", "rag/keyword_index.py")
+                    "rag/text_cleaning.py", "rag/layout.py", "rag/keyword_index.py", "rag/page_roles.py")
 COMPLETE = "complete"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import takewhile
 
 MAX_HEADING_CHARS = 90
 HEAD_LINES = 4  # the page heading is searched among the first lines of a page
@@ -36,6 +37,31 @@ TOC_MIN_SECTIONS = 4  # a page with this many section headings is a table of con
 class PageContext:
     section: str  # nearest section heading at or before the page's start
     heading: str  # the page's own heading (may be empty)
+    # The open headings above the page's start, outermost first: ("PART II", "Item 7. …"),
+    # ("3 Method", "3.2 Sampling"). A heading closes the ones at its level and below.
+    path: tuple[str, ...] = ()
+
+
+_PART = re.compile(r"^part\s+[ivx]+\b", re.IGNORECASE)
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s*\S")
+
+
+def heading_level(line: str) -> int:
+    """Depth of a section heading: PART 0; Item, Chapter, 第…章, "3" 1; "3.2" 2; "3.2.1" 3."""
+    if _PART.match(line):
+        return 0
+    numbered = _NUMBERED.match(line)
+    if numbered and not re.match(r"^\d{4}\s", line):
+        return 1 + numbered.group(1).count(".")
+    if re.match(r"^第[一二三四五六七八九十百\d]+[节]", line):
+        return 2
+    return 1
+
+
+def _open(path: tuple[str, ...], levels: tuple[int, ...], heading: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    level = heading_level(heading)
+    keep = len(list(takewhile(lambda outer: outer < level, levels)))
+    return path[:keep] + (heading,), levels[:keep] + (level,)
 
 
 def _clean(line: str) -> str:
@@ -77,13 +103,20 @@ def page_contexts(texts: list[str]) -> list[PageContext]:
     """One PageContext per page; a section heading carries on until the next one."""
     contexts: list[PageContext] = []
     section = ""
+    path: tuple[str, ...] = ()
+    levels: tuple[int, ...] = ()
     for text in texts:
         lines = [_clean(line) for line in text.split("\n") if line.strip()]
         found = [line for line in lines if is_section_heading(line)]
         if len(found) >= TOC_MIN_SECTIONS:  # a table of contents names sections, it is in none of them
             found = []
         at_start = next((line for line in lines[:HEAD_LINES] if line in found), None)
-        contexts.append(PageContext(at_start or section, page_heading(text)))
+        page_path, page_levels = path, levels
+        for line in found[: found.index(at_start) + 1] if at_start else []:
+            page_path, page_levels = _open(page_path, page_levels, line)
+        contexts.append(PageContext(at_start or section, page_heading(text), page_path))
+        for line in found:
+            path, levels = _open(path, levels, line)
         if found:
             section = found[-1]
     return contexts

@@ -87,7 +87,7 @@ class KeywordIndex:
         """
         if texts is not None and len(texts) != len(chunks):
             raise ValueError(f"{len(chunks)} chunks but {len(texts)} texts")
-        by_id = {c.id: (c.id, c.document_id, owner, " ".join(tokenize(t)))  # one row per chunk id
+        by_id = {c.id: (c.id, c.document_id, owner, " ".join(tokenize(t)), c.section)  # one row per chunk id
                  for c, t in zip(chunks, texts if texts is not None else [c.text for c in chunks])}
         rows = list(by_id.values())
         with self.db.transaction() as conn:
@@ -99,16 +99,16 @@ class KeywordIndex:
         """Index already-tokenized chunks ``(chunk_id, tokens)`` of one document (legacy import)."""
         with self.db.transaction() as conn:
             self._delete(conn, document_id, owner)
-            rows = {cid: (cid, document_id, owner, " ".join(tokens)) for cid, tokens in entries}
+            rows = {cid: (cid, document_id, owner, " ".join(tokens), "") for cid, tokens in entries}
             self._insert(conn, list(rows.values()))
 
     @staticmethod
-    def _insert(conn, rows: list[tuple[str, str, str, str]]) -> None:
+    def _insert(conn, rows: list[tuple[str, str, str, str, str]]) -> None:
         # Plain INSERT: a REPLACE would drop a row without telling FTS5 its old text.
-        for chunk_id, document_id, owner, tokens in rows:
+        for chunk_id, document_id, owner, tokens, section in rows:
             cursor = conn.execute(
-                "INSERT INTO keyword_chunks (chunk_id, document_id, owner, tokens) VALUES (?, ?, ?, ?)",
-                (chunk_id, document_id, owner, tokens),
+                "INSERT INTO keyword_chunks (chunk_id, document_id, owner, tokens, section) VALUES (?, ?, ?, ?, ?)",
+                (chunk_id, document_id, owner, tokens, section),
             )
             conn.execute("INSERT INTO keyword_fts (rowid, tokens) VALUES (?, ?)", (cursor.lastrowid, tokens))
 
@@ -175,6 +175,19 @@ class KeywordIndex:
             " FROM d WHERE d.id IS NOT NULL"
             ") SELECT id FROM d WHERE id IS NOT NULL", (owner,))
         return {row[0] for row in rows}
+
+    def sections(self, owner: str = "", document_ids: Iterable[str] | None = None) -> dict[str, set[str]]:
+        """The distinct sections of the owner's chunks, each with the documents that have it
+        ('' — indexed before sections — left out): what a section filter is matched against."""
+        sql = "SELECT DISTINCT section, document_id FROM keyword_chunks WHERE owner = ? AND section != ''"
+        params: list = [owner]
+        if document_ids is not None:
+            sql += " AND document_id IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(list(document_ids)))
+        found: dict[str, set[str]] = {}
+        for section, document_id in self.db.query(sql, params):
+            found.setdefault(section, set()).add(document_id)
+        return found
 
     def count(self, owner: str = "") -> int:
         return self.db.query("SELECT count(*) FROM keyword_chunks WHERE owner = ?", (owner,))[0][0]

@@ -31,10 +31,13 @@ from typing import Any, Sequence
 from errors import user_message
 from rag.embeddings import Embedder
 from rag.keyword_index import KeywordIndex, import_legacy_bm25
+from rag import page_roles
+from rag.page_roles import matches_section, weigh_sections
 from rag.pdf_loader import load_pages
 from rag.pdf_worker import ParseWorkers
 from rag.page_render import CACHE_DIR_NAME as PAGE_CACHE_DIR
 from rag.positions import locate_chunks
+from rag.reembed import open_store
 from rag.reranker import make_reranker
 from rag.retriever import HybridRetriever
 from rag.splitter import embedding_text, keyword_chunk, split_pages
@@ -47,6 +50,7 @@ from storage.documents import Document, DocumentExists, DocumentNotFound, Docume
 logger = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted; upload again"
+SECTION_POOL = 30  # pages a statement or section weighing (or a section filter) chooses among
 _HASH_BLOCK = 1 << 20
 
 
@@ -107,8 +111,9 @@ class KnowledgeBase:
         with self._scopes_lock:
             scope = self._scopes.get(owner)
             if scope is None:
-                store = ChromaStore(self.settings.chroma_dir, self.embedder.name, self.embedder.dimension,
-                                    collection_name(owner), url=self.settings.chroma_url)
+                # built with another embedding model: re-embedded first (rag/reembed.py)
+                store = open_store(self.settings.chroma_dir, collection_name(owner), self.embedder,
+                                   url=self.settings.chroma_url)
                 scope = _Scope(store, HybridRetriever(store, self.keywords.scoped(owner), self.embedder,
                                                       self.reranker, dense_weight=self.settings.dense_weight))
                 self._scopes[owner] = scope
@@ -266,11 +271,35 @@ class KnowledgeBase:
 
     def search(self, queries: str | builtins.list[str], k: int = 5,
                document_ids: builtins.list[str] | None = None, owner: str | None = None,
-               phrasings: Sequence[str] = (), phrasing_weight: float = 1.0) -> builtins.list[Source]:
+               phrasings: Sequence[str] = (), phrasing_weight: float = 1.0,
+               statements: Sequence[str] = (), section: str | None = None) -> builtins.list[Source]:
         """Hybrid search over the owner's ready documents; scores are fused ranks (higher is better).
 
-        ``phrasings``: the chat model's search phrasings, fused at ``phrasing_weight`` (rag/retriever.py)."""
-        return self._scope(self._owner(owner)).retriever.search(queries, k, document_ids, phrasings, phrasing_weight)
+        ``phrasings``: the chat model's search phrasings, fused at ``phrasing_weight`` (rag/retriever.py).
+        ``statements``: the statements the question's line items live on ("balance sheet",
+        "cash_flow", rag/page_roles.py): pages on them are weighed up among the best
+        ``SECTION_POOL`` pages. ``section``: only results under a section (or statement) that
+        matches it, e.g. "risk factors", "balance sheet" (the API's filter).
+        """
+        owner_key = self._owner(owner)
+        retriever = self._scope(owner_key).retriever
+        named = queries if isinstance(queries, str) else (queries[0] if queries else "")
+        if not statements and section is None and not page_roles.SECTION_WEIGHT:
+            return retriever.search(queries, k, document_ids, phrasings, phrasing_weight)
+        if section is not None:
+            document_ids = self._documents_with_section(section, owner_key, document_ids)
+            if not document_ids:
+                return []
+        pool = retriever.search(queries, max(k, SECTION_POOL), document_ids, phrasings, phrasing_weight)
+        if section is not None:
+            pool = [s for s in pool if matches_section(s.section, section)]
+        return weigh_sections(pool, named, statements)[:k]
+
+    def _documents_with_section(self, section: str, owner: str,
+                                document_ids: builtins.list[str] | None) -> builtins.list[str]:
+        """The documents (of ``document_ids`` when given) with a chunk under a matching section."""
+        found = self.keywords.sections(owner, document_ids)
+        return sorted({d for name, docs in found.items() if matches_section(name, section) for d in docs})
 
     def routed_documents(self, queries: builtins.list[str], document_ids: builtins.list[str] | None = None,
                          owner: str | None = None) -> builtins.list[str]:

@@ -37,7 +37,7 @@ DENSE_WEIGHT = Settings.model_fields["dense_weight"].default  # one default, the
 
 def _source(chunk: Chunk, score: float) -> Source:
     return Source(document_id=chunk.document_id, filename=chunk.filename, page=chunk.page,
-                  text=chunk.text, score=score, chunk_id=chunk.id)
+                  text=chunk.text, score=score, chunk_id=chunk.id, section=chunk.section or None)
 
 
 class HybridRetriever:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag.headings import context_prefix, page_contexts
+from rag.page_roles import page_statements, section_at
 from rag.types import Chunk, Page
 
 logger = logging.getLogger(__name__)
@@ -56,21 +57,27 @@ def split_pages(
     ingesting the same bytes again produces the same ids. Each chunk's
     ``context_prefix`` names the document, the section and the page heading
     (rag/headings.py); the prefix's tokens are taken from the chunk's budget so the
-    embedded text still fits the model.
+    embedded text still fits the model. Each chunk's ``section`` is the statement it sits
+    under, else its page's section path (rag/page_roles.py).
     """
     title = document_title(filename)
     count = token_counter(tokenizer)
     chunks: list[Chunk] = []
-    for page, context in zip(pages, page_contexts([page.text for page in pages])):
+    texts = [page.text for page in pages]
+    for page, context, titles in zip(pages, page_contexts(texts), page_statements(texts)):
         if not page.text.strip():
             continue
         prefix = _trim(context_prefix(title, context))
         budget = max(chunk_tokens // 2, chunk_tokens - count(prefix) - 1)
         splitter = make_splitter(tokenizer, budget, min(chunk_overlap, budget // 2))
+        cursor = 0
         for text in splitter.split_text(page.text):
             index = len(chunks)
+            found = page.text.find(text[:80], cursor)
+            cursor = found if found >= 0 else cursor
             chunks.append(Chunk(f"{document_id}:{page.number}:{index}", document_id, filename,
-                                page.number, page.number, index, text, prefix))
+                                page.number, page.number, index, text, prefix,
+                                section_at(titles, cursor, cursor + len(text), context.path)))
     return chunks
 
 

@@ -33,6 +33,9 @@ class Chunk:
     # Statements | CONSOLIDATED BALANCE SHEET": joined to ``text`` only for the dense
     # embedding and the keyword index, never shown or cited.
     context_prefix: str = ""
+    # The statement or heading the chunk sits under (rag/page_roles.py): "Consolidated
+    # Statements of Income", "Item 1A. Risk Factors"; '' when unknown (indexed before sections).
+    section: str = ""
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Source:
     cited: bool = False
     supported: bool | None = None
     claims: list[dict[str, Any]] = field(default_factory=list)  # per cited sentence
+    section: str | None = None  # the statement or heading its page sits under (rag/page_roles.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -55,14 +55,16 @@ def _client(chroma_dir: Path, url: str | None = None):
 
 def _metadata(chunk: Chunk) -> dict:
     return {"document_id": chunk.document_id, "filename": chunk.filename, "page": chunk.page,
-            "page_end": chunk.page_end, "index": chunk.index, "context_prefix": chunk.context_prefix}
+            "page_end": chunk.page_end, "index": chunk.index, "context_prefix": chunk.context_prefix,
+            "section": chunk.section}
 
 
 def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
+    """A stored chunk; one indexed before sections existed has none ('')."""
     return Chunk(id=chunk_id, document_id=meta["document_id"], filename=meta["filename"],
                  page=int(meta["page"]), page_end=int(meta.get("page_end", meta["page"])),
                  index=int(meta.get("index", 0)), text=text or "",
-                 context_prefix=str(meta.get("context_prefix") or ""))
+                 context_prefix=str(meta.get("context_prefix") or ""), section=str(meta.get("section") or ""))
 
 
 class ChromaStore:

@@ -67,14 +67,15 @@ class Documents:
         return self.knowledge_base.delete(document_id, self.access.scope(user_id))
 
     def search(self, user_id: str, query: str, k: int = 5, document_ids: list[str] | None = None,
-               expand: bool = False) -> list[Source]:
+               expand: bool = False, section: str | None = None) -> list[Source]:
         """Hybrid search; ``expand`` adds the chat model's search phrasings of the query (one
-        model call, rag/condense.py), as a chat turn does — model-free unless asked."""
+        model call, rag/condense.py), as a chat turn does — model-free unless asked; ``section``
+        keeps only results under that statement or heading (rag/page_roles.py)."""
         phrasings: tuple[str, ...] = ()
         if expand and self.llm is not None:
             phrasings = plan_search(self.llm, [], query, cache_key=f"{user_id}\x1fsearch-plan").phrasings
         return self.knowledge_base.search(query, k=k, document_ids=document_ids, owner=self.access.scope(user_id),
-                                          phrasings=phrasings, phrasing_weight=self.phrasing_weight)
+                                          phrasings=phrasings, phrasing_weight=self.phrasing_weight, section=section)
 
     # --- one ready document -----------------------------------------------------------------
     def ready(self, scope: str | None, document_id: str) -> Document:

@@ -155,7 +155,14 @@ def m004_message_calculations(conn: sqlite3.Connection) -> None:
     _run(conn, "ALTER TABLE messages ADD COLUMN calculations TEXT NOT NULL DEFAULT '[]'")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_keyword_index, m003_chunk_positions, m004_message_calculations]
+def m005_chunk_sections(conn: sqlite3.Connection) -> None:
+    """Each keyword row keeps the statement or heading its chunk sits under (rag/page_roles.py),
+    so a search can be limited to a section; '' for chunks indexed before (re-index to fill)."""
+    _run(conn, "ALTER TABLE keyword_chunks ADD COLUMN section TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_keyword_index, m003_chunk_positions, m004_message_calculations,
+                               m005_chunk_sections]
 
 
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:

@@ -87,6 +87,17 @@ def source_label(number: int, source: Source | Mapping[str, Any]) -> str:
     return f"[{number}] {field(source, 'filename', '?')} p. {field(source, 'page', '?')}"
 
 
+SECTION_CHARS = 80
+
+
+def source_place(source: Source | Mapping[str, Any], lang: str = "en") -> str:
+    """'p. 54 · Consolidated Statements of Income': the page, and the statement or heading it
+    sits under when known (the innermost heading of a path, shortened)."""
+    place = t(lang, "page", page=field(source, "page", "?"))
+    section = str(field(source, "section", None) or "").split(" › ")[-1].strip()
+    return f"{place} · {snippet(section, SECTION_CHARS)}" if section else place
+
+
 def sources_markdown(sources: Iterable[Source | Mapping[str, Any]] | None, lang: str = "en") -> str:
     """The #sources panel: one numbered entry per source, in the order given to the model."""
     items = list(sources or [])
@@ -95,9 +106,8 @@ def sources_markdown(sources: Iterable[Source | Mapping[str, Any]] | None, lang:
     blocks = []
     for number, source in enumerate(items, start=1):
         filename = escape_markdown(str(field(source, "filename", "?")))
-        page = field(source, "page", "?")
         text = escape_markdown(snippet(str(field(source, "text", ""))))
-        blocks.append(f"**[{number}]** {filename} · {t(lang, 'page', page=page)}\n> {text}")
+        blocks.append(f"**[{number}]** {filename} · {escape_markdown(source_place(source, lang))}\n> {text}")
     return "\n\n".join(blocks)
 
 

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 import gradio as gr
 
 from errors import DocchatError
-from ui.formatting import field, snippet
+from ui.formatting import field, snippet, source_place
 from ui.i18n import t
 from ui.language import request_language
 
@@ -69,7 +69,7 @@ def sources_html(sources: Iterable[Any] | None, heading: str = "", lang: str = "
         )
         blocks.append(
             f"<div class='source'><button class='source-item' type='button' {_attrs(data)}>"
-            f"<b>[{n}]</b> {html.escape(filename)} · {html.escape(t(lang, 'page', page=page))}</button>{flags}"
+            f"<b>[{n}]</b> {html.escape(filename)} · {html.escape(source_place(source, lang))}</button>{flags}"
             f"<blockquote>{html.escape(snippet(str(field(source, 'text', ''))))}</blockquote>{warnings}</div>"
         )
     return "".join(blocks)

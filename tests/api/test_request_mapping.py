@@ -178,3 +178,20 @@ def test_a_history_length_beyond_any_integer_the_database_takes_is_served(client
     response = client.post("/api/chat", json={"query": "Hi", "history_len": 10**31})
     assert response.status_code == 200, response.text
     assert sent(fake).messages[-1]["content"].endswith("Hi")
+
+
+def test_search_results_and_chat_sources_carry_the_section_and_search_filters_by_statement(client, fake, tmp_path):
+    pages = ["Acme Corp.\nCONSOLIDATED BALANCE SHEETS\n(In millions)\nCash and cash equivalents 1,200 1,100\n"
+             "Inventories 800 750\nTotal assets 9,000 8,500",
+             "Acme Corp.\nCONSOLIDATED STATEMENTS OF CASH FLOWS\n(In millions)\n"
+             "Purchases of property and equipment (450) (400)\nNet cash used in investing activities (700) (650)"]
+    pdf = make_pdf(tmp_path / "acme.pdf", pages)
+    client.post("/api/documents", files=[("files", ("acme.pdf", pdf.read_bytes(), "application/pdf"))]).raise_for_status()
+    results = client.post("/api/search", json={"query": "inventories and cash", "k": 2}).json()["results"]
+    assert {r["page"]: r["section"] for r in results} == {1: "Consolidated Balance Sheets",
+                                                          2: "Consolidated Statements of Cash Flows"}
+    only = client.post("/api/search", json={"query": "inventories and cash", "statement": "cash_flow"}).json()
+    assert [r["page"] for r in only["results"]] == [2]
+    assert client.post("/api/search", json={"query": "cash", "statement": "ledger"}).status_code == 422
+    answer = chat(client, query="How much were inventories?", prompt_name="rag")
+    assert "Consolidated Balance Sheets" in {s["section"] for s in answer["sources"]}

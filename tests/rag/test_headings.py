@@ -35,3 +35,11 @@ def test_prefix_skips_empty_and_repeated_parts():
         "ACME 2022 10K | Item 8. Financial Statements | BALANCE SHEET"
     assert context_prefix("Paper", PageContext("1 Intro", "1 Intro")) == "Paper | 1 Intro"
     assert context_prefix("Paper", PageContext("", "")) == "Paper"
+
+
+def test_each_page_keeps_the_path_of_open_headings_above_it():
+    pages = ["PART II\nItem 7. Management's Discussion\nText.", "More text.", "Item 8. Financial Statements\nTables.",
+             "3 Method\nWe sampled.", "3.2 Sampling\nDetails.", "4 Results\nFindings."]
+    assert [c.path for c in page_contexts(pages)] == [
+        ("PART II",), ("PART II", "Item 7. Management's Discussion"), ("PART II", "Item 8. Financial Statements"),
+        ("PART II", "3 Method"), ("PART II", "3 Method", "3.2 Sampling"), ("PART II", "4 Results")]

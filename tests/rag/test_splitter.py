@@ -74,3 +74,14 @@ def test_every_chunk_carries_title_section_and_page_heading(tokenizer):
     ]
     assert chunks[1].text == "INCOME STATEMENTS\nRevenue: 9 | 10"  # the text itself is the page's own
     assert embedding_text(chunks[1]) == f"{chunks[1].context_prefix}: {chunks[1].text}"
+
+
+def test_each_chunk_keeps_the_statement_it_sits_under_else_its_section_path(tokenizer):
+    pages = [Page(1, "Item 7. Management's Discussion\nRevenue grew because customers bought more tea."),
+             Page(2, "ACME CORP.\nCONSOLIDATED BALANCE SHEETS\nCash: 5 | 6\nDebt: 7 | 8\n"
+                     "CONSOLIDATED STATEMENTS OF CASH FLOWS\nCapital expenditures: 3 | 4\nDividends paid: 1 | 2")]
+    chunks = split_pages(pages, "doc", "ACME_2022_10K.pdf", tokenizer, chunk_tokens=20, chunk_overlap=0)
+    section_of = {line: c.section for c in chunks for line in c.text.split("\n")}
+    assert section_of["Revenue grew because customers bought more tea."] == "Item 7. Management's Discussion"
+    assert section_of["ACME CORP."] == section_of["Debt: 7 | 8"] == "Consolidated Balance Sheets"
+    assert section_of["Capital expenditures: 3 | 4"] == "Consolidated Statements of Cash Flows"

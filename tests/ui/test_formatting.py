@@ -140,3 +140,12 @@ def test_model_info_names_both_models_and_the_device():
     assert formatting.model_info_markdown("SmolLM2", "MiniLM", "cpu") == (
         "**Chat** `SmolLM2` · **Embeddings** `MiniLM` · **Device** `cpu`"
     )
+
+
+def test_a_source_line_names_the_statement_or_innermost_heading_of_its_page():
+    statement = Source("d", "a.pdf", 54, "Revenue 17,606", 1.0, section="Consolidated Statements of Income")
+    heading = {"filename": "b.pdf", "page": 3, "text": "x", "section": "PART I › Item 1A. Risk Factors"}
+    assert formatting.sources_markdown([statement, heading]) == (
+        "**[1]** a.pdf · p. 54 · Consolidated Statements of Income\n> Revenue 17,606\n\n"
+        "**[2]** b.pdf · p. 3 · Item 1A. Risk Factors\n> x")
+    assert formatting.source_place({"page": 2, "section": None}, "zh") == "第 2 页"
