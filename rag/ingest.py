@@ -118,11 +118,21 @@ def report(run: IngestRun, kb) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.ingest", description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, help="PDF files or folders")
+    parser.add_argument("paths", nargs="*", type=Path, help="PDF files or folders")
+    parser.add_argument("--fill-sections", action="store_true",
+                        help="give documents indexed before sections existed their sections (statement or "
+                             "heading of each page), read again from the stored PDFs; nothing is re-embedded")
     add_common_flags(parser)
     settings, args = parse_args(parser, argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
+    if args.fill_sections:
+        kb = build_knowledge_base(settings)
+        with tqdm(unit="file", desc="sections") as bar:
+            filled = kb.fill_sections(lambda stage, done, total: (setattr(bar, "total", total), bar.update(1)))
+        print(f"{filled} document(s) given sections (data dir {settings.data_dir})")
+        if not args.paths:
+            return 0
     pdfs = find_pdfs(args.paths)
     if not pdfs:
         print("no PDF files found", file=sys.stderr)

@@ -124,6 +124,12 @@ class KeywordIndex:
             "DELETE FROM keyword_chunks WHERE owner = ? AND document_id = ?", (owner, document_id)
         ).rowcount
 
+    def set_sections(self, sections: dict[str, str], owner: str = "") -> None:
+        """Write each chunk's section (chunks indexed before sections existed)."""
+        with self.db.transaction() as conn:
+            conn.executemany("UPDATE keyword_chunks SET section = ? WHERE owner = ? AND chunk_id = ?",
+                             [(section, owner, chunk_id) for chunk_id, section in sections.items()])
+
     def delete_document(self, document_id: str, owner: str = "") -> bool:
         """Remove the document's rows; True when there were some."""
         with self.db.transaction() as conn:

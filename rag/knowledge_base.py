@@ -32,7 +32,7 @@ from errors import user_message
 from rag.embeddings import Embedder
 from rag.keyword_index import KeywordIndex, import_legacy_bm25
 from rag import page_roles
-from rag.page_roles import matches_section, weigh_sections
+from rag.page_roles import chunk_sections, matches_section, weigh_sections
 from rag.pdf_loader import load_pages
 from rag.pdf_worker import ParseWorkers
 from rag.page_render import CACHE_DIR_NAME as PAGE_CACHE_DIR
@@ -305,6 +305,32 @@ class KnowledgeBase:
                          owner: str | None = None) -> builtins.list[str]:
         """The documents ``search`` weighs up for these queries: the ones they name (rag/routing.py)."""
         return self._scope(self._owner(owner)).retriever.routed_documents(queries, document_ids)
+
+    def fill_sections(self, progress: ProgressCallback | None = None) -> int:
+        """Give the chunks of documents indexed before sections existed their sections, found
+        again from the stored PDFs' pages (no re-embedding); returns the documents filled.
+
+        A document any of whose chunks has a section is skipped; one without headings or
+        statements is read again on every run (and stays without sections)."""
+        done = 0
+        documents = self.registry.list_by_status("ready")
+        for i, doc in enumerate(documents, start=1):
+            if progress:
+                progress("sections", i, len(documents))
+            scope = self._scope(doc.owner)
+            chunks = builtins.list(scope.store.iter_chunks(doc.id))
+            stored = self.settings.files_dir / f"{doc.id}.pdf"
+            if not chunks or any(c.section for c in chunks) or not stored.exists():
+                continue
+            raw = load_pages(stored, name=doc.filename, timeout_s=self.settings.pdf_parse_timeout_s,
+                             workers=self.parsers)
+            texts = clean_pages([page.text for page in raw])
+            sections = dict(zip((c.id for c in chunks), chunk_sections(texts, [(c.page, c.text) for c in chunks])))
+            with self._write_lock:
+                scope.store.set_sections(sections)
+                self.keywords.set_sections(sections, doc.owner)
+            done += 1
+        return done
 
     # --- start-up recovery ----------------------------------------------------------
     def recover(self) -> None:

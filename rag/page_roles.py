@@ -21,6 +21,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from rag.headings import page_contexts
+
 # Canonical statement names: the ones rag/metric_definitions.py uses for ``.statement``.
 INCOME = "income statement"
 BALANCE = "balance sheet"
@@ -233,6 +235,22 @@ def section_at(titles: Sequence[StatementTitle], start: int, end: int, path: Seq
     if before:
         return before[-1].title if before[-1].offset <= middle else before[0].title
     return PATH_SEPARATOR.join(path)
+
+
+def chunk_sections(page_texts: Sequence[str], chunks: Iterable[tuple[int, str]]) -> list[str]:
+    """The section of each (1-based page, text) chunk of a document whose cleaned page texts
+    are ``page_texts``: for chunks stored before sections existed (KnowledgeBase.fill_sections),
+    found again from the pages without re-embedding anything."""
+    paths = [context.path for context in page_contexts(list(page_texts))]
+    titles = page_statements(page_texts)
+    found = []
+    for page, text in chunks:
+        if not 1 <= page <= len(page_texts):
+            found.append("")
+            continue
+        start = max(0, page_texts[page - 1].find(text[:80]))
+        found.append(section_at(titles[page - 1], start, start + len(text), paths[page - 1]))
+    return found
 
 
 # --- questions ------------------------------------------------------------------------------

@@ -137,6 +137,15 @@ class ChromaStore:
                                     documents=texts[start:end], metadatas=metadatas[start:end])
         self._changed({m["document_id"] for m in metadatas})
 
+    def set_sections(self, sections: dict[str, str]) -> None:
+        """Write each chunk's section into its metadata (chunks stored before sections existed)."""
+        ids = list(sections)
+        for start in range(0, len(ids), ADD_BATCH):
+            part = ids[start : start + ADD_BATCH]
+            got = self._collection.get(ids=part, include=["metadatas"])
+            self._collection.update(ids=got["ids"], metadatas=[{**m, "section": sections[i]}
+                                                               for i, m in zip(got["ids"], got["metadatas"])])
+
     def delete_document(self, document_id: str) -> None:
         self._collection.delete(where={"document_id": document_id})
         self._changed({document_id})

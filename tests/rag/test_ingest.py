@@ -42,3 +42,16 @@ def test_find_pdfs_searches_folders_recursively_and_keeps_files_given(tmp_path):
     names = [p.name for p in found]
     assert names[:2] == ["tea.pdf", "bike.PDF"] and "notes.txt" not in names
     assert names[-1] == "extra.bin" and names.count("tea.pdf") == 1
+
+
+def test_fill_sections_from_the_shell_needs_no_pdf_paths(make_kb, tmp_path, monkeypatch, capsys):
+    pdf = make_pdf(tmp_path / "acme.pdf", ["ACME CORP.\nCONSOLIDATED BALANCE SHEETS\nCash 1,200 1,100\nTotal assets 9,000 8,500"])
+    kb = make_kb()
+    kb.add_file(pdf)
+    ids = [c.id for c in kb.document_chunks(kb.list()[0].id)]
+    kb._scope("").store.set_sections({i: "" for i in ids})
+    monkeypatch.setattr(ingest, "build_knowledge_base", lambda args: kb)
+
+    assert ingest.main(["--fill-sections"]) == 0
+    assert "1 document(s) given sections" in capsys.readouterr().out
+    assert {c.section for c in kb.document_chunks(kb.list()[0].id)} == {"Consolidated Balance Sheets"}

@@ -200,3 +200,19 @@ def test_an_index_built_before_sections_still_answers_with_no_section(make_kb, t
     assert results and all(s.section is None for s in results)
     assert reopened.search("purchases", k=2, section="cash flow") == []
     assert reopened.search("purchases", k=2, statements=["cash flow statement"])  # weighing ignores them
+
+
+def test_fill_sections_gives_an_old_index_its_sections_without_re_embedding(make_kb, filing_pdf):
+    kb = make_kb()
+    kb.add_file(filing_pdf)
+    store = kb._scope("").store
+    old = store._collection.get(include=["embeddings", "documents", "metadatas"])
+    store.set_sections({chunk_id: "" for chunk_id in old["ids"]})
+    kb.keywords.set_sections({chunk_id: "" for chunk_id in old["ids"]})
+    assert kb.search("purchases", k=2, section="cash flow") == []
+
+    assert kb.fill_sections() == 1
+    assert [s.page for s in kb.search("purchases", k=2, section="cash flow")] == [3]
+    after = store._collection.get(ids=old["ids"], include=["embeddings"])
+    assert (after["embeddings"] == old["embeddings"]).all()
+    assert kb.fill_sections() == 0  # done once
