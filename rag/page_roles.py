@@ -77,6 +77,7 @@ _NUMBER_LINE = re.compile(r"^[\divxlc\s.-]+$", re.IGNORECASE)  # a page number
 SPLIT_TITLE_LINES = 8  # a title set one word a line ("CONSOLIDATED / BALANCE / SHEETS") is joined back
 HEAD_SCAN_LINES = 12
 SHORT_LINE_WORDS = 4
+SHORT_ABOVE_WORDS = 8  # a bare title may sit under a company name, not under a sentence
 # Chinese statement titles: 合并利润表, 母公司资产负债表, 合并现金流量表, 合并所有者权益变动表 …
 _ZH_KINDS = ((EQUITY, r"(?:所有者|股东)权益变动表"), (INCOME, r"(?:利润表|损益表)"),
              (BALANCE, r"资产负债表"), (CASH_FLOW, r"现金流量表"))
@@ -96,8 +97,11 @@ class StatementTitle:
     title: str  # as a reader would write it: "Consolidated Statements of Income"
 
 
+_SPLIT_LAST_LETTER = re.compile(r"(?<=[a-z]{3}) ([a-z])$")  # "Statement of Incom e": text extraction split a word
+
+
 def _normal(line: str) -> str:
-    line = _CJK_GAP.sub("", " ".join(line.split()))
+    line = _SPLIT_LAST_LETTER.sub(r"\1", _CJK_GAP.sub("", " ".join(line.split())))
     line = _PARENTHETICAL.sub(" ", line).strip()
     return _CONTINUED.sub("", line).strip(" -–—")
 
@@ -148,7 +152,8 @@ def _accepted(lines: list[str], i: int, title: str, top: set[int]) -> bool:
         return False
     if _STRONG.search(title):
         return True
-    return i in top and not any(_NOT_A_STATEMENT.search(line) for line in above)
+    return i in top and not any(_NOT_A_STATEMENT.search(line) or len(line.split()) > SHORT_ABOVE_WORDS
+                                for line in above)
 
 
 def _head_titles(lines: list[str], content: list[int], top: set[int]) -> list[tuple[int, tuple[str, str]]]:

@@ -9,6 +9,7 @@ import pytest
 from rag.page_roles import (
     BALANCE,
     CASH_FLOW,
+    COMPREHENSIVE,
     EQUITY,
     INCOME,
     canonical_statement,
@@ -76,6 +77,7 @@ def _pages(pdf: Path) -> list[str]:
     ("3M Company and Subsidiaries Consolidated Balance Sheet", BALANCE),
     ("Consolidated Balance Sheets GENERAL MILLS, INC. AND SUBSIDIARIES", BALANCE),
     ("INCOME STATEMENTS", INCOME),
+    ("Consolidated Statement of Comprehensive Incom e", COMPREHENSIVE),  # a word split by text extraction
     ("合并利润表", INCOME),
     ("合 并 现 金 流 量 表", CASH_FLOW),
     ("母公司资产负债表", BALANCE),
