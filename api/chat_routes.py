@@ -79,6 +79,7 @@ async def _chat_events(turn: LiveTurn) -> AsyncIterator[dict[str, str]]:
             "standalone_query": result.standalone_query if result else "",
             "finish_reason": result.finish_reason if result else "cancelled",
             "warnings": result.warnings if result else [],
+            "calculations": result.calculations if result else [],
         }
     )
     yield SSE_DONE
@@ -108,4 +109,5 @@ async def chat(
         sources=[source_out(s) for s in result.sources],
         finish_reason=result.finish_reason,
         warnings=result.warnings,
+        calculations=result.calculations,
     )

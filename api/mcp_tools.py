@@ -128,7 +128,8 @@ def register_mcp_tools(services: Any) -> None:
 
         Returns:
             {"answer", "sources": [{"document_id", "filename", "page", "text", "score", "chunk_id"}],
-             "conversation_id", "standalone_query"}
+             "conversation_id", "standalone_query", "calculations": [{"expression", "result", "ok", "flag",
+             "operands": [{"value", "source"}]}]}
         """
         caller = _caller(services, request)
         if not question or not question.strip():
@@ -142,6 +143,7 @@ def register_mcp_tools(services: Any) -> None:
             "sources": [s.to_dict() for s in result.sources],
             "conversation_id": result.conversation_id,
             "standalone_query": result.standalone_query,
+            "calculations": result.calculations,
         })
 
     for fn in (list_documents, search_documents, ask):

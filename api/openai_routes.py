@@ -31,6 +31,7 @@ from api.streaming import SSE_DONE, LiveTurn, event_stream, run_turn, sse_data, 
 from llm.types import Message, Usage
 from rag.types import TurnRequest, TurnResult
 from services import Services
+from services.calculation_notes import result_calculations_text
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +92,16 @@ def completion(result: TurnResult, body: ChatCompletionRequest, model: str) -> C
         model=model,
         choices=[Choice(
             index=0,
-            message=ChatCompletionMessage(role="assistant", content=result.text),
+            message=ChatCompletionMessage(role="assistant", content=result.text + result_calculations_text(result)),
             finish_reason=finish_reason(result.finish_reason),
         )],
         usage=usage_out(result.usage, result.prompt_tokens),
         sources=[source_out(s) for s in result.sources] if body.use_rag else None,
         warnings=result.warnings or None,
+        calculations=result.calculations or None,
     )
+
+
 
 
 async def _chunks(turn: LiveTurn, body: ChatCompletionRequest, model: str) -> AsyncIterator[dict[str, str]]:
@@ -124,9 +128,12 @@ async def _chunks(turn: LiveTurn, body: ChatCompletionRequest, model: str) -> As
         yield SSE_DONE
         return
     result = turn.result
+    if notes := result_calculations_text(result):
+        yield chunk(ChoiceDelta(content=notes))
     extra: dict[str, Any] = {}
     if body.use_rag and result is not None:
         extra["sources"] = [source_out(s).model_dump() for s in result.sources]
+        extra["calculations"] = result.calculations
     yield chunk(ChoiceDelta(), finish_reason(result.finish_reason if result else "cancelled"), **extra)
     if body.stream_options and body.stream_options.include_usage and result is not None:
         yield event([], usage=usage_out(result.usage, result.prompt_tokens))

@@ -97,6 +97,8 @@ class ChatCompletion(openai_chat.ChatCompletion):
 
     sources: list[SourceOut] | None = Field(None, description="With use_rag: the chunks the answer used.")
     warnings: list[str] | None = Field(None, description="E.g. max_tokens lowered so the question fits.")
+    calculations: list[dict[str, Any]] | None = Field(
+        None, description="What the answer computed (as in /api/chat); also written as text after the answer.")
 
 
 class ModelList(BaseModel):

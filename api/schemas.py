@@ -154,6 +154,22 @@ class ChatRequest(ApiRequest):
         return value
 
 
+class OperandOut(BaseModel):
+    value: float
+    source: int | None = Field(description="1-based number of the passage that prints it; null when none does.")
+    text: str | None = Field(None, description="The operand as the expression writes it, e.g. '4,396'.")
+
+
+class CalculationOut(BaseModel):
+    """A calculation the answer made (DESIGN.md §5): evaluated by docchat, not by the model."""
+
+    expression: str
+    result: float | None = Field(description="null when the expression could not be evaluated.")
+    ok: bool = Field(description="Evaluated, and every operand is printed in a passage.")
+    flag: str | None = Field(None, description="Why it is not ok, e.g. 'figure not found in the passages: 4,397'.")
+    operands: list[OperandOut]
+
+
 class ChatResponse(BaseModel):
     text: str
     message_id: str | None
@@ -162,6 +178,7 @@ class ChatResponse(BaseModel):
     sources: list[SourceOut]
     finish_reason: str = Field("stop", description="'stop' | 'length' | 'cancelled'")
     warnings: list[str] = Field(default_factory=list, description="E.g. max_tokens lowered so the question fits.")
+    calculations: list[CalculationOut] = Field(default_factory=list, description="What the answer computed; [] when nothing.")
 
 
 # --- conversations ------------------------------------------------------------------------
@@ -186,6 +203,7 @@ class MessageInfo(BaseModel):
     created_at: str
     standalone_query: str | None = None
     status: str = "complete"
+    calculations: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class MessageList(BaseModel):

@@ -41,6 +41,7 @@ from bench.data import FinanceQuestion, GoldPage, RetrievalSet, load_finance_set
 from bench.harness import Bench
 from bench.metrics import (
     answer_summary,
+    calculation_record,
     answered_in_chinese,
     cited_indexes,
     cites_gold,
@@ -55,6 +56,9 @@ from bench.unanswerable import BY_SET
 log = logging.getLogger(__name__)
 
 SYSTEMS = ("docchat", "recipe", "oracle", "no_retrieval")
+# "<system>-<variant>": docchat or the oracle with settings changed, in the same run on the
+# same index and model, e.g. "docchat-nocalc" (the calculator off) beside "docchat".
+VARIANTS: dict[str, dict[str, Any]] = {"nocalc": {"calculator": False}, "unpruned": {"prune_passages": False}}
 SETS = ("financebench", "finance54", "mmlongbench", "zh")
 DEFAULT_SETS = ("financebench", "mmlongbench", "zh")
 RECORDS_FILE = "answers.jsonl"
@@ -234,23 +238,42 @@ def _recipe(chain: Any, q: FinanceQuestion) -> Answer:
         return Answer("", [], time.perf_counter() - start, failed=True)
 
 
+def _variant(pipeline: Any, variants: list[str]) -> Any:
+    """docchat's pipeline on the same index, history and model, with the variants' settings."""
+    from services import ConversationManager
+
+    if not variants:
+        return pipeline
+    update: dict[str, Any] = {}
+    for variant in variants:
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown system variant {variant!r}; known: {', '.join(VARIANTS)}")
+        update.update(VARIANTS[variant])
+    return ConversationManager(pipeline.settings.model_copy(update=update), llm=pipeline.llm,
+                               knowledge_base=pipeline.knowledge_base, history=pipeline.history_manager)
+
+
 def _answerers(bench: Bench, aset: AnswerSet, systems: list[str], params: Any) -> dict[str, Callable]:
     """system name → function(question) -> Answer | None."""
-    pipeline = _pipeline(bench, aset)
+    base = _pipeline(bench, aset)
     out: dict[str, Callable] = {}
-    for name in systems:
+    for full_name in systems:
+        name, *variants = full_name.split("-")
+        pipeline = _variant(base, variants)
+        if variants and name not in ("docchat", "oracle"):
+            raise ValueError(f"variants apply to docchat and oracle, not {name!r}")
         if name == "docchat":
-            out[name] = partial(_turn, pipeline, params)
+            out[full_name] = partial(_turn, pipeline, params)
         elif name == "recipe":
             from bench.recipe import conversational_chain, langchain_chat_model
 
             chain = conversational_chain(langchain_chat_model(bench.llm, params.max_new_tokens),
                                          _recipe_index(bench, aset))
-            out[name] = partial(_recipe, chain)
+            out[full_name] = partial(_recipe, chain)
         elif name == "oracle":
-            out[name] = partial(_oracle, pipeline, GoldPassages(pipeline.knowledge_base), params)
+            out[full_name] = partial(_oracle, pipeline, GoldPassages(pipeline.knowledge_base), params)
         elif name == "no_retrieval":
-            out[name] = partial(_turn, pipeline, params, use_rag=False)
+            out[full_name] = partial(_turn, pipeline, params, use_rag=False)
         else:
             raise ValueError(f"unknown answer system {name!r}; known: {', '.join(SYSTEMS)}")
     return out
@@ -288,6 +311,8 @@ def record(aset: AnswerSet, system: str, q: FinanceQuestion, answer: Answer) -> 
         "prompt_tokens": turn.prompt_tokens if turn is not None else None,
         "completion_tokens": turn.usage.completion_tokens if turn is not None else None,
         "warnings": list(turn.warnings) if turn is not None else [],
+        "question_type": q.question_type or None,
+        **calculation_record(turn, q.answer if aset.scoring == "figure" else "", q.question),
     }
 
 

@@ -39,6 +39,7 @@ class FinanceQuestion:
     question: str
     answer: str
     gold: set[GoldPage]
+    question_type: str = ""  # FinanceBench: metrics-generated, domain-relevant, novel-generated
 
 
 @dataclass
@@ -85,7 +86,8 @@ def _load_finance_folder(root: Path) -> FinanceBench:
         row = json.loads(line)
         gold = {GoldPage(e["doc_name"], int(e["page"])) for e in row["evidence"]}
         questions.append(
-            FinanceQuestion(row["id"], row["doc_name"], row["question"], row["answer"], gold)
+            FinanceQuestion(row["id"], row["doc_name"], row["question"], row["answer"], gold,
+                            row.get("question_type", ""))
         )
     return FinanceBench(pdfs=pdfs, questions=questions)
 

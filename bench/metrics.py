@@ -12,7 +12,7 @@ import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Sequence
+from typing import Any, Hashable, Iterable, Sequence
 
 from rag.language import is_chinese
 
@@ -130,6 +130,30 @@ def contains_gold_figure(answer: str, gold_answer: str, question: str = "") -> b
         return None
     said = [f for f in figures(answer) if not f.year_like]
     return any(figures_match(g, s) for g in golds for s in said)
+
+
+def calculation_record(turn: Any, gold_answer: str = "", question: str = "") -> dict:
+    """The calculator's part of one answer's record: how many calculations it made, how many
+    evaluated, how many operands were found in the passages, whether a result equals the gold
+    figure (1 %, any scale), and the figures the answer states that are neither printed in its
+    passages nor computed from printed ones (rag/figures.py)."""
+    from rag.figures import unaccounted
+
+    calcs = list(getattr(turn, "calculations", None) or [])
+    operands = [o for c in calcs for o in c.get("operands", [])]
+    golds = _gold_figure_list(gold_answer, question) if gold_answer else []
+    results = [c["result"] for c in calcs if c.get("result") is not None]
+    text = getattr(turn, "text", "") or ""
+    passages = [s.text for s in getattr(turn, "sources", None) or []]
+    return {
+        "calculations": len(calcs),
+        "calculations_failed": sum(c.get("result") is None for c in calcs),
+        "operands": len(operands),
+        "operands_found": sum(o.get("source") is not None for o in operands),
+        "calculation_correct": (any(figures_match(g, s) for g in golds for r in results
+                                    for s in figures(f"{r:.6g}")) if golds and results else None),
+        "unaccounted_figures": unaccounted(text, passages, results) if passages and text else [],
+    }
 
 
 def cited_indexes(answer: str, n_sources: int) -> list[int]:
@@ -308,4 +332,26 @@ def answer_summary(records: Sequence[dict], gold_answers: bool = True) -> dict:
         "decode_tokens_per_s": _median([r["decode_tokens_per_s"] for r in records]),
         "prompt_tokens": _mean([r["prompt_tokens"] for r in records]),
         "seconds_per_answer": _mean([r["seconds"] for r in records]),
+        **_calculation_summary(records),
+    }
+
+
+def _calculation_summary(records: Sequence[dict]) -> dict:
+    """The calculator's columns: answers that computed, operands found in the passages,
+    results equal to the gold figure, failed expressions, answers stating a figure printed
+    nowhere and computed from nothing, and the gold figure by FinanceBench question type."""
+    computed = [r for r in records if r.get("calculations")]
+    by_type: dict[str, list] = {}
+    for r in records:
+        if r.get("question_type") and r.get("correct") is not None:
+            by_type.setdefault(r["question_type"], []).append(r["correct"])
+    return {
+        "computed": len(computed),
+        "calculations": sum(r.get("calculations", 0) for r in records),
+        "calculations_failed": sum(r.get("calculations_failed", 0) for r in records),
+        "operands_found": _share([True] * sum(r.get("operands_found", 0) for r in records)
+                                 + [False] * sum(r.get("operands", 0) - r.get("operands_found", 0) for r in records)),
+        "calculation_correct": sum(bool(r.get("calculation_correct")) for r in records),
+        "unaccounted_answers": sum(bool(r.get("unaccounted_figures")) and not r.get("abstained") for r in records),
+        "correct_by_type": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(by_type.items())},
     }

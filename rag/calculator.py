@@ -120,7 +120,8 @@ class Calculation:
             "result": self.result,
             "ok": self.ok,
             "flag": self.flag,
-            "operands": [{"value": o.value, "source": o.source} for o in self.operands],
+            # "text": the operand as the expression writes it ("4,396"), an addition to §5's shape
+            "operands": [{"value": o.value, "source": o.source, "text": o.text} for o in self.operands],
         }
 
 

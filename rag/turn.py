@@ -18,19 +18,18 @@ from typing import Any, Iterator, Protocol, Sequence
 
 from llm.types import ChatBackend, GenerationParams, Message, TextStream, Usage
 from llm.window import WindowResult, answer_budget, fit_history, system_message
-from rag.citations import MarkFilter, annotate
+from rag.calculator import Calculation
+from rag.citations import MarkFilter, annotate, split_sentences
+from rag.figures import unaccounted
 from rag import collection
 from rag.condense import condense_question, plan_search, retrieval_queries, uses_condense_adapter
 from rag.grounding import is_grounded
-from rag.prompting import build_system_prompt, format_context, is_abstention, not_in_docs, question_with_reminder
+from rag.prompting import is_abstention, not_in_docs
+from rag.strategies import AnswerStrategy, CollectionStrategy, choose
 from rag.types import Chunk, SearchFocus, Source, TurnRequest, TurnResult
 from settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Prompt tokens kept for the instructions, the question and its reminder when a file's
-# pages are the passages of a summary.
-SUMMARY_PROMPT_RESERVE = 700
 
 __all__ = ["Passages", "Turn", "TurnRequest", "TurnResult"]
 
@@ -89,12 +88,13 @@ class Turn:
         self.failed = False  # ended by an error, not by its end or a stop
         self.result: TurnResult | None = None
         self._model: TextStream | None = None
-        self.collection: collection.CollectionQuestion | None = None  # a question about the documents
+        self.strategy: AnswerStrategy | None = None  # how this turn answers (rag/strategies/)
+        self.calculations: list[Calculation] = []  # what the answer computed (rag/strategies/compute.py)
         self._listed: list[Any] | None = None  # the caller's documents (_documents)
         self.progress: tuple[int, int] | None = None  # (parts done, parts) while a long file is summarised
 
     # --- before the model answers ----------------------------------------------------------
-    def _wants_rag(self) -> bool:
+    def wants_rag(self) -> bool:
         if (self.req.prompt_name or "default") == "chat" or not self.req.use_rag:
             return False
         return self.passages.has_documents(self.owner)
@@ -122,7 +122,7 @@ class Turn:
         s, t0 = self.settings, time.perf_counter()
         document_ids = self.req.document_ids
         if not document_ids:
-            named = collection.named_documents(self.question, self._documents())
+            named = collection.named_documents(self.question, self.documents())
             if named:
                 document_ids = [d.id for d in named]
                 self._focus([d.filename for d in named], only=True)
@@ -152,43 +152,18 @@ class Turn:
         "FY2018"): the answer's sources then show why they come from one file. Not said when
         those are all the files searched anyway."""
         routed = self.passages.routed_documents(queries, document_ids, self.owner)
-        ready = [d for d in self._documents() if d.status == "ready" and (not document_ids or d.id in document_ids)]
+        ready = [d for d in self.documents() if d.status == "ready" and (not document_ids or d.id in document_ids)]
         if routed and len(routed) < len(ready):
             names = {d.id: d.filename for d in ready}
             filenames = [names[d] for d in routed if d in names]
             if filenames:
                 self._focus(filenames, only=False)
 
-    def _documents(self) -> list[Any]:
+    def documents(self) -> list[Any]:
         """The caller's documents, read from the registry once a turn."""
         if self._listed is None:
             self._listed = self.passages.list(self.owner)
         return self._listed
-
-    def about_the_collection(self) -> str | None:
-        """A question about the documents themselves (rag/collection.py): the ready answer
-        (list, mentions: no model call), or None with ``sources`` set to the named file's
-        pages or part summaries (summary), or None for an ordinary question."""
-        documents = self._documents()
-        asked = self.collection = collection.classify(self.question, documents, self.req.document_ids)
-        if asked is None:
-            return None
-        log.info("collection question: %s", asked)
-        if asked.kind == "list":
-            return collection.list_answer(documents, self.question)
-        if asked.kind == "mentions":
-            found = self.passages.search(asked.topic, k=collection.MENTION_CANDIDATES,
-                                         document_ids=self.req.document_ids, owner=self.owner)
-            answer = collection.mentions_answer(asked.topic, collection.mentioning(asked.topic, found), self.question)
-            self.sources = answer.sources
-            return answer.text
-        chunks = self.passages.document_chunks(asked.document_id, self.owner)
-        # what the pages may take of the prompt: the window less the answer, instructions and question
-        budget = self.llm.context_window - self.params.max_new_tokens - SUMMARY_PROMPT_RESERVE
-        self.sources = collection.summary_sources(
-            self.llm, chunks, self.question, budget,
-            progress=lambda done, total: setattr(self, "progress", (done, total)), cancelled=self.cancel.is_set)
-        return None
 
     def start(self) -> None:
         """Retrieve, build the prompt within the budget and open the model's stream.
@@ -196,17 +171,15 @@ class Turn:
         Busy or too long raise here, before the caller stores anything.
         """
         t0 = time.perf_counter()
-        if self._wants_rag():
-            ready = self.about_the_collection()
-            if ready is not None:  # answered from the document list: no model call
-                self._model = TextStream(iter([ready]), Usage())
-                self.window = WindowResult(messages=[], kept_turns=0, dropped_turns=0, prompt_tokens=0)
-                return
-            if self.collection is None:
-                self.sources = self.retrieve()
+        strategy = self.strategy = choose(self)
+        ready = strategy.find(self)
+        if ready is not None:  # answered from the document list: no model call
+            self._model = TextStream(iter([ready]), Usage())
+            self.window = WindowResult(messages=[], kept_turns=0, dropped_turns=0, prompt_tokens=0)
+            return
         params, llm = self.params, self.llm
-        question = question_with_reminder(self.question, self.sources)
-        system = build_system_prompt(self.req.system_prompt or self.settings.system_prompt, self.question, self.sources)
+        question = strategy.question(self)
+        system = strategy.instructions(self, self.req.system_prompt or self.settings.system_prompt)
         budget = answer_budget(llm.context_window, params.max_new_tokens,
                                llm.count_tokens([system_message(system, ""), {"role": "user", "content": question}]))
         if budget.clamped:
@@ -215,7 +188,7 @@ class Turn:
             log.info("answer budget clamped: %s", budget.warning())
         self.window = fit_history(
             system_prompt=system,
-            context=format_context(self.sources),
+            context=strategy.context(self),
             turns=self.turns,
             question=question,
             count_tokens=llm.count_tokens,
@@ -230,8 +203,8 @@ class Turn:
         # may start from its KV.
         cache_key = f"{self.req.user_id}\x1f{self.conversation_id}" if self.conversation_id else None
         shared = "" if self.req.system_prompt else system
-        self._model = llm.stream(self.window.messages, replace(params, cache_key=cache_key, shared_prefix=shared),
-                                 self.cancel)
+        self._model = strategy.generate(self, self.window.messages,
+                                        replace(params, cache_key=cache_key, shared_prefix=shared))
 
     # --- the answer --------------------------------------------------------------------------
     def deltas(self) -> Iterator[str]:
@@ -278,8 +251,10 @@ class Turn:
         """rag/grounding.py over all the passages: an answer drawn from passage 3 that cites
         [2] is a wrong mark (the support check flags it), not an answer to replace."""
         if (not self.sources or not self.settings.grounding_check or is_abstention(text)
-                or (self.collection is not None and self.collection.kind != "summary")):
+                or (isinstance(self.strategy, CollectionStrategy) and self.strategy.asked.kind != "summary")):
             return True
+        if any(c.ok for c in self.calculations):
+            return True  # it computed from figures the passages print: its claim is drawn from them
         return is_grounded(text, self.question, [s.text for s in self.sources])
 
     def _finish(self, text: str, usage: Usage) -> None:
@@ -288,9 +263,19 @@ class Turn:
         finish = usage.finish_reason
         if finish == "stop" and self.cancel.is_set():
             finish = "cancelled"
+        model_text = text
         replaced = finish == "stop" and bool(text) and not self._is_grounded(text)
+        unaccounted = [] if replaced else self._unaccounted(text)
+        if unaccounted and finish == "stop" and len(split_sentences(text)) <= 1:
+            # its only claim is a figure no passage prints and no calculation gave
+            log.info("answer states figures printed nowhere (%s), replaced by the abstention: %r",
+                     ", ".join(unaccounted), text[:200])
+            replaced = True
+        elif unaccounted:
+            self.warnings.append(f"Figures not found in the passages: {', '.join(unaccounted)}.")
         if replaced:
-            log.info("answer not drawn from its passages, replaced by the abstention: %r", text[:200])
+            if not unaccounted:
+                log.info("answer not drawn from its passages, replaced by the abstention: %r", text[:200])
             self.warnings.append("The model's answer was not found in the passages, so docchat says so instead.")
             text = not_in_docs(self.question)
         if self.sources:
@@ -309,4 +294,18 @@ class Turn:
             warnings=list(self.warnings),
             focus=self.focus,
             replaced=replaced,
+            calculations=[c.to_dict() for c in self.calculations],
+            strategy=self.strategy.name if self.strategy else "",
+            unaccounted=unaccounted,
+            model_text=model_text if replaced else "",
         )
+
+    def _unaccounted(self, text: str) -> list[str]:
+        """The figures the answer states that no passage prints and no calculation of this
+        answer gave (rag/figures.py); [] without passages or for an abstention."""
+        if not self.sources or not text or is_abstention(text) or not self.settings.grounding_check or (
+                isinstance(self.strategy, CollectionStrategy) and self.strategy.asked.kind != "summary"):
+            return []
+        computed = [c.result for c in self.calculations if c.result is not None]
+        # the question's own figures ("more than 20%") are the user's, not the model's invention
+        return unaccounted(text, [self.question, *(s.text for s in self.sources)], computed)

@@ -127,6 +127,14 @@ class TurnResult:
     warnings: list[str] = field(default_factory=list)
     focus: SearchFocus | None = None  # the files the question named (rag/turn.py)
     replaced: bool = False  # the model's answer was not in its passages: the abstention stands instead
+    # What the answer computed (rag/calculator.py Calculation.to_dict, DESIGN.md §5): expression,
+    # result, ok, flag, operands with the 1-based passage that prints each.
+    calculations: list[dict[str, Any]] = field(default_factory=list)
+    strategy: str = ""  # how the turn answered (rag/strategies/): chat, collection, retrieve, compute
+    # Figures the answer states that no passage prints and no calculation gave (rag/figures.py):
+    # the answer is flagged, or replaced by the abstention when such a figure is its only claim.
+    unaccounted: list[str] = field(default_factory=list)
+    model_text: str = ""  # the model's own answer when ``replaced`` (kept in the message's details)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +145,8 @@ class TurnResult:
             "sources": [s.to_dict() for s in self.sources],
             "finish_reason": self.finish_reason,
             "warnings": list(self.warnings),
+            "calculations": list(self.calculations),
+            "unaccounted_figures": list(self.unaccounted),
             "usage": {
                 "prompt_tokens": self.usage.prompt_tokens,
                 "completion_tokens": self.usage.completion_tokens,

@@ -151,8 +151,10 @@ class Chat:
                 "top_k": params.top_k,
                 "max_new_tokens": params.max_new_tokens,
                 "repetition_penalty": params.repetition_penalty,
+                **({"model_answer": result.model_text} if result.model_text else {}),
             },
             status="partial" if cancelled else "complete",
+            calculations=result.calculations,
         )
 
 

@@ -32,6 +32,11 @@ class Conversations:
         answers = [m for m in self.messages(user_id, conversation_id) if m.role == "assistant"]
         return list(answers[answer].sources or []) if 0 <= answer < len(answers) else []
 
+    def answer_calculations(self, user_id: str, conversation_id: str, answer: int) -> list[dict[str, Any]]:
+        """The stored calculations of the ``answer``-th assistant message (0-based)."""
+        answers = [m for m in self.messages(user_id, conversation_id) if m.role == "assistant"]
+        return list(answers[answer].calculations or []) if 0 <= answer < len(answers) else []
+
     def rename(self, user_id: str, conversation_id: str, title: str) -> Conversation:
         return self.history.rename_conversation(user_id, conversation_id, title)
 

@@ -161,8 +161,9 @@ def make_stream_answer(services: Any):
             answer["content"] = formatting.safe_markdown(result.text)
             if result.finish_reason == "cancelled":
                 log.info("answer %s stopped after %d characters", result.message_id, len(result.text))
-            notes = source_viewer.turn_notes_html(result.focus, result.replaced, lang)
-            sources = source_viewer.sources_html(result.sources, lang=lang, notes=notes)
+            notes = source_viewer.turn_notes_html(result.focus, result.replaced, lang, result.unaccounted)
+            sources = source_viewer.sources_html(result.sources, lang=lang, notes=notes,
+                                                 calculations=result.calculations)
         else:
             sources = gr.skip()
         if not answer["content"]:

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping
 import gradio as gr
 
 from errors import DocchatError
+from services.calculation_notes import number_text
 from ui.formatting import field, snippet, source_place
 from ui.i18n import t
 from ui.language import request_language
@@ -32,26 +33,71 @@ def _attrs(data: Mapping[str, Any]) -> str:
     return " ".join(f'data-{key}="{html.escape(str(value), quote=True)}"' for key, value in data.items())
 
 
-def turn_notes_html(focus: Any | None = None, replaced: bool = False, lang: str = "en") -> str:
-    """Lines above the sources: the files the question named (rag.types.SearchFocus) and
-    whether the model's answer was replaced because its passages do not hold it."""
+def turn_notes_html(focus: Any | None = None, replaced: bool = False, lang: str = "en",
+                    unaccounted: Iterable[str] = ()) -> str:
+    """Lines above the sources: the files the question named (rag.types.SearchFocus),
+    whether the model's answer was replaced because its passages do not hold it, and the
+    figures it states that no passage prints (rag/figures.py)."""
     lines = []
     if replaced:
         lines.append(t(lang, "answer_replaced"))
+    if figures := list(unaccounted):
+        lines.append("⚠ " + t(lang, "answer_unaccounted", figures=", ".join(figures)))
     if focus is not None and focus.filenames:
         lines.append(t(lang, "focus_only" if focus.only else "focus_first", files=", ".join(focus.filenames)))
     return "".join(f"<p class='sources-note'>{html.escape(line)}</p>" for line in lines)
 
 
-def sources_html(sources: Iterable[Any] | None, heading: str = "", lang: str = "en", notes: str = "") -> str:
-    """#sources: one button per source, "[n] file · p. N", its snippet and citation flags;
-    first the turn's ``notes`` (``turn_notes_html``)."""
+def calculations_html(calculations: Iterable[Mapping[str, Any]] | None, sources: list[Any], lang: str = "en") -> str:
+    """The answer's calculations, one line each: the expression, its result, whether every
+    operand is printed in a passage, and each operand as a button that opens its passage's
+    page (the same click as a source's)."""
+    items = list(calculations or [])
+    if not items:
+        return ""
+    lines = []
+    for calc in items:
+        operands = []
+        for operand in calc.get("operands", []):
+            value = html.escape(str(operand.get("text") or number_text(operand.get("value"))))
+            n = operand.get("source")
+            if isinstance(n, int) and 1 <= n <= len(sources):
+                source = sources[n - 1]
+                page = field(source, "page", "?")
+                data = {"kind": "source", "n": n, "document": field(source, "document_id", ""), "page": page,
+                        "chunk": field(source, "chunk_id", "") or "", "filename": field(source, "filename", "")}
+                operands.append(f"<button class='calc-operand source-item' type='button' {_attrs(data)}>"
+                                f"{value} <b>[{n}]</b> {html.escape(t(lang, 'page', page=page))}</button>")
+            else:
+                operands.append(f"<span class='calc-operand missing' title='{html.escape(t(lang, 'calc_flagged'))}'>"
+                                f"⚠ {value}</span>")
+        result = calc.get("result")
+        if calc.get("ok"):
+            badge, verdict = "cited", t(lang, "calc_checked")
+        else:  # an operand printed nowhere, or it could not be evaluated: the flag says which
+            badge, verdict = "flagged", f"{t(lang, 'calc_flagged')}: {calc.get('flag') or ''}"
+        shown = "?" if result is None else number_text(result)
+        lines.append(
+            f"<div class='calculation'><code>{html.escape(str(calc.get('expression', '')).strip())} = "
+            f"{html.escape(shown)}</code> <span class='badge {badge}'>{html.escape(verdict)}</span>"
+            f"<div class='calc-operands'>{' '.join(operands)}</div></div>"
+        )
+    return f"<div class='calculations'><p class='sources-heading'>{html.escape(t(lang, 'calc_heading'))}</p>" \
+           + "".join(lines) + "</div>"
+
+
+def sources_html(sources: Iterable[Any] | None, heading: str = "", lang: str = "en", notes: str = "",
+                 calculations: Iterable[Mapping[str, Any]] | None = None) -> str:
+    """#sources: the answer's calculations (``calculations_html``), then one button per
+    source, "[n] file · p. N", its snippet and citation flags; first the turn's ``notes``
+    (``turn_notes_html``)."""
     items = list(sources or [])
     if not items:
         empty = t(lang, "answer_no_sources") if heading else t(lang, "empty_sources").strip("_")
         return notes + f"<p class='sources-empty'>{html.escape(empty)}</p>"
     blocks = [f"<p class='sources-heading'>{html.escape(heading)}</p>"] if heading else []
     blocks.append(notes)
+    blocks.append(calculations_html(calculations, items, lang))
     for n, source in enumerate(items, start=1):
         filename = str(field(source, "filename", "?"))
         page = field(source, "page", "?")
@@ -162,6 +208,11 @@ CSS = """
 #sources .badge.cited { background: #dcfce7; color: #166534; }
 #sources .badge.uncited { background: var(--background-fill-secondary); color: var(--body-text-color-subdued); }
 #sources .claim-unsupported { color: #b91c1c; font-size: 0.78rem; }
+#sources .badge.flagged { background: #fee2e2; color: #991b1b; }
+#sources .calculation { margin: 4px 0 8px; font-size: 0.85rem; }
+#sources .calc-operands { margin-top: 2px; }
+#sources .calc-operand { font-size: 0.78rem; margin-right: 6px; }
+#sources .calc-operand.missing { color: #b91c1c; }
 #sources .sources-heading { font-weight: 600; margin: 0 0 6px 0; font-size: 0.85rem; }
 #sources .sources-note { margin: 0 0 6px 0; font-size: 0.85rem; opacity: 0.8; }
 #source-viewer .viewer-head { font-size: 0.85rem; font-weight: 600; margin-bottom: 4px; }
@@ -205,6 +256,16 @@ def answer_sources(services: Any, user_id: str, conversation_id: str | None, ans
         return []
 
 
+def answer_calculations(services: Any, user_id: str, conversation_id: str | None, answer: int) -> list:
+    """Stored calculations of the ``answer``-th assistant message (0-based) of the conversation."""
+    if not conversation_id or not user_id:
+        return []
+    try:
+        return services.conversations.answer_calculations(user_id, conversation_id, answer)
+    except LookupError:
+        return []
+
+
 def make_click_handler(services: Any):
     def on_click(user_id: str, conversation_id: str | None, evt: gr.EventData, request: gr.Request) -> tuple:
         data = getattr(evt, "_data", None) or {}
@@ -220,7 +281,8 @@ def make_click_handler(services: Any):
             if kind == "answer":
                 index = int(data.get("answer", -1))
                 sources = answer_sources(services, user_id, conversation_id, index)
-                listing = sources_html(sources, t(lang, "answer_sources", n=index + 1), lang)
+                listing = sources_html(sources, t(lang, "answer_sources", n=index + 1), lang,
+                                       calculations=answer_calculations(services, user_id, conversation_id, index))
                 mark = int(data.get("mark") or 0)
                 chosen = sources[mark - 1] if 1 <= mark <= len(sources) else (sources[0] if sources else None)
                 if chosen is None:

@@ -163,7 +163,8 @@ def test_to_dict_is_the_api_shape():
         "result": pytest.approx(6098 / 17607),
         "ok": False,
         "flag": f"{FLAG_NOT_FOUND}: 17,607",
-        "operands": [{"value": 6098.0, "source": 1}, {"value": 17607.0, "source": None}],
+        "operands": [{"value": 6098.0, "source": 1, "text": "6,098"},
+                     {"value": 17607.0, "source": None, "text": "17,607"}],
     }
     failed = calculate("1/0", [INCOME]).to_dict()
     assert failed["result"] is None and failed["operands"] == []

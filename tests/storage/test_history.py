@@ -362,6 +362,7 @@ def test_export_json_is_the_conversation_with_its_messages(history, answered, so
         "model": "SmolLM2-135M-Instruct",
         "params": {"temperature": 0.3},
         "status": "complete",
+        "calculations": [],
     }
     exported["messages"] = messages
     # plain data: survives a JSON round trip unchanged (sources, params and all)

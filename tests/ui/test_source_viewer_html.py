@@ -64,3 +64,29 @@ def test_the_turns_notes_stand_above_the_sources_in_the_tabs_language():
                   "<p class='sources-note'>优先检索了 a&lt;b&gt;.pdf：问题中提到了它。</p>")
     assert source_viewer.turn_notes_html() == ""
     assert "sources-note" not in source_viewer.sources_html([source])
+
+
+def test_a_calculation_shows_its_result_and_each_operand_opens_its_page():
+    sources = [Source("d1", "report.pdf", 54, "Net sales 4,396 3,921", 1.0, "d1:54:0"),
+               Source("d1", "report.pdf", 12, "Employees 212", 0.5, "d1:12:3")]
+    checked = {"expression": "(4,396 - 3,921) / 3,921 * 100", "result": 12.1142, "ok": True, "flag": None,
+               "operands": [{"value": 4396.0, "source": 1, "text": "4,396"}, {"value": 3921.0, "source": 1}]}
+    flagged = {"expression": "4,397 / 212", "result": 20.74, "ok": False,
+               "flag": "figure not found in the passages: 4,397",
+               "operands": [{"value": 4397.0, "source": None, "text": "4,397"}, {"value": 212.0, "source": 2}]}
+    html = source_viewer.sources_html(sources, calculations=[checked, flagged])
+    assert "<code>(4,396 - 3,921) / 3,921 * 100 = 12.11</code>" in html
+    assert "every figure found in the passages" in html
+    # an operand is a button that opens its passage's page, highlighted, like a source
+    assert ("<button class='calc-operand source-item' type='button' data-kind=\"source\" data-n=\"1\" "
+            "data-document=\"d1\" data-page=\"54\" data-chunk=\"d1:54:0\"") in html
+    assert "4,396 <b>[1]</b> p. 54</button>" in html and "212 <b>[2]</b> p. 12</button>" in html
+    assert "check this: figure not found in the passages: 4,397" in html and "⚠ 4,397</span>" in html
+    zh = source_viewer.sources_html(sources, lang="zh", calculations=[checked])
+    assert "计算（由 docchat 完成，而非模型）" in zh and "每个数字都在片段中找到" in zh
+    assert "Calculations" not in source_viewer.sources_html(sources)  # none: no block
+
+
+def test_figures_no_passage_prints_are_named_above_the_sources():
+    notes = source_viewer.turn_notes_html(unaccounted=["$4.5 billion"])
+    assert "no passage prints them and no calculation gave them: $4.5 billion" in notes

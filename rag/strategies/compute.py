@@ -1,0 +1,151 @@
+"""Retrieve, then answer — and compute in code what the answer computes.
+
+The prompt teaches one calculation form by example (in the system prompt, whose KV is
+saved and reused, so it costs no prefill per turn): ``<calc>(4,396 - 3,921) / 3,921 * 100</calc>``.
+Generation stops at ``</calc>``; the expression is evaluated by rag/calculator.py (numbers
+and + − × ÷ only), its operands are checked against the passages, the result is written
+after it (`` = 12.11``) and the model goes on from there: the same conversation is sent again
+with the answer so far as ``GenerationParams.assistant_prefix``, so llama.cpp finds all of it
+in its KV cache and prefills only the few tokens of the result. The reader sees the
+expression and its result without the tags; ``turn.calculations`` keeps each one with its
+operands' passages (DESIGN.md §5 ``calculations``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import replace
+from typing import Iterator
+
+from llm.types import GenerationParams, Message, TextStream, Usage
+from rag.calculator import CALC_CLOSE, CALC_OPEN, calculate, format_result
+from rag.language import is_chinese
+from rag.strategies.base import Turn
+from rag.strategies.retrieve import RetrieveThenAnswer
+
+log = logging.getLogger(__name__)
+
+MAX_CALCULATIONS = 4  # per answer; after that the model is no longer stopped at </calc>
+
+CALC_INSTRUCTIONS_EN = (
+    "When the answer needs arithmetic (a ratio, margin, growth rate, difference, sum or average), "
+    "never work it out yourself: write the expression with the figures exactly as the passages print "
+    f"them between {CALC_OPEN} and {CALC_CLOSE}; the result is written after it. Then finish the "
+    "sentence with the unit and the passage number.\n"
+    "Examples of the form (the figures are made up):\n"
+    f"- \"The current ratio was {CALC_OPEN}2,145 / 1,630{CALC_CLOSE} = 1.32 at the end of 2022 [3].\"\n"
+    f"- \"Revenue grew {CALC_OPEN}(4,396 - 3,921) / 3,921 * 100{CALC_CLOSE} = 12.11% in 2023 [1].\"\n"
+    f"- \"Average inventory was {CALC_OPEN}(812 + 768) / 2{CALC_CLOSE} = 790 million dollars [2].\""
+)
+CALC_INSTRUCTIONS_ZH = (
+    "需要计算（比率、利润率、增长率、差额、合计或平均值）时，不要自己计算：把片段中印出的数字原样写成算式，"
+    f"放在{CALC_OPEN}和{CALC_CLOSE}之间，结果会写在算式后面。然后写上单位和片段编号。\n"
+    "格式示例（数字是虚构的）：\n"
+    f"- “2022年末流动比率为{CALC_OPEN}2,145 / 1,630{CALC_CLOSE} = 1.32[3]。”\n"
+    f"- “2023年营业收入增长{CALC_OPEN}(4,396 - 3,921) / 3,921 * 100{CALC_CLOSE} = 12.11%[1]。”"
+)
+FAILED_EN = "(calculation failed)"
+FAILED_ZH = "（计算失败）"
+
+
+class ComputeStrategy(RetrieveThenAnswer):
+    name = "compute"
+
+    def instructions(self, turn: Turn, base: str) -> str:
+        system = super().instructions(turn, base)
+        if not turn.sources:
+            return system
+        return f"{system}\n\n{CALC_INSTRUCTIONS_ZH if is_chinese(turn.question) else CALC_INSTRUCTIONS_EN}"
+
+    def generate(self, turn: Turn, messages: list[Message], params: GenerationParams) -> TextStream:
+        if not turn.sources:
+            return super().generate(turn, messages, params)
+        if params.cache_key is None:
+            # a stateless turn (no conversation) still continues its own answer after a
+            # calculation: its KV is kept under a key of its own, which no other request names
+            params = replace(params, cache_key=f"{turn.req.user_id}\x1fturn\x1f{uuid.uuid4()}")
+        usage = Usage()
+        return TextStream(_calculating(turn, messages, params, usage), usage)
+
+
+def open_calculation(text: str) -> str | None:
+    """The expression of a calculation ``text`` has opened and not closed (generation stopped
+    at its close), or None."""
+    at = text.rfind(CALC_OPEN)
+    if at < 0 or CALC_CLOSE in text[at:]:
+        return None
+    return text[at + len(CALC_OPEN):]
+
+
+def _calculating(turn: Turn, messages: list[Message], params: GenerationParams, usage: Usage) -> Iterator[str]:
+    """The answer's deltas, the model stopped at each ``</calc>`` and continued after the result."""
+    chinese = is_chinese(turn.question)
+    passages = [s.text for s in turn.sources]
+    shown = TagFilter()
+    answer = ""  # what the model has written so far, tags and results included: what it continues
+    stops = (*params.stop, CALC_CLOSE)
+    for round_ in range(MAX_CALCULATIONS + 1):
+        left = params.max_new_tokens - usage.completion_tokens
+        if left <= 0:
+            break
+        model = turn.llm.stream(messages, replace(params, stop=stops if round_ < MAX_CALCULATIONS else params.stop,
+                                                  assistant_prefix=answer, max_new_tokens=left), turn.cancel)
+        written: list[str] = []
+        try:
+            for delta in model:
+                written.append(delta)
+                if text := shown.feed(delta):
+                    yield text
+        finally:
+            _add(usage, model.usage, first=round_ == 0, turn=turn)
+        answer += "".join(written)
+        expression = open_calculation(answer)
+        if expression is None or model.usage.finish_reason != "stop" or turn.cancel.is_set():
+            break
+        t0 = time.perf_counter()
+        calc = calculate(expression, passages)
+        turn.calculations.append(calc)
+        result = format_result(calc.result) if calc.result is not None else (FAILED_ZH if chinese else FAILED_EN)
+        log.info("calculation %r = %s (%s)", expression, result, calc.flag or "checked")
+        answer += f"{CALC_CLOSE} = {result}"
+        turn.timings["calc_s"] = turn.timings.get("calc_s", 0.0) + time.perf_counter() - t0
+        if text := shown.feed(f"{CALC_CLOSE} = {result}"):
+            yield text
+    if tail := shown.flush():
+        yield tail
+
+
+def _add(total: Usage, part: Usage, *, first: bool, turn: Turn) -> None:
+    """The answer's usage over its rounds: the first round's prompt, every round's tokens.
+    What a continuation had to prefill (not found in the KV cache) is kept in the timings."""
+    if first:
+        total.prompt_tokens, total.cached_prompt_tokens = part.prompt_tokens, part.cached_prompt_tokens
+    else:
+        fresh = max(0, part.prompt_tokens - part.cached_prompt_tokens)
+        turn.timings["calc_prefill_tokens"] = turn.timings.get("calc_prefill_tokens", 0) + fresh
+    total.completion_tokens += part.completion_tokens
+    total.finish_reason = part.finish_reason
+
+
+class TagFilter:
+    """Drops the calculation tags from streamed text, holding back the end of a delta that
+    may still become one ("<ca" + "lc>")."""
+
+    TAGS = (CALC_OPEN, CALC_CLOSE)
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, delta: str) -> str:
+        text = self._held + delta
+        for tag in self.TAGS:
+            text = text.replace(tag, "")
+        keep = max((n for tag in self.TAGS for n in range(1, len(tag)) if text.endswith(tag[:n])), default=0)
+        self._held = text[len(text) - keep:] if keep else ""
+        return text[: len(text) - keep]
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return held
