@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.answers import SETS, SYSTEMS
+from bench.answers import SETS, SYSTEMS, VARIANTS
 from bench.harness import Bench, BenchOptions
 
 log = logging.getLogger("bench")
@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--answer-questions", type=int, default=None,
                         help="answers: only the first N questions of each set, and N of its unanswerable ones "
                              "(default: all)")
+    parser.add_argument("--answer-types", default=None,
+                        help="answers: only FinanceBench questions of these comma-separated question types "
+                             "(metrics-generated, domain-relevant, novel-generated); other sets unchanged")
     parser.add_argument("--answer-sets", default=None,
                         help="answers: comma-separated sets among financebench, finance54 (all 54 filings), "
                              "mmlongbench, zh (default: financebench,mmlongbench,zh)")
@@ -85,9 +88,10 @@ def name_list(value: str | None, known: tuple[str, ...], flag: str) -> list[str]
     if not value:
         return None
     listed = [n.strip() for n in value.split(",") if n.strip()]
-    unknown = set(listed) - set(known)
+    unknown = {n for n in listed if n.split("-")[0] not in known
+               or any(v not in VARIANTS for v in n.split("-")[1:])}
     if unknown:
-        raise SystemExit(f"{flag}: unknown {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
+        raise SystemExit(f"{flag}: unknown {', '.join(sorted(unknown))}; choose from {', '.join(known)}, each may end in -{'/-'.join(VARIANTS)} where it applies")
     return listed
 
 
@@ -119,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.torch_threads)
     options = BenchOptions(eval_dir=args.eval_dir, out_dir=args.out, quick=args.quick, zh=args.zh,
                            max_new_tokens=args.max_new_tokens, answer_questions=args.answer_questions,
+                           answer_types=[s.strip() for s in args.answer_types.split(",")] if args.answer_types else None,
                            cast_topics=args.cast_topics, long_turns=args.long_turns, index_cache=args.index_cache,
                            retrieval_sets=[s.strip() for s in args.retrieval_sets.split(",") if s.strip()]
                            if args.retrieval_sets else None,

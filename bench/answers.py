@@ -118,6 +118,9 @@ def load_set(bench: Bench, name: str) -> AnswerSet | None:
     else:
         raise ValueError(f"unknown answer set {name!r}; known: {', '.join(SETS)}")
     cap = bench.options.answer_questions
+    if bench.options.answer_types and scoring == "figure":
+        kept = [q for q in corpus.questions if q.question_type in bench.options.answer_types]
+        corpus = RetrievalSet(corpus.name, corpus.pdfs, kept)
     unanswerable = [FinanceQuestion(f"unanswerable-{name}-{i}", "", text, "", set())
                     for i, text in enumerate(BY_SET[name], start=1)]
     corpus = RetrievalSet(corpus.name, corpus.pdfs, corpus.questions[: cap or None])

@@ -28,6 +28,7 @@ class BenchOptions:
     only: list[str] | None = None
     max_new_tokens: int = 48  # answers in the answer-quality run: modest, the model is tiny
     answer_questions: int | None = None  # answer only the first N questions (None: all)
+    answer_types: list[str] | None = None  # only FinanceBench questions of these question types
     cast_topics: int | None = None  # CAsT dialogues to run (None: all 13, quick 1)
     long_turns: int | None = None  # turns of the scripted conversation (None: 100, quick 10)
     index_cache: Path | None = None  # reuse the big retrieval sets' indexes here (bench/index_cache.py)

@@ -22,6 +22,8 @@ from typing import Iterator
 from llm.types import GenerationParams, Message, TextStream, Usage
 from rag.calculator import CALC_CLOSE, CALC_OPEN, calculate, format_result
 from rag.language import is_chinese
+from rag.metric_definitions import definitions_prompt
+from rag.prompting import question_with_reminder
 from rag.strategies.base import Turn
 from rag.strategies.retrieve import RetrieveThenAnswer
 
@@ -58,6 +60,14 @@ class ComputeStrategy(RetrieveThenAnswer):
         if not turn.sources:
             return system
         return f"{system}\n\n{CALC_INSTRUCTIONS_ZH if is_chinese(turn.question) else CALC_INSTRUCTIONS_EN}"
+
+    def question(self, turn: Turn) -> str:
+        """The question, then the definitions of the metrics it names (rag/metrics.toml) when
+        it does not define them itself, then the reminder: the definitions change with the
+        question, so they go here, never into the system prompt whose KV is reused."""
+        definitions = definitions_prompt(turn.question) if turn.sources else ""
+        asked = f"{turn.question}\n\n{definitions}" if definitions else turn.question
+        return question_with_reminder(asked, turn.sources)
 
     def generate(self, turn: Turn, messages: list[Message], params: GenerationParams) -> TextStream:
         if not turn.sources:
