@@ -64,6 +64,13 @@ _SCALE = re.compile(
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\s+(?=[•●▪■◦])")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _RUNS = re.compile(r"[a-z]+|\d+")
+# A question that compares ("which region had the highest …", "最大的") needs every row or
+# item of the list it compares, not only those that carry its words.
+_COMPARES = re.compile(
+    r"\b(?:high|low|larg|small|bigg|great|fast|slow)est\b|\b(?:most|least|best|worst|top|rank\w*|maximum|minimum|"
+    r"compar\w*)\b|最|排名|比较|哪个|哪一|哪些",
+    re.IGNORECASE,
+)
 LIST_ITEMS = 20  # a matching "… as follows:" brings at most this many items after it
 # A line narrower than this share of the passage's text column (or than MIN_PROSE_CHARS) is
 # a heading, a label or a list item: a unit of its own. Wider lines are prose.
@@ -205,28 +212,48 @@ def _header(units: Sequence[Unit]) -> set[int]:
     return keep
 
 
-def _readable(units: Sequence[Unit], i: int) -> list[int]:
+def _readable(units: Sequence[Unit], scores: Sequence[float], i: int, compares: bool = False) -> list[int]:
     """What unit ``i`` needs to be read, nearest first: a row its group label above; a label
-    or a heading the rows or items it introduces ("… by revenue category were as follows:",
-    a slide's title); a sentence or a list item its neighbours."""
+    or a heading the items it introduces ("… by revenue category were as follows:", a
+    slide's title; a table's rows only when the question names none of them); a sentence
+    or a list item its neighbours. When the question ``compares``, a row or item brings
+    the rest of its table or list."""
     unit = units[i]
     if unit.kind == "row":
+        label = []
         for j in range(i - 1, -1, -1):
             if units[j].kind == "label":
-                return [j]
+                label = [j]
             if units[j].kind != "row":
                 break
-        return []
+        return label + (_run(units, i, "row") if compares else [])
     if unit.kind == "label" or _heading(unit):
         following = []
         for j in range(i + 1, min(len(units), i + 1 + LIST_ITEMS)):
             if units[j].kind == "label":
                 break
             following.append(j)
+        rows = [j for j in following if units[j].kind == "row"]
+        if not compares and any(scores[j] > 0 for j in rows):  # the question names rows: those are kept
+            following = [j for j in following if units[j].kind != "row"]
         return following
     if unit.kind == "sentence":
         return [j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].block == unit.block]
+    if compares:
+        return _run(units, i, "line")
     return [j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].kind == "line"]
+
+
+def _run(units: Sequence[Unit], i: int, kind: str) -> list[int]:
+    """The units of ``kind`` next to unit ``i`` without a break (a table's rows, a list's
+    items), nearest first, at most LIST_ITEMS."""
+    first = last = i
+    while first > 0 and units[first - 1].kind == kind:
+        first -= 1
+    while last + 1 < len(units) and units[last + 1].kind == kind:
+        last += 1
+    around = sorted((j for j in range(first, last + 1) if j != i), key=lambda j: (abs(j - i), j))
+    return around[:LIST_ITEMS]
 
 
 def _heading(unit: Unit) -> bool:
@@ -274,12 +301,14 @@ def prune_passage(question: str, text: str, extra_terms: Sequence[str] = (), bud
         weights = term_weights(question, [text], extra_terms)
     asked, labels = terms(question), [terms(t) for t in extra_terms]
     scores = [_score(u, weights, asked, labels) for u in units]
-    keep = _header(units)
     if max(scores) <= 0:
-        chosen = _fill(units, keep, range(len(units)), min(budget_chars, NO_MATCH_CHARS))
+        chosen = _fill(units, scores, set(), range(len(units)), min(budget_chars, NO_MATCH_CHARS))
     else:
         order = sorted(_matching(units, scores), key=lambda i: (-scores[i], i))
-        chosen = _fill(units, keep, order, budget_chars, with_neighbours=True)
+        chosen = _fill(units, scores, set(), order, budget_chars, with_neighbours=True,
+                       compares=bool(_COMPARES.search(question)))
+    if any(units[i].kind == "row" for i in chosen):  # the rows are read by their table's heading
+        chosen |= _header(units)
     kept_chars = sum(len(units[i].text) for i in chosen)
     if kept_chars >= WHOLE_SHARE * sum(len(u.text) for u in units):
         return text.strip()
@@ -300,8 +329,8 @@ def _matching(units: Sequence[Unit], scores: Sequence[float]) -> list[int]:
             if s > 0 and s >= KEEP_SHARE * best_of[u.kind == "sentence"] and s >= MIN_SHARE * best]
 
 
-def _fill(units: Sequence[Unit], keep: set[int], order: Sequence[int], budget: int,
-          with_neighbours: bool = False) -> set[int]:
+def _fill(units: Sequence[Unit], scores: Sequence[float], keep: set[int], order: Sequence[int], budget: int,
+          with_neighbours: bool = False, compares: bool = False) -> set[int]:
     """``keep`` plus units in ``order`` while they fit ``budget`` (the first one always), each
     followed by what makes it readable, nearest first, as far as that fits too."""
     chosen = set(keep)
@@ -314,7 +343,7 @@ def _fill(units: Sequence[Unit], keep: set[int], order: Sequence[int], budget: i
                 continue
             chosen.add(i)
             used += len(units[i].text)
-        for j in _readable(units, i) if with_neighbours else ():
+        for j in _readable(units, scores, i, compares) if with_neighbours else ():
             if j not in chosen and used + len(units[j].text) <= budget:
                 chosen.add(j)
                 used += len(units[j].text)

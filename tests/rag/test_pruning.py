@@ -156,3 +156,18 @@ def test_format_context_sends_the_given_texts_under_the_sources_numbers():
         "</context>"
     )
     assert format_context(sources) == format_context(sources, texts=[s.text for s in sources])
+
+
+def test_a_question_that_compares_keeps_every_row_it_compares():
+    table = ("The following table sets forth the notional amounts of our outstanding derivative instruments:\n"
+             "(dollars in millions)\n"
+             "At December 31,: 2021 | 2020\n"
+             "Interest rate swaps: $ 19,779 | $ 17,768\n"
+             "Cross currency swaps: 32,502 | 26,288\n"
+             "Forward starting interest rate swaps: 1,000 | 2,000\n"
+             "Foreign exchange forwards: 932 | 1,405\n"
+             "Verizon 2021 Annual Report on Form 10-K")
+    asked = "Which derivative used to manage interest rate exposure had the highest notional value?"
+    assert "Cross currency swaps: 32,502 | 26,288" in prune_passage(asked, table).splitlines()
+    plain = "What was the notional value of the interest rate swaps?"
+    assert "Cross currency swaps: 32,502 | 26,288" not in prune_passage(plain, table)
