@@ -13,13 +13,15 @@ a cheap one needs only what this module does:
   question names (rag/metric_definitions.py), as plain strings;
 * the best units are kept with what makes them readable: a statement's header lines
   (title, scale line "(In millions)", "单位：万元", column years), the group label above
-  a row ("Cash flows from investing activities:"), a sentence's neighbours;
+  a row ("Cash flows from investing activities:"), a sentence's neighbours, the items a
+  matching heading introduces, and every row of a list the question compares ("which
+  region had the highest …");
 * a passage nothing in the question matches keeps its start: dense retrieval found it
   for a reason words cannot show, and a passage is never sent empty.
 
-And how many passages: fused retrieval scores are rank based, so a passage scoring far
-below the first was found by one list only, low down; those are dropped from the tail,
-so the numbers [1..m] the model cites still name the same sources. The sources panel and
+And how many passages: only a tail scoring far below the first is dropped (fused scores
+are rank based and close together; passages_to_send says what was measured), so the
+numbers [1..m] the model cites still name the same sources. The sources panel and
 the page viewer show whole passages: only the prompt is shorter. Pure functions.
 """
 
@@ -302,10 +304,10 @@ def prune_passage(question: str, text: str, extra_terms: Sequence[str] = (), bud
     asked, labels = terms(question), [terms(t) for t in extra_terms]
     scores = [_score(u, weights, asked, labels) for u in units]
     if max(scores) <= 0:
-        chosen = _fill(units, scores, set(), range(len(units)), min(budget_chars, NO_MATCH_CHARS))
+        chosen = _fill(units, scores, range(len(units)), min(budget_chars, NO_MATCH_CHARS))
     else:
         order = sorted(_matching(units, scores), key=lambda i: (-scores[i], i))
-        chosen = _fill(units, scores, set(), order, budget_chars, with_neighbours=True,
+        chosen = _fill(units, scores, order, budget_chars, with_neighbours=True,
                        compares=bool(_COMPARES.search(question)))
     if any(units[i].kind == "row" for i in chosen):  # the rows are read by their table's heading
         chosen |= _header(units)
@@ -329,12 +331,12 @@ def _matching(units: Sequence[Unit], scores: Sequence[float]) -> list[int]:
             if s > 0 and s >= KEEP_SHARE * best_of[u.kind == "sentence"] and s >= MIN_SHARE * best]
 
 
-def _fill(units: Sequence[Unit], scores: Sequence[float], keep: set[int], order: Sequence[int], budget: int,
+def _fill(units: Sequence[Unit], scores: Sequence[float], order: Sequence[int], budget: int,
           with_neighbours: bool = False, compares: bool = False) -> set[int]:
-    """``keep`` plus units in ``order`` while they fit ``budget`` (the first one always), each
-    followed by what makes it readable, nearest first, as far as that fits too."""
-    chosen = set(keep)
-    used = sum(len(units[i].text) for i in chosen)
+    """Units in ``order`` while they fit ``budget`` (the first one always), each followed by
+    what makes it readable, nearest first, as far as that fits too."""
+    chosen: set[int] = set()
+    used = 0
     for n, i in enumerate(order):
         if i not in chosen:
             if n > 0 and used + len(units[i].text) > budget:
@@ -376,7 +378,13 @@ def _render(units: Sequence[Unit], chosen: Sequence[int]) -> str:
 def passages_to_send(sources: Sequence[Source], share: float = SEND_SHARE) -> int:
     """How many of ``sources`` (best first) go into the prompt: the first always, then every
     one up to the last scoring at least ``share`` of the first. Only the tail is dropped, so
-    passage [n] is source n either way."""
+    passage [n] is source n either way.
+
+    Fused (rank) scores separate little: on the twelve filings the fifth passage scores
+    0.65-0.91 of the first, and the gold page is only the fourth or fifth passage in 7 of
+    the 19 questions that find it (at 0.87-0.92 of the first). So only a far weaker tail
+    goes (a reranker's scores, a single list's late hit); the tokens are saved by pruning
+    each passage."""
     if not sources:
         return 0
     top = sources[0].score
