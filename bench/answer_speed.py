@@ -8,7 +8,11 @@ For each model (0.5B and 1.5B through llama.cpp), on the twelve filings' index:
   prefill alone, prompt tokens, decode tokens/s;
 - a stored conversation of follow-ups: per turn the prompt tokens, how many came from the
   KV cache, how many were prefilled, and how many changed since the previous turn's prompt
-  (the target: prefilled ≤ 1.1 × changed), with the condense call counted in the TTFT.
+  (the target: prefilled ≤ 1.1 × changed), with the condense call counted in the TTFT;
+- speculative decoding (llm/speculation.py): the first turns' prompts answered again at full
+  length with each drafter on the same backend (the prompt's KV reused, so only decoding
+  differs): decode tokens/s against one-token decoding, whether the greedy text is byte for
+  byte the same, the share of drafted tokens accepted, tokens per forward pass, RSS.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ QUICK_FIRST_TURNS = 2
 FOLLOW_UPS = ("And how did that compare with the year before?", "Which part of the filing says so?",
               "Summarise that in one sentence.")
 NEW_TOKENS = 32
+SPECULATION_TOKENS = 256  # a whole answer: speculation pays on long copied spans
+PROMPT_LOOKUP_TOKENS = (5, 10, 15)  # tokens drafted per pass, each measured
 
 
 def _greedy() -> Any:
@@ -101,7 +107,7 @@ def _model_run(bench: Bench, model: str, questions: list) -> dict:
             bare_s = _bare_ttft(bare, warm.prompt_messages)
             turn = _docchat_turn(cm, req)
         planned = _docchat_turn(cm_plan, req)
-        first_turns.append({"id": q.id, "docchat_ttft_s": turn["ttft_s"], "bare_ttft_s": bare_s,
+        first_turns.append({"id": q.id, "messages": turn["messages"], "docchat_ttft_s": turn["ttft_s"], "bare_ttft_s": bare_s,
                             "prompt_tokens": turn["prompt_tokens"], "decode_tok_s": turn["decode_tok_s"],
                             "with_plan_ttft_s": planned["ttft_s"], "plan_s": planned["condense_s"]})
         log.info("%s first turn %s: docchat %.1f s, bare %.1f s, %d prompt tokens", model, q.id,
@@ -123,12 +129,13 @@ def _model_run(bench: Bench, model: str, questions: list) -> dict:
         previous = ids
         if conv_id is None:
             conv_id = cm.history_manager.list_conversations("speed-conversation")[0].id
+    speculation = speculation_run(backend, [(t["id"], t["messages"]) for t in first_turns], drafters(backend, model))
     ratios = [t["docchat_ttft_s"] / t["bare_ttft_s"] for t in first_turns if t["bare_ttft_s"]]
     follow = conversation[1:]
     return {
         "model": backend.name,
         "threads": backend.threads,
-        "first_turns": first_turns,
+        "first_turns": [{k: v for k, v in t.items() if k != "messages"} for t in first_turns],
         "ttft_p50_s": statistics.median(t["docchat_ttft_s"] for t in first_turns),
         "bare_ttft_p50_s": statistics.median(t["bare_ttft_s"] for t in first_turns),
         "ttft_ratio_p50": statistics.median(ratios) if ratios else None,
@@ -142,7 +149,109 @@ def _model_run(bench: Bench, model: str, questions: list) -> dict:
         "conversation": conversation,
         "follow_up_prefill_over_changed_max": max(t["prefilled_tokens"] / max(1, t["changed_tokens"]) for t in follow),
         "follow_up_cached_share": sum(t["cached_tokens"] for t in follow) / max(1, sum(t["prompt_tokens"] for t in follow)),
+        "speculation": speculation,
     }
+
+
+def drafters(backend: Any, model: str) -> dict[str, Any]:
+    """The drafters to compare on ``backend``: none, prompt lookup at each draft length, and for
+    the 1.5B the bundled 0.5B as a draft model (loaded here, so its memory shows in the RSS)."""
+    from llm.bundled_models import QWEN_0_5B, QWEN_1_5B, assemble
+    from llm.speculation import DraftModel, PromptLookup
+
+    chosen: dict[str, Any] = {"off": None}
+    for n in PROMPT_LOOKUP_TOKENS:
+        chosen[f"prompt-lookup {n}"] = PromptLookup(num_pred_tokens=n)
+    if model == QWEN_1_5B.short_name:
+        chosen["draft-model"] = lambda: DraftModel(assemble(QWEN_0_5B), threads=backend.threads,
+                                                   context_window=backend.context_window)
+    return chosen
+
+
+def _speculative_answer(backend: Any, messages: list, params: Any) -> dict:
+    started = time.perf_counter()
+    first = None
+    stream = backend.stream(messages, params)
+    pieces = []
+    for piece in stream:
+        pieces.append(piece)
+        if first is None:
+            first = time.perf_counter()
+    ended = time.perf_counter()
+    u = stream.usage
+    return {"text": "".join(pieces), "tokens": u.completion_tokens, "drafted": u.draft_tokens,
+            "accepted": u.accepted_draft_tokens, "passes": u.forward_passes,
+            "decode_s": ended - first if first is not None else 0.0, "ttft_s": (first or ended) - started}
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def speculation_run(backend: Any, prompts: list[tuple[str, list]], choices: dict[str, Any],
+                    params: Any = None) -> dict:
+    """Each prompt answered with each drafter in ``choices`` (a drafter, None, or a function that
+    loads one: it is loaded after the others ran, so the RSS before it is the one without it).
+    The prompt's KV stays in the context between drafters (one cache key per prompt), so each
+    answer after the first prefills one token; decode tokens/s counts the tokens after the first
+    over the time after the first."""
+    from dataclasses import replace
+
+    from llm.types import GenerationParams
+
+    params = params or GenerationParams(max_new_tokens=SPECULATION_TOKENS, temperature=0.0, repetition_penalty=1.0)
+    later = {name: d for name, d in choices.items() if callable(d)}
+    loaded = {name: d for name, d in choices.items() if name not in later}
+    answers: dict[str, dict[str, dict]] = {name: {} for name in choices}
+    rss: dict[str, float] = {}
+    saved = backend.drafter
+    try:
+        for group in (loaded, later):
+            group = {name: (d() if name in later else d) for name, d in group.items()}
+            for pid, messages in prompts:
+                for name, drafter in group.items():
+                    backend.drafter = drafter
+                    key = f"speculation\x1f{pid}"
+                    answers[name][pid] = _speculative_answer(backend, messages, replace(params, cache_key=key))
+                    log.info("speculation %s on %s: %d tokens, %.1f tok/s, %d/%d drafts accepted", name, pid,
+                             answers[name][pid]["tokens"], _rate([answers[name][pid]]) or 0.0,
+                             answers[name][pid]["accepted"], answers[name][pid]["drafted"])
+            for name in group:
+                rss[name] = _rss_mb()
+            del group
+    finally:
+        backend.drafter = saved
+    off = answers.get("off", {})
+    rows = {}
+    for name, by_prompt in answers.items():
+        runs = list(by_prompt.values())
+        drafted = sum(r["drafted"] for r in runs)
+        speedups = [_rate([r]) / _rate([off[pid]]) for pid, r in by_prompt.items()
+                    if pid in off and _rate([r]) and _rate([off[pid]])]
+        rows[name] = {
+            "answers": len(runs),
+            "tokens": sum(r["tokens"] for r in runs),
+            "decode_tok_s": _rate(runs),
+            "speedup": (_rate(runs) / _rate(list(off.values()))) if off and _rate(runs) and _rate(list(off.values())) else None,
+            "speedup_p50": statistics.median(speedups) if speedups else None,
+            "same_text": sum(1 for pid, r in by_prompt.items() if pid in off and r["text"] == off[pid]["text"]),
+            "acceptance": sum(r["accepted"] for r in runs) / drafted if drafted else None,
+            "tokens_per_pass": sum(r["tokens"] for r in runs) / max(1, sum(r["passes"] for r in runs)),
+            "rss_mb": rss.get(name),
+        }
+    return {"max_new_tokens": params.max_new_tokens, "greedy": params.greedy, "rows": rows,
+            "off_texts": {pid: r["text"] for pid, r in off.items()},
+            "answers": {name: {pid: {k: v for k, v in r.items() if k != "text"} for pid, r in by_prompt.items()}
+                        for name, by_prompt in answers.items()}}
+
+
+def _rate(runs: list[dict]) -> float | None:
+    """Decode tokens/s over ``runs``: tokens after each first one, over the time after it."""
+    seconds = sum(r["decode_s"] for r in runs)
+    tokens = sum(max(0, r["tokens"] - 1) for r in runs)
+    return tokens / seconds if seconds > 0 and tokens else None
 
 
 def run(bench: Bench) -> dict:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from llm.types import ChatBackend
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from llm.model_paths import ModelChoice
     from settings import Settings
 
@@ -65,6 +67,7 @@ def _llamacpp(settings: "Settings", choice: "ModelChoice") -> ChatBackend:
             "add --engine transformers, or serve one GGUF LoRA for every call with --adapter FILE.gguf."
         )
     logger.info("chat backend: llama.cpp, %s", choice.reason)
+    speculation, draft = _speculation(settings, choice)
     return LlamaCppBackend(
         choice.gguf_path,
         name=_display_name(choice),
@@ -73,7 +76,23 @@ def _llamacpp(settings: "Settings", choice: "ModelChoice") -> ChatBackend:
         max_queue=settings.max_queue,
         kv_cache_mb=settings.kv_cache_mb,
         lora_path=llamacpp_lora(settings.adapter),
+        speculation=speculation,
+        draft_model_path=draft,
     )
+
+
+def _speculation(settings: "Settings", choice: "ModelChoice") -> tuple[str, "Path | None"]:
+    """``DOCCHAT_SPECULATION`` for this model, and the draft GGUF for "draft-model": the bundled
+    Qwen2.5-Coder-0.5B drafts for the 1.5B (same tokenizer); for any other model it is off."""
+    from llm.bundled_models import QWEN_0_5B, QWEN_1_5B, assemble
+
+    if settings.speculation != "draft-model":
+        return settings.speculation, None
+    if choice.gguf_file != QWEN_1_5B.file_name:
+        logger.warning("speculation 'draft-model' drafts with Qwen2.5-Coder-0.5B for the 1.5B only; "
+                       "%s decodes one token at a time", choice.gguf_file)
+        return "off", None
+    return "draft-model", assemble(QWEN_0_5B)
 
 
 def _display_name(choice: "ModelChoice") -> str:

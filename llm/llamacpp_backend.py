@@ -10,6 +10,17 @@ Stop frees the model within one chunk even during a long prefill.
 KV reuse (a follow-up turn prefills only what changed; a first turn starts from the
 server's system prompt): llm/llamacpp_states.py.
 
+Speculative decoding (``speculation``, llm/speculation.py): after each sampled token the
+drafter guesses the next few; one forward pass evaluates the token and the guesses, and the
+sampler then samples position by position from that pass's logits, keeping guesses while
+they equal what it samples. Each kept token is the sampler's own choice at its position,
+drawn with one sampler call per token exactly as one-token decoding draws it, and with flash
+attention a token's logits are the same in a batch as alone (``FLASH_ATTENTION``), so the
+greedy text is byte for byte the same and a seeded sampled answer too (temperature > 0 keeps
+speculation: the guesses are only accepted less often). The loop is ours rather than ``Llama.generate(draft_model=)``:
+that one keeps logits for every prompt token (an ``n_ctx`` x vocabulary array, and the output
+layer run on every prefill token) and counts neither drafted nor accepted tokens.
+
 Prompts are rendered with the chat template stored in the GGUF (seed 001), and the
 context window comes from the GGUF's training length (at most ``DEFAULT_MAX_CONTEXT``
 unless ``context_window`` says otherwise, which bounds the KV memory).
@@ -29,6 +40,7 @@ from typing import Any, Iterator
 
 from llm.llamacpp_states import DEFAULT_KV_CACHE_MB, ContextStates
 from llm.prefix_cache import common_prefix
+from llm.speculation import Drafter, make_drafter
 from llm.stop_strings import StopStringFilter, show_until_stop
 from llm.types import (
     BackendBusy,
@@ -47,6 +59,11 @@ logger = logging.getLogger(__name__)
 ENGINE = "llama.cpp"
 DEFAULT_MAX_CONTEXT = 8192  # KV memory grows with it; --context-window raises it
 PREFILL_CHUNK = 256  # tokens evaluated between two looks at cancel
+# llama.cpp's CPU attention without flash attention computes one token's logits differently
+# from the same token's in a batch (up to ~1.2 in a logit on SmolLM2); with it, a token's
+# logits are bit for bit the same whatever the batch, so speculative decoding (a batch per
+# pass) samples what one-token decoding samples.
+FLASH_ATTENTION = True
 _CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -89,6 +106,9 @@ class _Job:
     done: threading.Event = field(default_factory=threading.Event)
     new_ids: list[int] = field(default_factory=list)
     reused_tokens: int = 0
+    drafted: int = 0  # tokens the drafter guessed
+    accepted: int = 0  # of those, the ones the model sampled too
+    passes: int = 0  # forward passes of the answer (the prefill's last one included)
     finish: str = "stop"
     error: BaseException | None = None
 
@@ -112,7 +132,12 @@ class LlamaCppBackend:
         max_queue: int = 16,
         kv_cache_mb: int = DEFAULT_KV_CACHE_MB,
         lora_path: str | Path | None = None,
+        speculation: str = "prompt-lookup",
+        draft_model_path: str | Path | None = None,
+        draft_tokens: int | None = None,
     ) -> None:
+        """``speculation``: "off", "prompt-lookup" or "draft-model" (then ``draft_model_path``, a
+        GGUF with the same tokenizer); ``draft_tokens`` overrides the tokens drafted per pass."""
         started = time.perf_counter()
         try:
             from llama_cpp import Llama
@@ -128,7 +153,7 @@ class LlamaCppBackend:
         try:
             self._llm = Llama(
                 model_path=str(path), n_ctx=self.context_window, n_threads=self.threads,
-                n_threads_batch=self.threads, n_batch=512, verbose=False,
+                n_threads_batch=self.threads, n_batch=512, verbose=False, flash_attn=FLASH_ATTENTION,
                 lora_path=str(lora_path) if lora_path else None,
             )
         except (ValueError, RuntimeError) as exc:
@@ -145,11 +170,15 @@ class LlamaCppBackend:
         self._lock = threading.Lock()
         self._jobs: "queue.Queue[_Job]" = queue.Queue()
         self._states = ContextStates(kv_cache_mb)  # which sequence the context holds; the others saved
+        self.speculation = speculation
+        self.drafter: Drafter | None = make_drafter(speculation, draft_model_path=draft_model_path,
+                                                     threads=self.threads, context_window=self.context_window,
+                                                     num_pred_tokens=draft_tokens)
         self.thread = threading.Thread(target=self._work, name="llamacpp", daemon=True)
         self.thread.start()
         self.load_seconds = time.perf_counter() - started
-        logger.info("loaded %s with llama.cpp in %.1f s (context window %d tokens, %d threads)",
-                    self.name, self.load_seconds, self.context_window, self.threads)
+        logger.info("loaded %s with llama.cpp in %.1f s (context window %d tokens, %d threads, speculation %s)",
+                    self.name, self.load_seconds, self.context_window, self.threads, speculation)
 
     # --- ChatBackend ----------------------------------------------------------------
 
@@ -272,8 +301,7 @@ class LlamaCppBackend:
         seed = job.params.seed
         llm.set_seed(C.LLAMA_DEFAULT_SEED if seed is None else int(seed) & 0xFFFFFFFF)
         job.finish = "length"
-        # The whole prompt is in the KV cache now: generate() samples at once.
-        for token in llm.generate(job.tokens, reset=True, **sampling_kwargs(job.params)):
+        for token in self._decode(job, llm._init_sampler(**sampling_kwargs(job.params))):
             if C.llama_vocab_is_eog(self._vocab, token):
                 job.finish = "stop"
                 break
@@ -284,9 +312,57 @@ class LlamaCppBackend:
                 break
             if len(job.new_ids) >= job.max_new_tokens:
                 break
-        # A generator left mid-way has not evaluated its last sampled token: keep the
-        # context's token list in step with what is really in the KV cache.
+        # Left mid-way, the last token out may not be evaluated, and drafts after it may be in
+        # the KV unchecked: keep the context's token list to what is really there.
         llm.n_tokens = min(llm.n_tokens, len(job.tokens) + max(0, len(job.new_ids) - 1))
+
+    def _decode(self, job: _Job, sampler: Any) -> Iterator[int]:
+        """The sampled tokens of the answer; the prompt's last logits are in the context.
+
+        Each pass evaluates the last sampled token and the drafter's guesses after it, with
+        logits for every one of them; the sampler then samples at each position in turn, and
+        the first sample that differs from the guess there ends the pass (the rest of the
+        batch leaves the KV cache). Without guesses, a pass is one token, as ``Llama.generate``."""
+        llm = self._llm
+        job.passes = 1
+        token = sampler.sample(llm._ctx, -1)
+        while True:
+            yield token
+            drafts = self._draft(job, token)
+            self._evaluate([token, *drafts])
+            job.passes += 1
+            job.drafted += len(drafts)
+            for row, guess in enumerate(drafts):
+                token = sampler.sample(llm._ctx, row)
+                if token != guess:
+                    llm.n_tokens -= len(drafts) - row
+                    llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+                    break
+                job.accepted += 1
+                yield token
+            else:
+                token = sampler.sample(llm._ctx, len(drafts))
+
+    def _draft(self, job: _Job, token: int) -> list[int]:
+        """The drafter's guesses after ``token``, no more than the answer and the window have room for."""
+        llm = self._llm
+        room = min(job.max_new_tokens - len(job.new_ids), self.context_window - llm.n_tokens - 1, llm.n_batch - 1)
+        if self.drafter is None or room <= 0:
+            return []
+        context = llm.input_ids[: llm.n_tokens + 1].copy()
+        context[-1] = token
+        return self.drafter.draft(context)[:room]
+
+    def _evaluate(self, batch: list[int]) -> None:
+        """``Llama.eval`` of one batch, with logits for every token when there is more than one
+        (``Llama.eval`` keeps them only with ``logits_all``, and copies them all)."""
+        llm = self._llm
+        past = llm.n_tokens
+        llm._ctx.kv_cache_seq_rm(-1, past, -1)
+        llm._batch.set_batch(batch=batch, n_past=past, logits_all=len(batch) > 1)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[past: past + len(batch)] = batch
+        llm.n_tokens = past + len(batch)
 
     def _pieces(self, job: _Job) -> Iterator[str]:
         """Text of each generated token as it comes; half a UTF-8 character waits for the rest."""
@@ -313,6 +389,9 @@ class LlamaCppBackend:
                 job.done.wait()
                 usage.completion_tokens = len(job.new_ids)
                 usage.cached_prompt_tokens = job.reused_tokens
+                usage.draft_tokens = job.drafted
+                usage.accepted_draft_tokens = job.accepted
+                usage.forward_passes = job.passes
                 if finished and stops.stopped:
                     usage.finish_reason = "stop"
                 elif not finished or job.finish == "cancelled" or (job.cancel is not None and job.cancel.is_set()):

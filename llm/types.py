@@ -62,6 +62,12 @@ class Usage:
     completion_tokens: int = 0
     finish_reason: str = "stop"  # "stop" | "length" | "cancelled"
     cached_prompt_tokens: int = 0  # prompt tokens whose KV came from the prefix cache
+    # Speculative decoding (llm/speculation.py): tokens guessed by the drafter, those of them the
+    # model sampled too, and the answer's forward passes (completion_tokens / forward_passes =
+    # tokens per pass); 0 where a backend does not speculate.
+    draft_tokens: int = 0
+    accepted_draft_tokens: int = 0
+    forward_passes: int = 0
 
     @property
     def total_tokens(self) -> int:
