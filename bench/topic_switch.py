@@ -293,15 +293,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.mmlongbench_index and cached_index(args.index_cache, load_mmlongbench(args.eval_dir)):
             indexes["mmlongbench"] = open_index(bench, load_mmlongbench(args.eval_dir), args.index_cache)
         results: dict[str, Any] = {"chat_model": bench.llm.name, "strategy": STRATEGY}
-        results["topic_switch"] = run_topic_switch(llm, indexes, topic_switch_questions(args.eval_dir))
-        results["zh_followups"] = run_followups(llm, indexes["zh"], zh_turns(args.eval_dir))
+        parts = [("topic_switch", lambda: run_topic_switch(llm, indexes, topic_switch_questions(args.eval_dir))),
+                 ("zh_followups", lambda: run_followups(llm, indexes["zh"], zh_turns(args.eval_dir)))]
         if not args.skip_cast:
-            kb, turns = cast_turns(bench, args.cast_topics)
-            results["cast_followups"] = run_followups(llm, kb, turns)
-        results["model_completions_computed"] = llm.misses
+            parts.append(("cast_followups", lambda: run_followups(llm, *cast_turns(bench, args.cast_topics))))
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-        log.info("wrote %s", args.out)
+        for name, part in parts:  # each part written as it ends: an interrupted run keeps the others
+            results[name] = part()
+            results["model_completions_computed"] = llm.misses
+            args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+            log.info("%s done; wrote %s", name, args.out)
     finally:
         bench.close()
     return 0
