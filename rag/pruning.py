@@ -62,8 +62,12 @@ _SCALE = re.compile(
     r"|单位|[万千百亿]元|人民币元|百万",
     re.IGNORECASE,
 )
-# After a full stop and a space (or a Chinese one), and before a bullet.
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\s+(?=[•●▪■◦])")
+# After a full stop and a space (not one of "U.S.", "Inc.", "e.g."), after a Chinese one, and
+# before a bullet.
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?;])(?<!\b[A-Z]\.)(?<!\bInc\.)(?<!\bCo\.)(?<!\bNo\.)(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)"
+    r"(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)\s+|(?<=[。！？；])|\s+(?=[•●▪■◦])"
+)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _RUNS = re.compile(r"[a-z]+|\d+")
 # A question that compares ("which region had the highest …", "最大的") needs every row or
