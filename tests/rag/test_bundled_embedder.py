@@ -141,7 +141,8 @@ def test_the_pins_describe_twenty_five_versions_that_add_up_to_the_zip():
 
 def test_the_short_name_resolves_to_the_assembled_folder_under_a_stable_name(tmp_path, monkeypatch):
     """DOCCHAT_EMBEDDING_MODEL=embeddinggemma: the folder in the models cache, recorded as the
-    HF id on every machine; float32 on CPU, bfloat16 on CUDA (float16 overflows EmbeddingGemma)."""
+    HF id on every machine; float32 on a CPU without bfloat16 units, bfloat16 on CUDA (float16
+    overflows EmbeddingGemma)."""
     import json
 
     from llm.model_paths import resolve_embedding_model
@@ -154,6 +155,7 @@ def test_the_short_name_resolves_to_the_assembled_folder_under_a_stable_name(tmp
     (folder / MARKER).write_text(json.dumps({"name": EMBEDDINGGEMMA.name, "sha256": EMBEDDINGGEMMA.sha256,
                                              "files": {"config.json": 2}}))
     monkeypatch.setenv("DOCCHAT_MODEL_CACHE", str(tmp_path / "models"))
+    monkeypatch.setattr("llm.model_paths.cpu_has_bf16", lambda: False)
 
     on_cpu = resolve_embedding_model(" EmbeddingGemma ", "cpu")
     on_gpu = resolve_embedding_model("embeddinggemma", "cuda")
