@@ -1,6 +1,6 @@
 """rag/grounding.py: which answers are drawn from their passages (exact cases, both languages)."""
 
-from rag.grounding import added_words, grounded_share, is_grounded
+from rag.grounding import added_words, cross_language, grounded_share, is_grounded, question_share, question_terms
 
 PASSAGE = ("Net sales were $1,250 million in fiscal 2023, up from $1,100 million. "
            "The company operates 1,138 stores in the United States and Canada.")
@@ -53,3 +53,75 @@ def test_chinese_is_judged_by_words_not_single_characters():
     assert is_grounded("高成长性组：30家 低成长性组：17家[2]", "高成长性组和低成长性组各有多少家企业？", [passage])
     assert added_words("作者早餐通常吃包子。[1]", "作者早餐通常吃什么？") == ["包子"]
     assert not is_grounded("作者早餐通常吃包子。[1]", "作者早餐通常吃什么？", [passage])
+
+
+# --- answers to questions no passage speaks of -----------------------------------------
+FILING = ("Jane Doe, Chief Financial Officer, signed this report on February 1, 2024. "
+          "The company employs 12,400 people and operates 1,138 stores in the United States and Canada.")
+ZH_AUTHORS = "作者简介：王明，安徽大学经济学院教授，研究方向为数字金融。本文选取2015-2021年安徽省专精特新企业作为样本。"
+
+
+def test_a_name_borrowed_from_the_page_does_not_answer_a_question_it_never_speaks_of():
+    # every word the answer adds is on the page (the old check kept it); what was asked is not
+    question = "Who catered the company's picnic in Antarctica?"
+    answer = "Jane Doe catered the picnic in Antarctica [1]."
+    assert grounded_share(answer, question, [FILING]) == 1.0
+    assert question_share(question, [FILING]) == 0.0
+    assert not is_grounded(answer, question, [FILING])
+    zh_question = "哪位足球运动员为这篇论文写了序言？"
+    assert question_share(zh_question, [ZH_AUTHORS]) == 0.0
+    assert not is_grounded("王明为这篇论文写了序言。[1]", zh_question, [ZH_AUTHORS])
+
+
+def test_a_count_or_figure_from_the_page_does_not_answer_a_question_it_never_speaks_of():
+    assert not is_grounded("The company owns 1,138 parrots [1].", "How many parrots does the company own?", [FILING])
+    assert not is_grounded("作者每年喝12,400杯奶茶。[1]", "作者最喜欢喝什么奶茶？", [ZH_AUTHORS])
+
+
+def test_right_answers_of_each_kind_are_kept():
+    # a person, a count, a figure: the question's words are on the page the answer comes from
+    assert is_grounded("Jane Doe signed the report as Chief Financial Officer [1].",
+                       "Who is the company's chief financial officer?", [FILING])
+    assert is_grounded("The company employs 12,400 people [1].", "How many people does the company employ?", [FILING])
+    assert is_grounded("Net sales were $1,250 million in fiscal 2023 [1].", "What were net sales in fiscal 2023?",
+                       [PASSAGE])
+    assert is_grounded("王明是安徽大学经济学院教授。[1]", "论文作者在哪所大学任教？", [ZH_AUTHORS])
+    assert is_grounded("样本为2015-2021年安徽省专精特新企业。[1]", "本文的样本是哪些企业？", [ZH_AUTHORS])
+    # a question of one distinctive word is not judged: the slide prints the name, not "presenter"
+    assert is_grounded("Jane Doe [1].", "Who is the presenter of this slide?", [FILING])
+
+
+def test_generic_words_of_a_question_say_nothing_about_its_subject():
+    assert question_terms("What is the FY2022 total amount of the company's inventories? Round to one decimal "
+                          "place.") == {"inventori"}
+    assert question_terms("请用中文总结这篇论文的主要内容。") == set()
+
+
+# --- a question in one language over a document in the other -----------------------------
+KENVUE = ("Johnson & Johnson completed the separation of Kenvue, its Consumer Health business. The company "
+          "received cash proceeds of $13.2 billion and recorded a gain of approximately $21.0 billion.")
+
+
+def test_a_chinese_answer_over_an_english_page_is_judged_by_what_it_shares_with_it():
+    question = "请用中文总结强生公司这份8-K文件的主要内容。"
+    assert cross_language("强生完成了Kenvue的分拆。", [KENVUE])
+    # its Chinese words can never be on the English page; Kenvue and the amount ($13.2 billion = 132亿美元) are
+    assert is_grounded("强生公司完成了消费者健康业务Kenvue的分拆，获得132亿美元现金收益。[1]", question, [KENVUE])
+    assert is_grounded("文件介绍了强生公司分拆消费者健康业务的情况。[1]", question, [KENVUE])  # nothing to check: kept
+    assert not is_grounded("强生公司获得了500亿美元现金。[1]", question, [KENVUE])  # a figure the page does not print
+
+
+def test_an_english_answer_over_a_chinese_page_is_kept_unless_its_figures_are_not_there():
+    passage = "高成长性组30家企业，低成长性组17家企业。数据来自国泰安数据库。"
+    assert is_grounded("The data come from the CSMAR database [1].", "Which database do the data come from?",
+                       [passage])
+    assert is_grounded("The high-growth group has 30 firms and the low-growth group 17 [1].",
+                       "How many firms are in the high-growth and low-growth groups?", [passage])
+    assert not is_grounded("The high-growth group has 45 firms [1].", "How many firms are in the high-growth group?",
+                           [passage])
+
+
+def test_an_english_answer_to_a_chinese_question_over_an_english_page_is_judged_by_its_words():
+    # the question's words cannot be on the page; the answer's are
+    assert is_grounded("Johnson & Johnson received cash proceeds of $13.2 billion [1].", "强生获得了多少现金？", [KENVUE])
+    assert not is_grounded("The CEO's favourite colour is blue [1].", "首席执行官最喜欢什么颜色？", [KENVUE])
