@@ -31,8 +31,9 @@ from typing import Any, Sequence
 from errors import user_message
 from rag.embeddings import Embedder
 from rag.keyword_index import KeywordIndex, import_legacy_bm25
-from rag import page_roles
-from rag.page_roles import chunk_sections, matches_section, weigh_sections
+from rag import section_weighing
+from rag.page_roles import chunk_sections, matches_section
+from rag.section_weighing import weigh_sections
 from rag.pdf_loader import load_pages
 from rag.pdf_worker import ParseWorkers
 from rag.page_render import CACHE_DIR_NAME as PAGE_CACHE_DIR
@@ -284,7 +285,7 @@ class KnowledgeBase:
         owner_key = self._owner(owner)
         retriever = self._scope(owner_key).retriever
         named = queries if isinstance(queries, str) else (queries[0] if queries else "")
-        if not statements and section is None and not page_roles.SECTION_WEIGHT:
+        if not statements and section is None and not section_weighing.SECTION_WEIGHT:
             return retriever.search(queries, k, document_ids, phrasings, phrasing_weight)
         if section is not None:
             document_ids = self._documents_with_section(section, owner_key, document_ids)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rag.headings import page_contexts
 
@@ -334,29 +334,3 @@ def matches_section(section: str | None, wanted: str) -> bool:
     if kind is not None:
         return statement_kind(section) == kind
     return " ".join(wanted.lower().split()) in section.lower()
-
-
-# --- weighing search results -------------------------------------------------------------------
-
-STATEMENT_WEIGHT = 0.25  # a page on a wanted statement: its fused score × (1 + this)
-SECTION_WEIGHT = 0.25  # a page under a section the question names
-
-
-def weigh_sections(sources: list, question: str = "", statements: Iterable[str] = (),
-                   statement_weight: float | None = None, section_weight: float | None = None) -> list:
-    """``sources`` (rag.types.Source, best first) re-ordered with the pages on a wanted statement,
-    or under a section the question names, weighed up: their score grows by a share of itself,
-    so a strong page elsewhere still wins over a weak statement page. Sources without a
-    section (indexed before sections) keep their score. Stable: ties keep the given order."""
-    statement_weight = STATEMENT_WEIGHT if statement_weight is None else statement_weight
-    section_weight = SECTION_WEIGHT if section_weight is None else section_weight
-    wanted = {canonical_statement(s) or s for s in statements}
-    weighed = []
-    for source in sources:
-        share = 0.0
-        if wanted and statement_kind(source.section) in wanted:
-            share += statement_weight
-        if question and section_weight and names_section(question, source.section):
-            share += section_weight
-        weighed.append(replace(source, score=source.score + share * abs(source.score)) if share else source)
-    return sorted(weighed, key=lambda s: s.score, reverse=True)

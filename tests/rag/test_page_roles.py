@@ -20,11 +20,9 @@ from rag.page_roles import (
     statement_titles,
     statements_for,
     title_kind,
-    weigh_sections,
 )
 from rag.pdf_loader import read_pages
 from rag.text_cleaning import clean_pages
-from rag.types import Source
 from tests.pdfs import make_pdf
 
 INCOME_PAGE = (
@@ -155,19 +153,6 @@ def test_a_question_names_a_section_by_all_its_words():
     assert names_section("Which methodology did the survey use?", "3 Methodology")
     assert not names_section("What are the main risks?", "Item 1A. Risk Factors")
     assert not names_section("What is in the financial statements?", "Item 8. Financial Statements")
-
-
-def _source(page: int, score: float, section: str | None) -> Source:
-    return Source("doc", "a.pdf", page, "text", score, f"doc:{page}:0", section=section)
-
-
-def test_weighing_lifts_a_close_statement_page_but_not_a_far_one():
-    ranked = [_source(1, 0.030, "Item 7. MD&A"), _source(2, 0.026, "Consolidated Balance Sheets"),
-              _source(3, 0.012, "Consolidated Balance Sheets"), _source(4, 0.011, None)]
-    weighed = weigh_sections(ranked, "What is the current ratio?", [BALANCE], statement_weight=0.25)
-    assert [s.page for s in weighed] == [2, 1, 3, 4]
-    assert weighed[0].score == pytest.approx(0.026 * 1.25)
-    assert [s.page for s in weigh_sections(ranked, "", [])] == [1, 2, 3, 4]
 
 
 # --- stored with the chunks -------------------------------------------------------------------------
