@@ -6,8 +6,8 @@ statement table's other rows, a paragraph's other sentences. Extractive compress
 (RECOMP, Provence) keep the sentences that matter; a CPU cannot afford a learned one, but
 a cheap one needs only what this module does:
 
-* a passage is cut into units: table rows ("label: v | v", rag/tables.py) and other
-  short lines one by one, prose into sentences;
+* a passage is cut into units (rag/passage_units.py): table rows ("label: v | v",
+  rag/tables.py), labels and other short lines one by one, prose into sentences;
 * each unit scores the BM25-style weight (idf over the units of all passages sent) of the
   question's words it carries, stemmed, plus the printed labels of the line items the
   question names (rag/metric_definitions.py), as plain strings;
@@ -32,11 +32,11 @@ import math
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import snowballstemmer
 
 from rag.keyword_index import tokenize as keyword_tokens
+from rag.passage_units import Unit, is_heading, join_pieces, run_of, split_units, table_heading
 from rag.types import Source
 
 # A kept passage stops growing past this many characters (whole passages run to ~700;
@@ -54,20 +54,6 @@ SEND_SHARE = 0.5
 NO_MATCH_CHARS = 300
 GAP = "…"  # where units were left out
 
-# A line ending in a value ("Net income 596", "Total 1,234.5%"), not in a year ("December 31, 2022").
-_ROW_TAIL = re.compile(r"(?:[$€£¥]\s?)?\(?[-−]?\d(?:[\d,]*\d)?(?:\.\d+)?\)?(?:\s?%)?\s*$|\s[—–-]\s*$")
-_YEAR_TAIL = re.compile(r"(?<![\d,.])(?:19|20)\d\d\s*$")
-_SCALE = re.compile(
-    r"\bin (?:millions|thousands|billions)\b|\bexcept (?:per[- ]share|share)\b|\((?:dollars |amounts |\$ )?in "
-    r"|单位|[万千百亿]元|人民币元|百万",
-    re.IGNORECASE,
-)
-# After a full stop and a space (not one of "U.S.", "Inc.", "e.g."), after a Chinese one, and
-# before a bullet.
-_SENTENCE_END = re.compile(
-    r"(?<=[.!?;])(?<!\b[A-Z]\.)(?<!\bInc\.)(?<!\bCo\.)(?<!\bNo\.)(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)"
-    r"(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)\s+|(?<=[。！？；])|\s+(?=[•●▪■◦])"
-)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _RUNS = re.compile(r"[a-z]+|\d+")
 # A question that compares ("which region had the highest …", "最大的") needs every row or
@@ -78,23 +64,6 @@ _COMPARES = re.compile(
     re.IGNORECASE,
 )
 LIST_ITEMS = 20  # a matching "… as follows:" brings at most this many items after it
-# A line narrower than this share of the passage's text column (or than MIN_PROSE_CHARS) is
-# a heading, a label or a list item: a unit of its own. Wider lines are prose.
-PROSE_SHARE = 0.6
-MIN_PROSE_CHARS = 25
-SHORT_LINE = 60  # a heading is at most this long
-_BULLETS = ("•", "●", "▪", "■", "◦", "–", "-", "*")
-MAX_ROW_CHARS = 160
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A piece of a passage: a table row or short line (kept as a line), or a sentence of a
-    prose block (``block``: which run of prose lines it belongs to, -1 for a line)."""
-
-    text: str
-    kind: str  # "row" | "label" (ends with ":") | "line" | "sentence"
-    block: int = -1
 
 
 # --- words ---------------------------------------------------------------------------
@@ -138,86 +107,7 @@ def _matches(term: str, unit_terms: set[str], unit_text: str) -> bool:
     return term in unit_terms or (bool(_CJK.search(term)) and term in unit_text)
 
 
-# --- units ---------------------------------------------------------------------------
-def _line_kind(line: str, prose_width: float) -> str | None:
-    """'row', 'label' or 'line' for a line that stands alone, None for a line of prose: one
-    about as wide as the passage's text column (``prose_width``), not a bullet."""
-    if " | " in line or (len(line) <= MAX_ROW_CHARS and _ROW_TAIL.search(line)
-                         and not _YEAR_TAIL.search(line) and re.search(r"[^\W\d_]", line)):
-        return "row"
-    if line.endswith((":", "：")) and len(line) <= MAX_ROW_CHARS:
-        return "label"
-    if line.startswith(_BULLETS) or len(line) < max(MIN_PROSE_CHARS, PROSE_SHARE * prose_width):
-        return "line"
-    return None
-
-
-def _prose_width(lines: Sequence[str]) -> float:
-    """How wide the passage's text column is: the 90th percentile of its line lengths
-    (a two-column paper's lines are ~50 characters, a 10-K's ~150)."""
-    lengths = sorted(len(line) for line in lines)
-    return lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0.0
-
-
-def _join(left: str, right: str) -> str:
-    """Two pieces of one paragraph: a space between English words, none after Chinese."""
-    return left + right if _CJK.search(left[-1:]) or left.endswith(("。", "！", "？", "；", "，")) else f"{left} {right}"
-
-
-def _continues(previous: str, line: str, in_prose: bool) -> bool:
-    """A line that goes on with the sentence or list item above it ("headphones and portable
-    speakers.", "demographics"); after an item whatever its first letter, and Chinese prose
-    whenever the line above left its sentence open."""
-    if previous.endswith((".", ":", "!", "?", "。", "：", "！", "？", "；")) or line.startswith(_BULLETS):
-        return False
-    return line[:1].islower() or previous.startswith(_BULLETS) or (in_prose and bool(_CJK.match(line)))
-
-
-def split_units(text: str) -> list[Unit]:
-    """The passage as rows, labels and short lines one by one and prose as sentences."""
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
-    width = _prose_width(lines)
-    units: list[Unit] = []
-    prose: list[str] = []
-    blocks = 0
-
-    def flush() -> None:
-        nonlocal blocks
-        if prose:
-            joined = functools.reduce(_join, prose)
-            units.extend(Unit(s.strip(), "sentence", blocks) for s in _SENTENCE_END.split(joined) if s.strip())
-            blocks += 1
-            prose.clear()
-
-    for line in lines:
-        kind = _line_kind(line, width)
-        if kind in (None, "line") and _continues(prose[-1] if prose else (units[-1].text if units else "."), line,
-                                                 bool(prose)):
-            if prose:
-                prose.append(line)
-            else:  # a wrapped bullet or heading
-                units[-1] = Unit(_join(units[-1].text, line), units[-1].kind)
-            continue
-        if kind is None:
-            prose.append(line)
-            continue
-        flush()
-        units.append(Unit(line, kind))
-    flush()
-    return units
-
-
-def _header(units: Sequence[Unit]) -> set[int]:
-    """A statement's heading: the short lines before its first row (title, scale line,
-    column years), and a scale line wherever it stands."""
-    keep = {i for i, u in enumerate(units) if u.kind != "sentence" and len(u.text) <= MAX_ROW_CHARS
-            and _SCALE.search(u.text)}
-    first_row = next((i for i, u in enumerate(units) if u.kind == "row"), None)
-    if first_row is not None:
-        keep.update(i for i in range(first_row) if units[i].kind in ("line", "label"))
-    return keep
-
-
+# --- what a unit needs to be read ------------------------------------------------------
 def _readable(units: Sequence[Unit], scores: Sequence[float], i: int, compares: bool = False) -> list[int]:
     """What unit ``i`` needs to be read, nearest first: a row its group label above; a label
     or a heading the items it introduces ("… by revenue category were as follows:", a
@@ -232,8 +122,8 @@ def _readable(units: Sequence[Unit], scores: Sequence[float], i: int, compares: 
                 label = [j]
             if units[j].kind != "row":
                 break
-        return label + (_run(units, i, "row") if compares else [])
-    if unit.kind == "label" or _heading(unit):
+        return label + (run_of(units, i, "row", LIST_ITEMS) if compares else [])
+    if unit.kind == "label" or is_heading(unit):
         following = []
         for j in range(i + 1, min(len(units), i + 1 + LIST_ITEMS)):
             if units[j].kind == "label":
@@ -246,26 +136,8 @@ def _readable(units: Sequence[Unit], scores: Sequence[float], i: int, compares: 
     if unit.kind == "sentence":
         return [j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].block == unit.block]
     if compares:
-        return _run(units, i, "line")
+        return run_of(units, i, "line", LIST_ITEMS)
     return [j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].kind == "line"]
-
-
-def _run(units: Sequence[Unit], i: int, kind: str) -> list[int]:
-    """The units of ``kind`` next to unit ``i`` without a break (a table's rows, a list's
-    items), nearest first, at most LIST_ITEMS."""
-    first = last = i
-    while first > 0 and units[first - 1].kind == kind:
-        first -= 1
-    while last + 1 < len(units) and units[last + 1].kind == kind:
-        last += 1
-    around = sorted((j for j in range(first, last + 1) if j != i), key=lambda j: (abs(j - i), j))
-    return around[:LIST_ITEMS]
-
-
-def _heading(unit: Unit) -> bool:
-    """A short line that is no list item and no sentence: a slide's title, a section's name."""
-    return (unit.kind == "line" and len(unit.text) <= SHORT_LINE and not unit.text.startswith(_BULLETS)
-            and not unit.text.endswith((".", "!", "?", "。", "！", "？")))
 
 
 # --- weights -------------------------------------------------------------------------
@@ -314,7 +186,7 @@ def prune_passage(question: str, text: str, extra_terms: Sequence[str] = (), bud
         chosen = _fill(units, scores, order, budget_chars, with_neighbours=True,
                        compares=bool(_COMPARES.search(question)))
     if any(units[i].kind == "row" for i in chosen):  # the rows are read by their table's heading
-        chosen |= _header(units)
+        chosen |= table_heading(units)
     kept_chars = sum(len(units[i].text) for i in chosen)
     if kept_chars >= WHOLE_SHARE * sum(len(u.text) for u in units):
         return text.strip()
@@ -322,17 +194,21 @@ def prune_passage(question: str, text: str, extra_terms: Sequence[str] = (), bud
 
 
 def _matching(units: Sequence[Unit], scores: Sequence[float]) -> list[int]:
-    """Units scoring at least KEEP_SHARE of the best of their kind: table lines and prose
-    sentences compete apart, or a long sentence repeating the question's words would push
-    out the short row that holds its figure ("Subscription $ 16,388 ..."). A unit far below
-    the passage's best (MIN_SHARE) is left out whatever its kind."""
+    """Units scoring at least KEEP_SHARE of the best of their kind: table rows, prose
+    sentences and short lines compete apart, or a long sentence or a heading repeating the
+    question's words would push out the short row that holds its figure ("Subscription
+    $ 16,388 ...", "1. Little Rock AR01"). A unit far below the passage's best (MIN_SHARE)
+    is left out whatever its kind."""
     best = max(scores)
-    best_of = {}
+    best_of: dict[str, float] = {}
     for unit, score in zip(units, scores):
-        kind = unit.kind == "sentence"
-        best_of[kind] = max(best_of.get(kind, 0.0), score)
+        best_of[_group(unit)] = max(best_of.get(_group(unit), 0.0), score)
     return [i for i, (u, s) in enumerate(zip(units, scores))
-            if s > 0 and s >= KEEP_SHARE * best_of[u.kind == "sentence"] and s >= MIN_SHARE * best]
+            if s > 0 and s >= KEEP_SHARE * best_of[_group(u)] and s >= MIN_SHARE * best]
+
+
+def _group(unit: Unit) -> str:
+    return "line" if unit.kind == "label" else unit.kind
 
 
 def _fill(units: Sequence[Unit], scores: Sequence[float], order: Sequence[int], budget: int,
@@ -369,7 +245,7 @@ def _render(units: Sequence[Unit], chosen: Sequence[int]) -> str:
         joined = (previous is not None and i == previous + 1 and unit.kind == "sentence"
                   and units[previous].kind == "sentence" and units[previous].block == unit.block)
         if joined:
-            parts[-1] = _join(parts[-1], unit.text)
+            parts[-1] = join_pieces(parts[-1], unit.text)
         else:
             parts.append(unit.text)
         previous = i

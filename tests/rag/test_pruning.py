@@ -10,7 +10,7 @@ from reportlab.pdfgen import canvas
 
 from rag.pdf_loader import load_pages
 from rag.prompting import format_context
-from rag.pruning import GAP, passages_to_send, prompt_passages, prune_passage, split_units
+from rag.pruning import GAP, passages_to_send, prompt_passages, prune_passage
 from rag.text_cleaning import clean_pages
 from rag.types import Source
 
@@ -172,8 +172,3 @@ def test_a_question_that_compares_keeps_every_row_it_compares():
     plain = "What was the notional value of the interest rate swaps?"
     assert "Cross currency swaps: 32,502 | 26,288" not in prune_passage(plain, table)
 
-
-def test_sentences_are_not_cut_at_abbreviations():
-    prose = "The Firm holds U.S. Treasury securities, e.g. bills and notes. Acme Inc. sold its stake. It grew."
-    assert [u.text for u in split_units(prose)] == [
-        "The Firm holds U.S. Treasury securities, e.g. bills and notes.", "Acme Inc. sold its stake.", "It grew."]
