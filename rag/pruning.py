@@ -63,6 +63,11 @@ _COMPARES = re.compile(
     r"compar\w*)\b|最|排名|比较|哪个|哪一|哪些",
     re.IGNORECASE,
 )
+_GIST = re.compile(
+    r"\bsummar|\boverview\b|\bgist\b|\bmain (?:points|ideas|findings|topics)\b|\babout\?\s*$|\bkey takeaways\b"
+    r"|总结|概括|概述|摘要|主要内容|讲了什么|讲的是什么|是关于什么",
+    re.IGNORECASE,
+)
 LIST_ITEMS = 20  # a matching "… as follows:" brings at most this many items after it
 
 
@@ -274,8 +279,13 @@ def passages_to_send(sources: Sequence[Source], share: float = SEND_SHARE) -> in
 
 
 def prompt_passages(question: str, sources: Sequence[Source], extra_terms: Sequence[str] = ()) -> list[str]:
-    """The text to send for each passage that goes into the prompt ([1]..[m], m <= len(sources))."""
+    """The text to send for each passage that goes into the prompt ([1]..[m], m <= len(sources)).
+
+    A question that asks for the gist ("summarise …", "what is this paper about?", "总结")
+    gets its passages whole: no sentence of them bears on it more than another."""
     sent = sources[: passages_to_send(sources)]
     texts = [s.text for s in sent]
+    if _GIST.search(question):
+        return texts
     weights = term_weights(question, texts, extra_terms)
     return [prune_passage(question, text, extra_terms, weights=weights) for text in texts]

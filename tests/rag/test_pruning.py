@@ -172,3 +172,10 @@ def test_a_question_that_compares_keeps_every_row_it_compares():
     plain = "What was the notional value of the interest rate swaps?"
     assert "Cross currency swaps: 32,502 | 26,288" not in prune_passage(plain, table)
 
+
+
+def test_a_question_asking_for_the_gist_gets_whole_passages():
+    sources = [_src(PROSE, 0.03), _src("Short second passage.", 0.029, page=2)]
+    assert prompt_passages("Summarize the revenue recognition policy.", sources) == [PROSE, "Short second passage."]
+    assert prompt_passages("这份文件的主要内容是什么？", sources) == [PROSE, "Short second passage."]
+    assert prompt_passages("When is product revenue recognized?", sources)[0] != PROSE
