@@ -113,6 +113,10 @@ def test_a_chinese_answer_over_an_english_page_is_judged_by_what_it_shares_with_
 
 def test_an_english_answer_over_a_chinese_page_is_kept_unless_its_figures_are_not_there():
     passage = "高成长性组30家企业，低成长性组17家企业。数据来自国泰安数据库。"
+    references = "References: Liu Y., Digital finance and firm growth, Journal of Finance, 2020."
+    assert cross_language("The data come from the CSMAR database.", [passage, references])  # a paper's English references
+    assert is_grounded("The data come from the CSMAR database [1].", "Which database do the data come from?",
+                       [passage, references])
     assert is_grounded("The data come from the CSMAR database [1].", "Which database do the data come from?",
                        [passage])
     assert is_grounded("The high-growth group has 30 firms and the low-growth group 17 [1].",
