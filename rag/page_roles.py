@@ -193,11 +193,20 @@ def statement_titles(text: str) -> list[StatementTitle]:
         found = [StatementTitle(offsets[i], *hit) for i, hit in _head_titles(lines, content, top)]
     if len({t.title.lower() for t in found}) >= INDEX_MIN_TITLES:
         return []
+    if found and not any(_STRONG.search(t.title) for t in found) and _figure_share(lines) < BARE_TITLE_FIGURES:
+        return []  # "BALANCE SHEET" over paragraphs: an accounting-policy heading, not the statement
     return found
+
+
+def _figure_share(lines: list[str]) -> float:
+    """Share of a page's lines that print a figure (1,234 or a number of three digits or more)."""
+    lines = [line for line in lines if line.strip()]
+    return sum(bool(_FIGURE_LINE.search(line)) for line in lines) / len(lines) if lines else 0.0
 
 
 _FIGURE_LINE = re.compile(r"\d{1,3}(?:,\d{3})+|\d{3,}")
 CONTINUED_FIGURE_SHARE = 0.6  # of a page's lines that print a figure, for an untitled continuation
+BARE_TITLE_FIGURES = 0.3  # … for a page under a bare title ("BALANCE SHEET")
 
 
 def _continues(text: str) -> bool:
@@ -206,7 +215,7 @@ def _continues(text: str) -> bool:
     lines = [line for line in text.split("\n") if line.strip()]
     if not lines or any(_NOT_A_STATEMENT.search(line) for line in lines[:2]):
         return False
-    return sum(bool(_FIGURE_LINE.search(line)) for line in lines) >= CONTINUED_FIGURE_SHARE * len(lines)
+    return _figure_share(lines) >= CONTINUED_FIGURE_SHARE
 
 
 def page_statements(texts: Sequence[str]) -> list[list[StatementTitle]]:

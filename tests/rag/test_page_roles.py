@@ -104,6 +104,13 @@ def test_a_title_continuing_a_sentence_or_a_bare_one_under_a_note_does_not_count
     assert statement_titles(NOTE_PAGE) == []
 
 
+def test_a_bare_title_heads_a_statement_only_over_figures():
+    policy = "BALANCE SHEET\nCash and Cash Equivalents\nCash includes amounts due from banks and deposits.\nGoodwill"
+    table = "BALANCE SHEETS\n(In millions)\nCash 1,200 1,100\nInventories 800 750\nTotal assets 9,000 8,500"
+    assert statement_titles(policy) == []
+    assert [t.kind for t in statement_titles(table)] == [BALANCE]
+
+
 def test_a_statement_running_onto_an_untitled_page_of_figures_keeps_its_title():
     rows = "\n".join(f"Line item {i} 1,{i:03d} 2,{i:03d}" for i in range(12))
     pages = page_statements([CASH_FLOW_PAGE, rows, "NOTE 1. BASIS OF PRESENTATION\nText of the note."])
