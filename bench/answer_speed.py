@@ -194,9 +194,9 @@ def speculation_run(backend: Any, prompts: list[tuple[str, list]], choices: dict
                     params: Any = None) -> dict:
     """Each prompt answered with each drafter in ``choices`` (a drafter, None, or a function that
     loads one: it is loaded after the others ran, so the RSS before it is the one without it).
-    The prompt's KV stays in the context between drafters (one cache key per prompt), so each
-    answer after the first prefills one token; decode tokens/s counts the tokens after the first
-    over the time after the first."""
+    The prompt's KV stays in the context between drafters (one cache key per prompt, prefilled
+    before the first), so each answer prefills one token; decode tokens/s counts the tokens
+    after the first over the time after the first."""
     from dataclasses import replace
 
     from llm.types import GenerationParams
@@ -211,6 +211,10 @@ def speculation_run(backend: Any, prompts: list[tuple[str, list]], choices: dict
         for group in (loaded, later):
             group = {name: (d() if name in later else d) for name, d in group.items()}
             for pid, messages in prompts:
+                # prefill once; every drafter then re-evaluates the prompt's last token alone (a
+                # token's logits from a long prefill chunk differ slightly from its logits alone)
+                backend.drafter = None
+                "".join(backend.stream(messages, replace(params, max_new_tokens=1, cache_key=f"speculation\x1f{pid}")))
                 for name, drafter in group.items():
                     backend.drafter = drafter
                     key = f"speculation\x1f{pid}"

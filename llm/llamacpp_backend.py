@@ -64,6 +64,10 @@ PREFILL_CHUNK = 256  # tokens evaluated between two looks at cancel
 # logits are bit for bit the same whatever the batch, so speculative decoding (a batch per
 # pass) samples what one-token decoding samples.
 FLASH_ATTENTION = True
+# Guesses checked per pass: +2 after a pass that kept all its guesses, -1 after one that did not
+# (Hugging Face's assisted-generation schedule), so text the prompt does not hold (or sampling
+# that seldom agrees with the guesses) wastes at most one or two tokens of compute a pass.
+DRAFT_LIMIT_START, DRAFT_LIMIT_MAX = 4, 16
 _CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -109,6 +113,7 @@ class _Job:
     drafted: int = 0  # tokens the drafter guessed
     accepted: int = 0  # of those, the ones the model sampled too
     passes: int = 0  # forward passes of the answer (the prefill's last one included)
+    draft_limit: int = DRAFT_LIMIT_START  # guesses the next pass may check (see _decode)
     finish: str = "stop"
     error: BaseException | None = None
 
@@ -332,11 +337,14 @@ class LlamaCppBackend:
             self._evaluate([token, *drafts])
             job.passes += 1
             job.drafted += len(drafts)
+            if drafts:
+                job.draft_limit = min(DRAFT_LIMIT_MAX, job.draft_limit + 2)  # lowered below if one misses
             for row, guess in enumerate(drafts):
                 token = sampler.sample(llm._ctx, row)
                 if token != guess:
                     llm.n_tokens -= len(drafts) - row
                     llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+                    job.draft_limit = max(1, job.draft_limit - 3)
                     break
                 job.accepted += 1
                 yield token
@@ -346,12 +354,13 @@ class LlamaCppBackend:
     def _draft(self, job: _Job, token: int) -> list[int]:
         """The drafter's guesses after ``token``, no more than the answer and the window have room for."""
         llm = self._llm
-        room = min(job.max_new_tokens - len(job.new_ids), self.context_window - llm.n_tokens - 1, llm.n_batch - 1)
+        room = min(job.max_new_tokens - len(job.new_ids), self.context_window - llm.n_tokens - 1, llm.n_batch - 1,
+                   job.draft_limit)
         if self.drafter is None or room <= 0:
             return []
         context = llm.input_ids[: llm.n_tokens + 1].copy()
         context[-1] = token
-        return self.drafter.draft(context)[:room]
+        return self.drafter.draft(context, room)[:room]
 
     def _evaluate(self, batch: list[int]) -> None:
         """``Llama.eval`` of one batch, with logits for every token when there is more than one

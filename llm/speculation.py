@@ -26,14 +26,15 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 SPECULATION_CHOICES = ("off", "prompt-lookup", "draft-model")
-PROMPT_LOOKUP_TOKENS = 10  # tokens drafted per pass (BENCHMARKS.md §3b)
+PROMPT_LOOKUP_TOKENS = 10  # most tokens drafted a pass; the backend adapts how many it checks
 PROMPT_LOOKUP_NGRAM = 3  # longest n-gram looked up; shorter ones are tried when it is not found
 DRAFT_MODEL_TOKENS = 4
 
 
 class Drafter(Protocol):
-    def draft(self, context: np.ndarray) -> list[int]:
-        """Guesses for the tokens after ``context`` (the prompt and the answer so far); [] = none."""
+    def draft(self, context: np.ndarray, limit: int) -> list[int]:
+        """At most ``limit`` guesses for the tokens after ``context`` (the prompt and the answer so
+        far); [] = none."""
         ...
 
 
@@ -45,8 +46,8 @@ class PromptLookup:
         self.num_pred_tokens = num_pred_tokens
         self.max_ngram = max_ngram
 
-    def draft(self, context: np.ndarray) -> list[int]:
-        return lookup(context, self.max_ngram, self.num_pred_tokens)
+    def draft(self, context: np.ndarray, limit: int) -> list[int]:
+        return lookup(context, self.max_ngram, min(limit, self.num_pred_tokens))
 
 
 def lookup(context: np.ndarray, max_ngram: int, n: int) -> list[int]:
@@ -79,9 +80,9 @@ class DraftModel:
         self._llm = Llama(model_path=str(model_path), n_ctx=context_window, n_threads=threads,
                           n_threads_batch=threads, n_batch=512, verbose=False)
 
-    def draft(self, context: np.ndarray) -> list[int]:
+    def draft(self, context: np.ndarray, limit: int) -> list[int]:
         llm = self._llm
-        n = min(self.num_pred_tokens, llm.n_ctx() - len(context) - 1)
+        n = min(self.num_pred_tokens, limit, llm.n_ctx() - len(context) - 1)
         if n <= 0:
             return []
         have = llm.input_ids[: llm.n_tokens]

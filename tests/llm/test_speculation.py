@@ -63,7 +63,7 @@ def test_lookup_prefers_the_longest_ngram_and_drafts_nothing_unseen():
     assert lookup(context, max_ngram=2, n=2) == [3, 7]  # "1 2" seen once beats the later lone "2"
     assert lookup(context, max_ngram=1, n=2) == [8, 8]
     assert lookup(np.array([1, 2, 3]), max_ngram=3, n=4) == []
-    assert PromptLookup(num_pred_tokens=1).draft(np.array([4, 5, 6, 4])) == [5]
+    assert PromptLookup(num_pred_tokens=3).draft(np.array([4, 5, 6, 4]), limit=1) == [5]
 
 
 def test_speculation_choices_are_checked():
@@ -146,6 +146,20 @@ def test_continuing_an_answer_prefills_only_the_new_tokens(plain, lookup_backend
     assert u2.cached_prompt_tokens >= u1.prompt_tokens
     assert u2.prompt_tokens - u2.cached_prompt_tokens <= added + 3
     assert text == _run(plain, COPY, _greedy(32, assistant_prefix=prefix))[0]
+
+
+def test_guesses_that_keep_missing_shrink_to_one_a_pass(plain, lookup_backend):
+    class Wrong:
+        def draft(self, context, limit):
+            return [int(context[-1])] * limit  # the last token again and again: nearly always wrong
+
+    saved, lookup_backend.drafter = lookup_backend.drafter, Wrong()
+    try:
+        text, usage = _run(lookup_backend, STORY, _greedy(40))
+    finally:
+        lookup_backend.drafter = saved
+    assert text == _run(plain, STORY, _greedy(40))[0]
+    assert usage.draft_tokens <= usage.forward_passes + 12  # 4, 3, 2, then about one a pass
 
 
 def test_a_draft_model_gives_the_same_text(plain):
