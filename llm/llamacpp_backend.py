@@ -402,7 +402,7 @@ class LlamaCppBackend:
                 usage.accepted_draft_tokens = job.accepted
                 usage.forward_passes = job.passes
                 if finished and stops.stopped:
-                    usage.finish_reason = "stop"
+                    usage.finish_reason, usage.stopped_by = "stop", stops.hit
                 elif not finished or job.finish == "cancelled" or (job.cancel is not None and job.cancel.is_set()):
                     usage.finish_reason = "cancelled"
                 else:

@@ -17,6 +17,7 @@ class StopStringFilter:
         self._stop = tuple(s for s in stop if s)
         self._held = ""
         self.stopped = False
+        self.hit = ""  # the stop string that stopped it
 
     def feed(self, delta: str) -> str:
         """Return the part of ``held + delta`` that can be shown now."""
@@ -28,6 +29,7 @@ class StopStringFilter:
         cut = _first_stop(text, self._stop)
         if cut is not None:
             self.stopped = True
+            self.hit = min((s for s in self._stop if s in text), key=text.find)
             self._held = ""
             return text[:cut]
         keep = _longest_partial_suffix(text, self._stop)

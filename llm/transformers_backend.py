@@ -220,6 +220,7 @@ class TransformersBackend:
                 request.done.wait()
                 _fill_usage(usage, request, stopped_by_string=stops.stopped, eos_ids=self._eos_ids,
                             abandoned=not finished)
+                usage.stopped_by = stops.hit
         if request.error is not None:
             raise request.error
 

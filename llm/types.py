@@ -62,6 +62,7 @@ class Usage:
     completion_tokens: int = 0
     finish_reason: str = "stop"  # "stop" | "length" | "cancelled"
     cached_prompt_tokens: int = 0  # prompt tokens whose KV came from the prefix cache
+    stopped_by: str = ""  # the stop string that ended it ("" : the model's end, the length, a cancel)
     # Speculative decoding (llm/speculation.py): tokens guessed by the drafter, those of them the
     # model sampled too, and the answer's forward passes (completion_tokens / forward_passes =
     # tokens per pass); 0 where a backend does not speculate.

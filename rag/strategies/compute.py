@@ -14,6 +14,7 @@ operands' passages (DESIGN.md §5 ``calculations``).
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import replace
@@ -29,7 +30,12 @@ from rag.strategies.retrieve import RetrieveThenAnswer
 
 log = logging.getLogger(__name__)
 
-MAX_CALCULATIONS = 4  # per answer; after that the model is no longer stopped at </calc>
+MAX_CALCULATIONS = 6  # per answer; after that the model's own arithmetic stands
+# Rounds of generation per answer: each calculation, and each "=" that was no calculation,
+# ends one; the last round runs without the calculator's stop strings.
+MAX_ROUNDS = 12
+EQUALS = "="
+LOCAL_ENGINES = ("llama.cpp", "transformers")
 
 CALC_INSTRUCTIONS_EN = (
     "When the answer needs arithmetic (a ratio, margin, growth rate, difference, sum or average), "
@@ -89,18 +95,43 @@ def open_calculation(text: str) -> str | None:
     return text[at + len(CALC_OPEN):]
 
 
+# The end of a text that is arithmetic: figures ("$34,616", "12.5%", "(1,234)") joined by
+# operators, as a model writes it before "=" when it computes without the form.
+_ARITHMETIC_TAIL = re.compile(r"[\d\s.,+\-*/×÷()$%]+$")
+_OPERATION = re.compile(r"\d[\s%)]*[-+*/×÷][\s($]*\d")
+_DATE = re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b")
+
+
+def inline_expression(text: str) -> str | None:
+    """The arithmetic ``text`` ends with, when the model writes "... is $34,616 / 2 =" and
+    would work out the result itself: docchat computes it instead. None when the text before
+    the "=" is not a calculation (a definition "margin =", a date, a single figure)."""
+    tail = _ARITHMETIC_TAIL.search(text)
+    if tail is None:
+        return None
+    expression = tail.group(0).lstrip(" ,.)").rstrip()
+    while expression.count("(") > expression.count(")") and expression.startswith("("):
+        expression = expression[1:].lstrip()
+    if (expression.count("(") != expression.count(")") or not _OPERATION.search(expression)
+            or _DATE.search(expression)):
+        return None
+    return expression
+
+
 def _calculating(turn: Turn, messages: list[Message], params: GenerationParams, usage: Usage) -> Iterator[str]:
     """The answer's deltas, the model stopped at each ``</calc>`` and continued after the result."""
     chinese = is_chinese(turn.question)
     passages = [s.text for s in turn.sources]
     shown = TagFilter()
     answer = ""  # what the model has written so far, tags and results included: what it continues
-    stops = (*params.stop, CALC_CLOSE)
-    for round_ in range(MAX_CALCULATIONS + 1):
+    # The local engines say which stop string ended a round; a remote server stops on its own
+    # and does not, so there only the explicit form is caught (an "=" would end the answer).
+    stops = (*params.stop, CALC_CLOSE, *((EQUALS,) if turn.llm.engine in LOCAL_ENGINES else ()))
+    for round_ in range(MAX_ROUNDS + 1):
         left = params.max_new_tokens - usage.completion_tokens
         if left <= 0:
             break
-        model = turn.llm.stream(messages, replace(params, stop=stops if round_ < MAX_CALCULATIONS else params.stop,
+        model = turn.llm.stream(messages, replace(params, stop=stops if round_ < MAX_ROUNDS else params.stop,
                                                   assistant_prefix=answer, max_new_tokens=left), turn.cancel)
         written: list[str] = []
         try:
@@ -111,17 +142,30 @@ def _calculating(turn: Turn, messages: list[Message], params: GenerationParams, 
         finally:
             _add(usage, model.usage, first=round_ == 0, turn=turn)
         answer += "".join(written)
-        expression = open_calculation(answer)
-        if expression is None or model.usage.finish_reason != "stop" or turn.cancel.is_set():
+        if model.usage.finish_reason != "stop" or turn.cancel.is_set() or round_ == MAX_ROUNDS:
+            break
+        closing, expression = CALC_CLOSE, open_calculation(answer)
+        if expression is None:  # stopped at "=" (or at the end: then the next round ends at once)
+            closing, expression = "", inline_expression(answer)
+        if expression is None:
+            if model.usage.stopped_by != EQUALS:
+                break
+            answer += EQUALS  # not a calculation ("margin = ..."): the "=" is the model's
+            if text := shown.feed(EQUALS):
+                yield text
+            continue
+        if len(turn.calculations) >= MAX_CALCULATIONS:
             break
         t0 = time.perf_counter()
         calc = calculate(expression, passages)
         turn.calculations.append(calc)
         result = format_result(calc.result) if calc.result is not None else (FAILED_ZH if chinese else FAILED_EN)
         log.info("calculation %r = %s (%s)", expression, result, calc.flag or "checked")
-        answer += f"{CALC_CLOSE} = {result}"
+        currency = "$" if not closing and expression.lstrip("( -").startswith("$") and calc.result is not None else ""
+        written_result = f"{closing}{' ' if closing else ''}{EQUALS} {currency}{result}"
+        answer += written_result
         turn.timings["calc_s"] = turn.timings.get("calc_s", 0.0) + time.perf_counter() - t0
-        if text := shown.feed(f"{CALC_CLOSE} = {result}"):
+        if text := shown.feed(written_result):
             yield text
     if tail := shown.flush():
         yield tail

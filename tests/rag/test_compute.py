@@ -13,7 +13,7 @@ from llm.stop_strings import StopStringFilter, show_until_stop
 from llm.types import GenerationParams, TextStream, Usage
 from rag.calculator import CALC_CLOSE
 from rag.strategies import ComputeStrategy, RetrieveThenAnswer, choose
-from rag.strategies.compute import CALC_INSTRUCTIONS_EN, TagFilter, open_calculation
+from rag.strategies.compute import CALC_INSTRUCTIONS_EN, TagFilter, inline_expression, open_calculation
 from rag.types import TurnRequest
 from tests.pdfs import make_pdf
 
@@ -41,15 +41,29 @@ def test_an_open_calculation_is_found_only_until_it_is_closed():
     assert open_calculation("No calculation here.") is None
 
 
+@pytest.mark.parametrize("text, expression", [
+    ("The average is $34,616 / 2 ", "$34,616 / 2"),
+    ("Margin: (141,885 / 305,826) * 100 ", "(141,885 / 305,826) * 100"),
+    ("so ((4,396 - 3,921) / 3,921) * 100 ", "((4,396 - 3,921) / 3,921) * 100"),
+    ("COGS for FY2017 is $118,573 - $71,651 ", "$118,573 - $71,651"),
+    ("Gross margin ", None),                      # a definition, not a calculation
+    ("The ratio is 1.82 ", None),                 # one figure
+    ("Filed on 12/31/2022 ", None),               # a date
+    ("growth (in percent) ", None),
+])
+def test_the_arithmetic_a_model_writes_before_an_equals_sign_is_found(text, expression):
+    assert inline_expression(text) == expression
+
+
 class CalculatingBackend:
     """A scripted model for this logic test: its answer is ``segments`` — each round it writes
     the next one, cut at the request's stop strings as a real backend does — and it records
     each request's ``assistant_prefix`` (what it was asked to continue). Token counting is
     the real bundled model's."""
 
-    def __init__(self, real, segments: list[str]) -> None:
+    def __init__(self, real, segments: list[str], engine: str = "fake") -> None:
         self.real, self.segments, self.requests = real, list(segments), []
-        self.name, self.context_window, self.device, self.engine = "calculating", real.context_window, "cpu", "fake"
+        self.name, self.context_window, self.device, self.engine = "calculating", real.context_window, "cpu", engine
 
     def stream(self, messages, params: GenerationParams, cancel: threading.Event | None = None) -> TextStream:
         self.requests.append((messages, params))
@@ -58,7 +72,12 @@ class CalculatingBackend:
         usage = Usage(prompt_tokens=100 + len(params.assistant_prefix), completion_tokens=len(segment) // 4,
                       cached_prompt_tokens=len(params.assistant_prefix) + 95)
         pieces = [segment[i:i + 4] for i in range(0, len(segment), 4)]
-        return TextStream(show_until_stop(iter(pieces), stops, threading.Event()), usage)
+
+        def deltas():
+            yield from show_until_stop(iter(pieces), stops, threading.Event())
+            usage.stopped_by = stops.hit  # as the local backends report it
+
+        return TextStream(deltas(), usage)
 
     def complete(self, messages, params):
         return self.real.complete(messages, params)
@@ -167,3 +186,30 @@ def test_the_strategy_is_chosen_in_one_place(make_services, bundled_backend, tmp
             assert choose(chat._turn).name == "chat"
         finally:
             built.close()
+
+
+def test_arithmetic_written_without_the_form_is_computed_by_docchat(make_services, bundled_backend, tmp_path):
+    """A local engine stops at "=" too: when the text before it is arithmetic, docchat writes
+    the result; when it is not ("Gross margin ="), the "=" is the model's and it goes on."""
+    pdf = make_pdf(tmp_path / "harbor.pdf", STATEMENT)
+    backend = CalculatingBackend(bundled_backend, [
+        "Gross margin = gross profit / net sales. It was (4,396 - 2,610) / 4,396 * 100 = 99 (the model's guess)",
+        " gross profit / net sales. It was (4,396 - 2,610) / 4,396 * 100 = 99 (the model's guess)",
+        "% in 2023 [1].",
+    ], engine="llama.cpp")
+    _, streamed, result = _turn(make_services, backend, pdf, "What was the gross margin in 2023?")
+    assert streamed == result.text == ("Gross margin = gross profit / net sales. It was (4,396 - 2,610) / 4,396 * 100"
+                                       " = 40.63% in 2023 [1].")
+    assert [r[1].assistant_prefix for r in backend.requests][1:] == [
+        "Gross margin =",
+        "Gross margin = gross profit / net sales. It was (4,396 - 2,610) / 4,396 * 100 = 40.63"]
+    [calc] = result.calculations
+    assert calc["ok"] and calc["expression"] == "(4,396 - 2,610) / 4,396 * 100"
+
+
+def test_a_remote_engine_is_not_stopped_at_equals(make_services, bundled_backend, tmp_path):
+    pdf = make_pdf(tmp_path / "harbor.pdf", STATEMENT)
+    backend = CalculatingBackend(bundled_backend, ["Net sales were 4,396 - 3,921 = 475 million higher [1]."],
+                                 engine="OpenAI-compatible server")
+    _, streamed, result = _turn(make_services, backend, pdf, "How much higher were net sales in 2023?")
+    assert "=" not in backend.requests[0][1].stop and result.calculations == []
