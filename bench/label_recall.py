@@ -3,8 +3,9 @@
 ``python -m bench.label_recall --index-cache DIR [--build-only] [--sets financebench,...]``
 
 Before: each question searched as asked. After: the same, with ``label_queries(question)``
-(rag/metric_definitions.py: a statement title + a line item's printed labels per line item the
-question names or needs) fused as phrasings at a few weights — restricted to the document the
+(rag/metric_definitions.py: a line item's most printed labels, per line item the question names
+or needs) fused as phrasings at a few weights, and a variant with the statement's title before
+the labels — restricted to the document the
 question names, as the model's phrasings are (rag/retriever.py). Page-level recall@1/@5 and MRR
 on every question, and on the questions that got label queries at all. The zh paper is
 searched with each turn's standalone form (its ``rewrite`` when it has one). No chat model.
@@ -17,16 +18,15 @@ complete index of the set is reused (logged): label queries change only the sear
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
-import statistics
 import sys
-import time
 from pathlib import Path
 
 from bench.data import GoldPage, RetrievalSet, load_finance_set, load_mmlongbench, load_zh, union
 from bench.harness import Bench, BenchOptions
-from bench.metrics import ranking_summary
+from bench.metrics import first_hit_rank, ranking_summary
 from bench.retrieval_quality import docchat_pages
 
 log = logging.getLogger(__name__)
@@ -73,36 +73,62 @@ def open_index(bench: Bench, rset: RetrievalSet, cache: Path):
     return docchat_index(bench, rset, cache)
 
 
-def labels_only(question: str) -> list[str]:
-    """The variant without the statement's title: the printed labels alone."""
-    from rag.metric_definitions import LABELS_PER_QUERY, is_chinese, line_items_in
-
-    chinese = is_chinese(question)
-    return list(dict.fromkeys(" ".join((i.labels_zh if chinese else i.labels)[:LABELS_PER_QUERY])
-                              for i in line_items_in(question)[:6]))
+TITLES = {"income statement": "consolidated statements of operations", "balance sheet": "consolidated balance sheets",
+          "cash flow statement": "consolidated statements of cash flows",
+          "non-GAAP reconciliation": "reconciliation of non-GAAP financial measures"}
 
 
-def score(kb, questions) -> dict:
+def with_title(question: str) -> list[str]:
+    """The variant with the statement's title before the labels ("consolidated statements of cash flows ...")."""
+    from rag.metric_definitions import LABELS_PER_QUERY, MAX_LABEL_QUERIES, is_chinese, line_items_in
+
+    if is_chinese(question):
+        return []
+    return list(dict.fromkeys(" ".join([TITLES[i.statement], *i.labels[:LABELS_PER_QUERY]])
+                              for i in line_items_in(question)[:MAX_LABEL_QUERIES]))
+
+
+class MemoEmbedder:
+    """The retriever's embedder with each query embedded once: every run searches the same
+    question and label queries again (on two shared cores, embedding is most of a search)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.embed_query = functools.lru_cache(maxsize=None)(inner.embed_query)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def score(kb, questions, weights=WEIGHTS, title_weights=(1.0,)) -> dict:
     from rag.metric_definitions import label_queries
 
-    runs: dict[str, list] = {"before": [], **{f"labels_w{w}": [] for w in WEIGHTS},
-                             **{f"no_title_w{w}": [] for w in (0.5, 1.0)}}
+    retriever = kb._scope("").retriever
+    if not isinstance(retriever.embedder, MemoEmbedder):
+        retriever.embedder = MemoEmbedder(retriever.embedder)
+
+    runs: dict[str, list] = {"before": [], **{f"labels_w{w}": [] for w in weights},
+                             **{f"title_w{w}": [] for w in title_weights}}
     labelled: dict[str, list] = {name: [] for name in runs}
-    seconds: dict[str, list[float]] = {"before": [], "labels_w0.5": []}
-    examples = []
+    examples, changed = [], []
     for q in questions:
         queries = label_queries(q.question)
+        before = None
         for name in runs:
             weight = float(name.rsplit("_w", 1)[1]) if name != "before" else 0.0
-            phrasings = labels_only(q.question) if name.startswith("no_title") else queries
-            start = time.perf_counter()
+            phrasings = with_title(q.question) if name.startswith("title") else queries
+            if before is not None and not queries:  # nothing to add: every run is the plain search
+                runs[name].append(before)
+                continue
             sources = kb.search(q.question, k=K, phrasings=phrasings if weight else (), phrasing_weight=weight or 1.0)
-            if name in seconds:
-                seconds[name].append(time.perf_counter() - start)
             pair = (docchat_pages(sources), q.gold)
+            before = before or pair
             runs[name].append(pair)
             if queries:
                 labelled[name].append(pair)
+        if queries:
+            changed.append({"id": q.id, "queries": len(queries),
+                            **{name: first_hit_rank(r[-1][0], q.gold) for name, r in runs.items()}})
         if queries and len(examples) < 8:
             examples.append({"question": q.question[:160], "label_queries": queries})
     return {
@@ -110,8 +136,9 @@ def score(kb, questions) -> dict:
         "with_label_queries": sum(1 for q in questions if label_queries(q.question)),
         "all": {name: ranking_summary(r, ks=(1, K)) for name, r in runs.items()},
         "labelled_only": {name: ranking_summary(r, ks=(1, K)) for name, r in labelled.items()},
-        "search_p50_ms": {name: 1000 * statistics.median(s) for name, s in seconds.items() if s},
+        "label_queries_per_labelled_question": (sum(c["queries"] for c in changed) / len(changed)) if changed else 0.0,
         "examples": examples,
+        "ranks_of_labelled": changed,  # first gold rank (None: not in the top k) per run
     }
 
 
@@ -131,11 +158,17 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in text.split(",") if x.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.label_recall", description=__doc__.splitlines()[0])
     parser.add_argument("--eval-dir", type=Path, default=REPO_ROOT.parent / "shared" / "eval")
     parser.add_argument("--index-cache", type=Path, required=True, help="indexes built once and reused")
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated among {', '.join(SETS)}")
+    parser.add_argument("--weights", default=",".join(map(str, WEIGHTS)), help="label-query weights to try")
+    parser.add_argument("--title-weights", default="1.0", help="weights for the variant with statement titles ('' for none)")
     parser.add_argument("--build-only", action="store_true", help="build the missing indexes, score nothing")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
@@ -148,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                 rset = retrieval_set(args.eval_dir, name)
                 kb = open_index(bench, rset, args.index_cache)
                 if not args.build_only:
-                    results[name] = score(kb, rset.questions)
+                    results[name] = score(kb, rset.questions, _floats(args.weights), _floats(args.title_weights))
                     log.info("%s: %s", name, json.dumps(results[name]["all"]))
             except Exception as exc:  # one set failing must not hide the others
                 log.exception("set %s failed", name)
