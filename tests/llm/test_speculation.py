@@ -3,6 +3,11 @@
 The drafter's n-gram lookup is pure logic; everything else runs the real bundled GGUFs:
 SmolLM2-135M for the backend's contracts (cancel, KV reuse, continuing an answer), the
 bundled Qwen2.5-Coder-0.5B on a docchat-shaped prompt for the text a user would get.
+
+One thread: with flash attention a token's logits are then bit for bit the same in a batch
+as alone. With two, llama.cpp splits a one-token pass across the threads differently from a
+batch and the logits differ in the last bits (up to ~0.7 in a logit on SmolLM2 at a
+1,500-token context), so the text can differ where two tokens nearly tie.
 """
 
 from __future__ import annotations
@@ -205,7 +210,7 @@ def test_a_rag_answer_on_qwen_is_the_same_and_takes_fewer_passes():
                 {"role": "user", "content": question_with_reminder(question, sources)}]
     texts, usages = {}, {}
     for choice_name in ("off", "prompt-lookup"):
-        backend = LlamaCppBackend(choice.gguf_path, speculation=choice_name)
+        backend = LlamaCppBackend(choice.gguf_path, speculation=choice_name, threads=1)
         texts[choice_name], usages[choice_name] = _run(backend, messages, _greedy(96))
         del backend
     assert texts["prompt-lookup"] == texts["off"]
