@@ -153,6 +153,23 @@ def server(start_server: Callable[..., ServerHandle]) -> ServerHandle:
 
 
 @pytest.fixture(scope="session")
+def held_model(bundled_backend) -> Iterator[tuple[str, object]]:
+    """(base URL, gate): the bundled model served over HTTP behind a gate a test can hold
+    (tests/llm/openai_server.py ``Gate``). Stop, disconnect and time-limit tests need an
+    answer that is still being written when they act, whatever the CPU's speed."""
+    from tests.llm.openai_server import gated_model
+
+    with gated_model(bundled_backend) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def held_server(held_model, start_server: Callable[..., ServerHandle]) -> ServerHandle:
+    """A real docchat server whose answers the bundled model writes through ``held_model``."""
+    return start_server(env={"DOCCHAT_LLM_BASE_URL": held_model[0]})
+
+
+@pytest.fixture(scope="session")
 def bundled_backend():
     """The bundled SmolLM2-135M-Instruct GGUF on llama.cpp (the CPU engine), loaded once per session."""
     from llm.llamacpp_backend import LlamaCppBackend

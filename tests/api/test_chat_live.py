@@ -5,14 +5,19 @@ shapes of /api/chat are checked in-process in test_chat_routes.py.
 * /healthz names the model the server really loaded.
 * A stream over HTTP: deltas, then sources, then ``[DONE]``; what was streamed is stored.
 * A client that leaves mid-stream stops the generation: the model is free for the next request.
+  These run on ``held_server`` (tests/conftest.py): the model's answer is held by a gate
+  until the client leaves, so it is still being written when the client goes, however fast
+  the CPU (a fast one could end a "very long story" first).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from typing import Iterator
 
 import httpx
+import pytest
 
 from tests.api.conftest import SHORT, sse_data, sse_json
 
@@ -70,20 +75,30 @@ def stored_answer(http: httpx.Client, user: str, conversation_id: str, wait_s: f
     raise AssertionError("the cancelled answer was never stored")
 
 
-def test_disconnect_cancels_generation_and_keeps_the_partial_answer(server, http: httpx.Client, user_id: str) -> None:
-    first = read_events_then_leave(server.base_url, user_id, events=3)
-    answer = stored_answer(http, user_id, first["conversation_id"])
+@pytest.fixture
+def held(held_server, held_model) -> Iterator[httpx.Client]:
+    """A client of ``held_server`` whose next answer is held until its reader leaves."""
+    gate = held_model[1]
+    gate.hold_next()
+    with httpx.Client(base_url=held_server.base_url, timeout=300) as client:
+        yield client
+    gate.open()
+
+
+def test_disconnect_cancels_generation_and_keeps_the_partial_answer(held: httpx.Client, user_id: str) -> None:
+    first = read_events_then_leave(str(held.base_url), user_id, events=3)
+    answer = stored_answer(held, user_id, first["conversation_id"])
     assert answer["id"] == first["message_id"]
     assert answer["status"] == "partial"
     assert len(answer["content"].split()) < 200  # far from the 2000 tokens it was allowed
 
 
-def test_the_model_answers_the_next_request_after_a_disconnect(server, http: httpx.Client, user_id: str) -> None:
-    first = read_events_then_leave(server.base_url, user_id, events=2)
-    # The answer is stored when its generation ends: partial means the disconnect ended it,
-    # long before the 2000 tokens it was allowed, so the model is free for the next request.
-    answer = stored_answer(http, user_id, first["conversation_id"])
+def test_the_model_answers_the_next_request_after_a_disconnect(held: httpx.Client, user_id: str) -> None:
+    first = read_events_then_leave(str(held.base_url), user_id, events=2)
+    # The answer is stored when its generation ends: partial means the disconnect ended it
+    # (the held answer ends no other way), so the model is free for the next request.
+    answer = stored_answer(held, user_id, first["conversation_id"])
     assert answer["status"] == "partial", answer
-    reply = http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4})
+    reply = held.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4})
     assert reply.status_code == 200
     assert reply.json()["choices"][0]["message"]["content"]

@@ -1,7 +1,9 @@
 """Issue 7 §6: health, time limits and the busy answer, on a server with tight limits.
 
 ``--max-queue 0 --max-batch 1``: while one answer is being generated, the next chat is told "busy"
-(503) at once. ``--generation-timeout-s``: a long answer is cut and stored as partial.
+(503) at once. ``--generation-timeout-s``: a long answer is cut and stored as partial (on a
+server whose model answers through a gate held until the limit cuts the answer, so a fast
+CPU cannot finish the story first: ``held_model`` in tests/conftest.py).
 ``--ingest-timeout-s``: a PDF that takes longer fails alone, with a clear message.
 """
 
@@ -37,14 +39,27 @@ def test_healthz_reports_ready_with_the_models(server):
     assert response.json()["model"] and response.json()["embedding_model"]
 
 
-def test_long_answer_is_cut_at_the_generation_time_limit_and_stored_as_partial(tight_server):
-    response = chat(tight_server, "limits-user", LONG_ANSWER, max_tokens=4000, use_rag=False,
-                    new_conversation=True)
+@pytest.fixture(scope="module")
+def timed_server(start_server, held_model):
+    """A server with the generation time limit whose answers are held (``held_model``)
+    until the limit ends them."""
+    return start_server("--generation-timeout-s", str(GENERATION_TIMEOUT_S),
+                        env={"DOCCHAT_LLM_BASE_URL": held_model[0]})
+
+
+def test_long_answer_is_cut_at_the_generation_time_limit_and_stored_as_partial(timed_server, held_model):
+    gate = held_model[1]
+    gate.hold_next()
+    try:
+        response = chat(timed_server, "limits-user", LONG_ANSWER, max_tokens=4000, use_rag=False,
+                        new_conversation=True)
+    finally:
+        gate.open()
 
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["finish_reason"] == "cancelled"
-    stored = messages(tight_server, "limits-user", body["conversation_id"]).json()["messages"]
+    stored = messages(timed_server, "limits-user", body["conversation_id"]).json()["messages"]
     answers = [m for m in stored if m["role"] == "assistant"]
     if body["text"]:
         assert [(m["content"], m["status"]) for m in answers] == [(body["text"], "partial")]

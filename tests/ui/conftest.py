@@ -2,7 +2,10 @@
 
 The server is the shared ``server`` fixture of tests/conftest.py (a real ``python app.py``
 with the bundled models). Set DOCCHAT_UI_BASE_URL to point the browser tests at an
-already running instance instead (handy while working on the UI).
+already running instance instead (handy while working on the UI). A test that stops an
+answer uses ``held_server`` (tests/conftest.py): a real ``python app.py`` whose answers the
+bundled model writes through a gate the test holds, so the answer is still being written
+when Stop arrives, however fast the CPU.
 """
 
 from __future__ import annotations
@@ -52,17 +55,18 @@ def browser() -> Iterator:
 
 
 @pytest.fixture
-def open_docchat(browser, base_url) -> Iterator[Callable[[], "DocchatPage"]]:
-    """Factory: each call is a new browser context (own localStorage = another person)."""
+def open_docchat(browser, base_url) -> Iterator[Callable[..., "DocchatPage"]]:
+    """Factory: each call is a new browser context (own localStorage = another person), on
+    the shared server or the one at ``url``."""
     from tests.ui.docchat_page import DocchatPage
 
     contexts = []
 
-    def _open() -> DocchatPage:
+    def _open(url: str | None = None) -> DocchatPage:
         context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, locale="en-US")  # English UI whatever the machine's locale
         context.set_default_timeout(60_000)
         contexts.append(context)
-        return DocchatPage(context.new_page(), base_url).open()
+        return DocchatPage(context.new_page(), url or base_url).open()
 
     yield _open
     for context in contexts:

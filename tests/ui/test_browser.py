@@ -3,6 +3,9 @@
 One person's whole journey (upload → ask → follow-up → stop → reload) is one test, in
 order, because each step needs the state the previous one left; other people and the
 empty screen have their own tests. Every test saves a screenshot under its tmp dir.
+The journey runs on ``held_server`` (tests/conftest.py): the answer it stops is held
+by a gate once it shows a few words, so Stop always finds it still being written — a fast
+CPU once finished the "very long story" before Stop arrived.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
 SHORT = 48  # tokens per ordinary answer: enough to see streaming, quick on a CPU
 LONG = 2048  # tokens allowed for the answer we stop
+HELD_AFTER = 60  # characters the stopped answer shows before the gate holds it
 
 
 @pytest.fixture
@@ -82,9 +86,10 @@ def test_several_pdfs_at_once_and_a_broken_one_fails_alone(open_docchat, tmp_pat
     ui.delete_document(f"{broken.name} (failed)", row_name=broken.name)
 
 
-def test_pdf_chat_journey(open_docchat, freedonia_pdf, tmp_path):
+def test_pdf_chat_journey(open_docchat, held_server, held_model, freedonia_pdf, tmp_path):
     name = freedonia_pdf.name
-    ui = open_docchat()
+    url, gate = held_server.base_url, held_model[1]
+    ui = open_docchat(url)
 
     # Upload → the table shows it ready with its page count.
     ui.upload(freedonia_pdf)
@@ -116,18 +121,22 @@ def test_pdf_chat_journey(open_docchat, freedonia_pdf, tmp_path):
     expect(ui.answers()).to_have_count(2)
     assert ui.last_answer()
 
-    # Stop a long answer mid-way: it stops growing and what was written is kept.
+    # Stop a long answer mid-way: it stops growing and what was written is kept. The gate
+    # holds the answer once it has shown HELD_AFTER characters: only Stop can end it.
     ui.set_number("max-new-tokens", LONG)
+    gate.hold_next(after_chars=HELD_AFTER)
     ui.ask("Write a very long story about the blue heron of Freedonia, with many chapters.")
     ui.wait_answer_started(min_chars=40, before=2)
+    assert gate.holding.wait(120), "the answer never reached the gate"
     ui.stop()
     ui.wait_answer_done()
     kept = ui.last_answer()
     # The answer is stored when its generation ends: stored as partial means Stop ended it
-    # (an answer left running would end complete, at its token limit, much later).
+    # (a held answer ends no other way), with the words it showed before the hold.
     exported = ui.export_json()
     last = exported["messages"][-1]
-    assert last["role"] == "assistant" and last["status"] == "partial" and last["content"].strip()
+    assert last["role"] == "assistant" and last["status"] == "partial", last
+    assert last["content"].strip() and last["content"].strip()[:30] in gate.shown, (last["content"], gate.shown)
     assert ui.last_answer() == kept and kept  # nothing was added on screen after the stop
     ui.screenshot(tmp_path / "stopped.png")
 
@@ -140,7 +149,7 @@ def test_pdf_chat_journey(open_docchat, freedonia_pdf, tmp_path):
     ui.screenshot(tmp_path / "reloaded.png")
 
     # Another browser is another person: it does not see the conversation.
-    other = open_docchat()
+    other = open_docchat(url)
     assert not any("capital of Freedonia" in t for t in other.conversation_titles())
     expect(other.questions()).to_have_count(0)
     other.screenshot(tmp_path / "other-browser.png")
@@ -149,6 +158,6 @@ def test_pdf_chat_journey(open_docchat, freedonia_pdf, tmp_path):
     ui.delete_document(name)
     ui.new_chat()
     ui.set_number("max-new-tokens", 16)
-    ui.ask_and_watch("What is the capital of Freedonia?")
+    assert ui.ask_and_watch("What is the capital of Freedonia?")[-1]  # the model answers again after Stop
     assert name not in ui.sources_text()
     ui.screenshot(tmp_path / "after-delete.png")
