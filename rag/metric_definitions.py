@@ -222,13 +222,10 @@ def definitions_prompt(question: str, path: Path | None = None) -> str:
 def label_queries(question: str, path: Path | None = None) -> list[str]:
     """Search phrasings for the line items the question names or needs: each item's most printed
     labels, e.g. "capital expenditures capital spending purchases of property and equipment"
-    for "capex"; [] when the question names none. The statement's title is left out: on the
-    twelve filings "consolidated statements of cash flows ..." pulled the other statements in
-    (recall@5 0.83 with it, 0.92 without, both at weight 1; bench/label_recall.py)."""
-    chinese = is_chinese(question)
-    queries = []
-    for item in line_items_in(question, path)[:MAX_LABEL_QUERIES]:
-        labels = item.labels_zh if chinese else item.labels
-        if labels:
-            queries.append(" ".join(labels[:LABELS_PER_QUERY]))
+    for "capex"; [] when the question names none. A Chinese question gets the Chinese labels and
+    the English ones too: it may well be asked of an English filing. The statement's title is left
+    out: it pulls the other statements in (bench/label_recall.py, BENCHMARKS.md)."""
+    items = line_items_in(question, path)[:MAX_LABEL_QUERIES]
+    sides = [(i.labels_zh, i.labels) if is_chinese(question) else (i.labels,) for i in items]
+    queries = [" ".join(labels[:LABELS_PER_QUERY]) for side in sides for labels in side if labels]
     return list(dict.fromkeys(queries))

@@ -131,7 +131,9 @@ def test_label_queries_are_the_most_printed_labels_of_each_line_item():
         "capital expenditures capital spending purchases of property and equipment"]
     assert label_queries("the quick ratio") == [
         "total current assets", "inventories merchandise inventories inventory", "total current liabilities"]
-    assert label_queries("今年的资本支出是多少？") == ["购建固定资产、无形资产和其他长期资产支付的现金"]
+    # a Chinese question may be asked of an English filing: both languages' labels
+    assert label_queries("今年的资本支出是多少？") == [
+        "购建固定资产、无形资产和其他长期资产支付的现金", "capital expenditures capital spending purchases of property and equipment"]
     assert label_queries("What is the capital of France") == []
 
 
