@@ -140,7 +140,8 @@ def _matchers(path: Path | None) -> list[tuple[re.Pattern, int, Metric | LineIte
             for order, (thing, name) in enumerate([*metrics, *items])]
 
 
-def _named(question: str, path: Path | None) -> list[Metric | LineItem]:
+@functools.lru_cache(maxsize=256)  # the turn asks for the prompt block and the label queries of one question
+def _named(question: str, path: Path | None) -> tuple[Metric | LineItem, ...]:
     """The metrics and line items ``question`` names, in order of appearance; where names
     overlap the longest wins ("fixed asset turnover" is not also "asset turnover", and the
     "inventory" of "inventory turnover" is the metric's, not a line item named on its own)."""
@@ -154,7 +155,7 @@ def _named(question: str, path: Path | None) -> list[Metric | LineItem]:
             continue
         taken.append((start, end))
         kept.append((start, thing))
-    return list(dict.fromkeys(thing for _, thing in sorted(kept, key=lambda k: k[0])))
+    return tuple(dict.fromkeys(thing for _, thing in sorted(kept, key=lambda k: k[0])))
 
 
 def metrics_in(question: str, path: Path | None = None) -> list[Metric]:
