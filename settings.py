@@ -117,11 +117,12 @@ class Settings(BaseSettings):
                     "(with the table header and scale line); the sources still show the whole passage.",
     )
     speculation: str = Field(
-        "prompt-lookup",
+        "off",
         pattern="^(off|prompt-lookup|draft-model)$",
         description="Speculative decoding in the llama.cpp backend: 'prompt-lookup' drafts tokens from n-grams of "
-                    "the prompt, 'draft-model' from the bundled Qwen2.5-Coder-0.5B, 'off' one token at a time. "
-                    "Greedy output is the same either way; sampled answers decode one token at a time.",
+                    "the prompt, 'draft-model' from the bundled Qwen2.5-Coder-0.5B, 'off' one token at a time "
+                    "(the default until a drafter is measured faster on the answer bench, BENCHMARKS.md §3b). "
+                    "Sampled answers speculate too; greedy text matches one-token decoding at one thread.",
     )
     retrieval_strategy: str = Field(
         "standalone+raw",

@@ -62,7 +62,8 @@ PREFILL_CHUNK = 256  # tokens evaluated between two looks at cancel
 # llama.cpp's CPU attention without flash attention computes one token's logits differently
 # from the same token's in a batch (up to ~1.2 in a logit on SmolLM2); with it, a token's
 # logits are bit for bit the same whatever the batch, so speculative decoding (a batch per
-# pass) samples what one-token decoding samples.
+# pass) samples what one-token decoding samples (at one thread; at two, near-ties may still
+# differ). On whatever the speculation, so that "off" and a drafter compute the same logits.
 FLASH_ATTENTION = True
 # Guesses checked per pass: +2 after a pass that kept all its guesses, -1 after one that did not
 # (Hugging Face's assisted-generation schedule), so text the prompt does not hold (or sampling
@@ -137,7 +138,7 @@ class LlamaCppBackend:
         max_queue: int = 16,
         kv_cache_mb: int = DEFAULT_KV_CACHE_MB,
         lora_path: str | Path | None = None,
-        speculation: str = "prompt-lookup",
+        speculation: str = "off",
         draft_model_path: str | Path | None = None,
         draft_tokens: int | None = None,
     ) -> None:

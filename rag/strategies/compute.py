@@ -141,6 +141,9 @@ def _calculating(turn: Turn, messages: list[Message], params: GenerationParams, 
                     yield text
         finally:
             _add(usage, model.usage, first=round_ == 0, turn=turn)
+            log.debug("round %d: prompt %d tokens (%d from the KV cache), %d new, stopped by %r",
+                      round_, model.usage.prompt_tokens, model.usage.cached_prompt_tokens,
+                      model.usage.completion_tokens, model.usage.stopped_by)
         answer += "".join(written)
         if model.usage.finish_reason != "stop" or turn.cancel.is_set() or round_ == MAX_ROUNDS:
             break
