@@ -9,8 +9,8 @@ is data (rag/metrics.toml, labels counted on real filings), and this module only
   name wins, so "fixed asset turnover" is not also "asset turnover").
 * ``definitions_prompt``: a short block for the answer prompt, unless the question defines the
   metric itself (FinanceBench often does: its definition wins, ``defines_itself``).
-* ``label_queries``: search phrasings made of a line item's printed labels, fused like the
-  model's phrasings (rag/retriever.py).
+* ``label_queries``: search phrasings made of a statement's title and a line item's printed
+  labels, fused like the model's phrasings (rag/retriever.py).
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ class Metric:
 class Statement:
     name: str
     name_zh: str
+    title: str  # how filings head it; starts each label query
+    title_zh: str
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def _strings(table: dict, key: str) -> tuple[str, ...]:
 def load_catalogue(path: Path | None = None) -> Catalogue:
     """Statements, line items and metrics from ``path`` (the shipped rag/metrics.toml by default)."""
     data = tomllib.loads((path or METRICS_FILE).read_text(encoding="utf-8"))
-    statements = {key: Statement(t["name"], t["name_zh"])
+    statements = {key: Statement(t["name"], t["name_zh"], t["title"], t["title_zh"])
                   for key, t in data["statements"].items()}
     items = {key: LineItem(t["name"], _strings(t, "labels"), _strings(t, "labels_zh"),
                            statements[t["statement"]].name, _strings(t, "aliases"))
@@ -221,12 +223,19 @@ def definitions_prompt(question: str, path: Path | None = None) -> str:
 
 
 def label_queries(question: str, path: Path | None = None) -> list[str]:
-    """Search phrasings for the line items the question names or needs: each item's most printed
-    labels, e.g. "capital expenditures capital spending purchases of property and equipment"
-    for "capex"; [] when the question names none. A Chinese question gets the Chinese labels and
-    the English ones too: it may well be asked of an English filing. The statement's title is left
-    out: it pulls the other statements in (bench/label_recall.py, BENCHMARKS.md)."""
-    items = line_items_in(question, path)[:MAX_LABEL_QUERIES]
-    sides = [(i.labels_zh, i.labels) if is_chinese(question) else (i.labels,) for i in items]
-    queries = [" ".join(labels[:LABELS_PER_QUERY]) for side in sides for labels in side if labels]
+    """Search phrasings for the line items the question names or needs: the statement's title and
+    the item's most printed labels, e.g. "consolidated statements of cash flows capital
+    expenditures capital spending purchases of property and equipment" for "capex"; [] when the
+    question names none. A Chinese question gets the Chinese labels and the English ones too: it
+    may well be asked of an English filing. With the title, all 54 filings went from recall@5
+    0.58 to 0.74 at weight 1 (0.68 without it; bench/label_recall.py)."""
+    statements = load_catalogue(path).statements
+    chinese = is_chinese(question)
+    queries = []
+    for item in line_items_in(question, path)[:MAX_LABEL_QUERIES]:
+        statement = statements[item.statement]
+        if chinese and item.labels_zh:
+            queries.append(" ".join([statement.title_zh, *item.labels_zh[:LABELS_PER_QUERY]]))
+        if item.labels:
+            queries.append(" ".join([statement.title, *item.labels[:LABELS_PER_QUERY]]))
     return list(dict.fromkeys(queries))
