@@ -3,9 +3,9 @@
 ``python -m bench.label_recall --index-cache DIR [--build-only] [--sets financebench,...]``
 
 Before: each question searched as asked. After: the same, with ``label_queries(question)``
-(rag/metric_definitions.py: a line item's most printed labels, per line item the question names
-or needs) fused as phrasings at a few weights, and a variant with the statement's title before
-the labels — restricted to the document the
+(rag/metric_definitions.py: the statement's title and a line item's most printed labels, per
+line item the question names or needs) fused as phrasings at a few weights, and a variant
+without the title — restricted to the document the
 question names, as the model's phrasings are (rag/retriever.py). Page-level recall@1/@5 and MRR
 on every question, and on the questions that got label queries at all. The zh paper is
 searched with each turn's standalone form (its ``rewrite`` when it has one). No chat model.
@@ -73,18 +73,12 @@ def open_index(bench: Bench, rset: RetrievalSet, cache: Path):
     return docchat_index(bench, rset, cache)
 
 
-TITLES = {"income statement": "consolidated statements of operations", "balance sheet": "consolidated balance sheets",
-          "cash flow statement": "consolidated statements of cash flows",
-          "non-GAAP reconciliation": "reconciliation of non-GAAP financial measures"}
-
-
-def with_title(question: str) -> list[str]:
-    """The variant with the statement's title before the labels ("consolidated statements of cash flows ...")."""
+def without_title(question: str) -> list[str]:
+    """The variant without the statement's title: the printed labels alone."""
     from rag.metric_definitions import LABELS_PER_QUERY, MAX_LABEL_QUERIES, is_chinese, line_items_in
 
-    if is_chinese(question):
-        return []
-    return list(dict.fromkeys(" ".join([TITLES[i.statement], *i.labels[:LABELS_PER_QUERY]])
+    chinese = is_chinese(question)
+    return list(dict.fromkeys(" ".join((i.labels_zh if chinese else i.labels)[:LABELS_PER_QUERY])
                               for i in line_items_in(question)[:MAX_LABEL_QUERIES]))
 
 
@@ -100,7 +94,7 @@ class MemoEmbedder:
         return getattr(self.inner, name)
 
 
-def score(kb, questions, weights=WEIGHTS, title_weights=(1.0,)) -> dict:
+def score(kb, questions, weights=WEIGHTS, no_title_weights=(1.0,)) -> dict:
     from rag.metric_definitions import label_queries
 
     retriever = kb._scope("").retriever
@@ -108,7 +102,7 @@ def score(kb, questions, weights=WEIGHTS, title_weights=(1.0,)) -> dict:
         retriever.embedder = MemoEmbedder(retriever.embedder)
 
     runs: dict[str, list] = {"before": [], **{f"labels_w{w}": [] for w in weights},
-                             **{f"title_w{w}": [] for w in title_weights}}
+                             **{f"no_title_w{w}": [] for w in no_title_weights}}
     labelled: dict[str, list] = {name: [] for name in runs}
     examples, changed = [], []
     for q in questions:
@@ -116,7 +110,7 @@ def score(kb, questions, weights=WEIGHTS, title_weights=(1.0,)) -> dict:
         before = None
         for name in runs:
             weight = float(name.rsplit("_w", 1)[1]) if name != "before" else 0.0
-            phrasings = with_title(q.question) if name.startswith("title") else queries
+            phrasings = without_title(q.question) if name.startswith("no_title") else queries
             if before is not None and not queries:  # nothing to add: every run is the plain search
                 runs[name].append(before)
                 continue
@@ -168,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-cache", type=Path, required=True, help="indexes built once and reused")
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated among {', '.join(SETS)}")
     parser.add_argument("--weights", default=",".join(map(str, WEIGHTS)), help="label-query weights to try")
-    parser.add_argument("--title-weights", default="1.0", help="weights for the variant with statement titles ('' for none)")
+    parser.add_argument("--no-title-weights", default="1.0", help="weights for the variant without statement titles ('' for none)")
     parser.add_argument("--build-only", action="store_true", help="build the missing indexes, score nothing")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
@@ -181,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 rset = retrieval_set(args.eval_dir, name)
                 kb = open_index(bench, rset, args.index_cache)
                 if not args.build_only:
-                    results[name] = score(kb, rset.questions, _floats(args.weights), _floats(args.title_weights))
+                    results[name] = score(kb, rset.questions, _floats(args.weights), _floats(args.no_title_weights))
                     log.info("%s: %s", name, json.dumps(results[name]["all"]))
             except Exception as exc:  # one set failing must not hide the others
                 log.exception("set %s failed", name)
