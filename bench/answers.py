@@ -175,7 +175,7 @@ class _FixedPassages:
         return True
 
     def search(self, queries: Any, k: int = 5, document_ids: Any = None, owner: str | None = None,
-               phrasings: Any = (), phrasing_weight: float = 1.0) -> list:
+               phrasings: Any = (), phrasing_weight: float = 1.0, statements: Any = ()) -> list:
         return list(self.sources)
 
     def list(self, owner: str | None = None) -> list:

@@ -24,6 +24,8 @@ from rag.figures import unaccounted
 from rag import collection
 from rag.condense import condense_question, plan_search, retrieval_queries, uses_condense_adapter
 from rag.grounding import is_grounded
+from rag.metric_definitions import label_queries, line_items_in
+from rag.page_roles import statements_for
 from rag.prompting import is_abstention, not_in_docs
 from rag.strategies import AnswerStrategy, CollectionStrategy, choose
 from rag.types import Chunk, SearchFocus, Source, TurnRequest, TurnResult
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Passages", "Turn", "TurnRequest", "TurnResult"]
 
+LABEL_WEIGHT = 1.0  # rank-fusion weight of the line-item label queries (the question's is 1.0)
+
 class Passages(Protocol):
     """What a turn needs of the knowledge base (rag/knowledge_base.py, or a stand-in in a bench)."""
 
@@ -41,8 +45,8 @@ class Passages(Protocol):
     def has_documents(self, owner: str | None = None) -> bool: ...
 
     def search(self, queries: str | list[str], k: int = 5, document_ids: list[str] | None = None,
-               owner: str | None = None, phrasings: Sequence[str] = (), phrasing_weight: float = 1.0
-               ) -> list[Source]: ...
+               owner: str | None = None, phrasings: Sequence[str] = (), phrasing_weight: float = 1.0,
+               statements: Sequence[str] = ()) -> list[Source]: ...
 
     def list(self, owner: str | None = None) -> list[Any]: ...
 
@@ -131,17 +135,30 @@ class Turn:
         queries = retrieval_queries(s.retrieval_strategy, self.question, self.standalone, self.turns)
         if self.focus is None:
             self._focus_routed(queries, document_ids)
+        # The printed labels of the line items the question names ("capex" is printed "purchases
+        # of property and equipment"), fused like phrasings at full weight: all 54 FinanceBench
+        # filings recall@5 0.58 -> 0.74 at 1.0, no gain at the phrasings' 0.5 (BENCHMARKS.md §2e).
+        labels = label_queries(self.question)
+        weight = max(s.phrasing_weight, LABEL_WEIGHT) if labels else s.phrasing_weight
         t1 = time.perf_counter()
         sources = self.passages.search(
             queries,
             k=self.req.k or s.retrieval_k,
             document_ids=document_ids,
             owner=self.owner,
-            phrasings=phrasings,
-            phrasing_weight=s.phrasing_weight,
+            phrasings=(*phrasings, *labels),
+            phrasing_weight=weight,
+            statements=self.statements(),
         )
         self.timings["retrieve_s"] = time.perf_counter() - t1
         return sources
+
+    def statements(self) -> list[str]:
+        """The financial statements the question's line items are printed on, from its own words
+        ("balance sheet") and the metrics it names (rag/metrics.toml): the search weighs their
+        pages up (rag/section_weighing.py; all 54 FinanceBench filings: recall@5 0.58 -> 0.70)."""
+        named = statements_for(self.question) + [item.statement for item in line_items_in(self.question)]
+        return list(dict.fromkeys(named))
 
     def _focus(self, filenames: list[str], only: bool) -> None:
         self.focus = SearchFocus(tuple(filenames), only)
