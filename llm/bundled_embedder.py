@@ -16,7 +16,7 @@ default ``~/.cache/docchat/models``); a marker inside it records the check, and 
 1.1 GB of downloads are deleted afterwards.
 
 Nothing here runs unless the embedder is asked for (``DOCCHAT_EMBEDDING_MODEL=embeddinggemma``):
-the default set-up does not download it. ``python -m rag.bundled_embedder`` assembles
+the default set-up does not download it. ``python -m llm.bundled_embedder`` assembles
 ahead of time.
 """
 

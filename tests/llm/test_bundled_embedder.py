@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from llm.types import ModelNotFound
-from rag.bundled_embedder import EMBEDDINGGEMMA, Slice, assemble, marker_name, parts_dir, verified
+from llm.bundled_embedder import EMBEDDINGGEMMA, Slice, assemble, marker_name, parts_dir, verified
 
 FILES = {"model_download/config.json": b'{"hidden_size": 4}',
          "model_download/1_Pooling/config.json": b'{"pooling_mode_mean_tokens": true}',
@@ -146,7 +146,7 @@ def test_the_short_name_resolves_to_the_assembled_folder_under_a_stable_name(tmp
     import json
 
     from llm.model_paths import resolve_embedding_model
-    from rag.bundled_embedder import MARKER
+    from llm.bundled_embedder import MARKER
     from rag.embeddings import model_name
 
     folder = tmp_path / "models" / EMBEDDINGGEMMA.folder  # as an assembly leaves it
