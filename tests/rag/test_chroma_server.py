@@ -20,7 +20,6 @@ import pytest
 from tests.rag.test_knowledge_base import (  # noqa: F401  (collected here, with this module's make_kb)
     test_a_delete_cut_short_before_chroma_is_finished_at_start,
     test_delete_leaves_no_trace,
-    test_index_built_with_another_embedding_model_is_refused,
     test_keywords_and_chroma_agree_after_add_delete_and_restart,
     test_keywords_are_reindexed_from_chroma_when_their_rows_are_lost,
     test_private_documents_are_separate_per_owner,
