@@ -26,6 +26,7 @@ class Turn(Protocol):
     req: TurnRequest
     params: GenerationParams
     question: str
+    standalone: str  # the question as retrieval searched it (rag/condense.py)
     owner: str | None
     cancel: threading.Event
     sources: list[Source]

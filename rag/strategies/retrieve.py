@@ -24,7 +24,8 @@ class RetrieveThenAnswer(AnswerStrategy):
         so the answer is checked and shown against what the model read."""
         if not turn.settings.prune_passages or not turn.sources:
             return format_context(turn.sources)
-        labels = [label for item in line_items_in(turn.question) for label in (*item.labels, *item.labels_zh)]
-        texts = prompt_passages(turn.question, turn.sources, extra_terms=labels)
+        # the standalone question: a follow-up's own words ("and in 2022?") name too little
+        labels = [label for item in line_items_in(turn.standalone) for label in (*item.labels, *item.labels_zh)]
+        texts = prompt_passages(turn.standalone, turn.sources, extra_terms=labels)
         turn.sources = turn.sources[: len(texts)]
         return format_context(turn.sources, texts=texts)
