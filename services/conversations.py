@@ -27,15 +27,10 @@ class Conversations:
     def messages(self, user_id: str, conversation_id: str) -> list[StoredMessage]:
         return self.history.get_messages(user_id, conversation_id)
 
-    def answer_sources(self, user_id: str, conversation_id: str, answer: int) -> list[dict[str, Any]]:
-        """The stored sources of the ``answer``-th assistant message (0-based); [] when there is none."""
+    def answer(self, user_id: str, conversation_id: str, answer: int) -> StoredMessage | None:
+        """The ``answer``-th assistant message (0-based), with its sources and calculations; None when there is none."""
         answers = [m for m in self.messages(user_id, conversation_id) if m.role == "assistant"]
-        return list(answers[answer].sources or []) if 0 <= answer < len(answers) else []
-
-    def answer_calculations(self, user_id: str, conversation_id: str, answer: int) -> list[dict[str, Any]]:
-        """The stored calculations of the ``answer``-th assistant message (0-based)."""
-        answers = [m for m in self.messages(user_id, conversation_id) if m.role == "assistant"]
-        return list(answers[answer].calculations or []) if 0 <= answer < len(answers) else []
+        return answers[answer] if 0 <= answer < len(answers) else None
 
     def rename(self, user_id: str, conversation_id: str, title: str) -> Conversation:
         return self.history.rename_conversation(user_id, conversation_id, title)

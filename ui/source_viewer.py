@@ -246,24 +246,14 @@ def open_page(services: Any, user_id: str, document_id: str, page: int, chunk_id
     return viewer_html(document_id, doc.filename, page, pages, chunk_id, chunk_page, image, pdf, lang)
 
 
-def answer_sources(services: Any, user_id: str, conversation_id: str | None, answer: int) -> list:
-    """Stored sources of the ``answer``-th assistant message (0-based) of the conversation."""
+def stored_answer(services: Any, user_id: str, conversation_id: str | None, answer: int) -> Any | None:
+    """The ``answer``-th assistant message (0-based) of the conversation, as stored; None when gone."""
     if not conversation_id or not user_id:
-        return []
+        return None
     try:
-        return services.conversations.answer_sources(user_id, conversation_id, answer)
+        return services.conversations.answer(user_id, conversation_id, answer)
     except LookupError:
-        return []
-
-
-def answer_calculations(services: Any, user_id: str, conversation_id: str | None, answer: int) -> list:
-    """Stored calculations of the ``answer``-th assistant message (0-based) of the conversation."""
-    if not conversation_id or not user_id:
-        return []
-    try:
-        return services.conversations.answer_calculations(user_id, conversation_id, answer)
-    except LookupError:
-        return []
+        return None
 
 
 def make_click_handler(services: Any):
@@ -280,9 +270,10 @@ def make_click_handler(services: Any):
                 return gr.skip(), viewer
             if kind == "answer":
                 index = int(data.get("answer", -1))
-                sources = answer_sources(services, user_id, conversation_id, index)
+                message = stored_answer(services, user_id, conversation_id, index)
+                sources = list(message.sources or []) if message else []
                 listing = sources_html(sources, t(lang, "answer_sources", n=index + 1), lang,
-                                       calculations=answer_calculations(services, user_id, conversation_id, index))
+                                       calculations=message.calculations if message else [])
                 mark = int(data.get("mark") or 0)
                 chosen = sources[mark - 1] if 1 <= mark <= len(sources) else (sources[0] if sources else None)
                 if chosen is None:

@@ -16,6 +16,7 @@ from rag.strategies import ComputeStrategy, RetrieveThenAnswer, choose
 from rag.strategies.compute import CALC_INSTRUCTIONS_EN, TagFilter, inline_expression, open_calculation
 from rag.types import TurnRequest
 from tests.pdfs import make_pdf
+from tests.rag.test_citations import scripted_turn
 
 STATEMENT = [
     "Harbor Lamp Company. Consolidated Statements of Operations (in millions). "
@@ -92,30 +93,13 @@ class CalculatingBackend:
         return self.real.truncate_text(text, max_tokens)
 
 
-def _turn(make_services, backend, pdf, question: str, **settings):
-    """One turn over ``pdf`` answered by ``backend``: (services, streamed text, result)."""
-    from services import build_services
-    from settings import Settings
-
-    services = make_services()
-    assert services.knowledge_base.add_file(pdf, pdf.name).status == "ready"
-    scripted = build_services(Settings(data_dir=services.settings.data_dir, **settings), llm=backend,
-                              embedder=services.embedder)
-    try:
-        stream = scripted.pipeline.stream_turn(TurnRequest("u", question, k=2))
-        streamed = "".join(stream)
-        return services, streamed, stream.result
-    finally:
-        scripted.close()
-
-
 def test_a_turn_computes_checks_the_operands_and_continues_the_answer(make_services, bundled_backend, tmp_path):
     pdf = make_pdf(tmp_path / "harbor.pdf", STATEMENT)
     backend = CalculatingBackend(bundled_backend, [
         "Net sales grew <calc>(4,396 - 3,921) / 3,921 * 100</calc> = 99 (a model would go on)",
         "% from 2022 to 2023 [1].",
     ])
-    services, streamed, result = _turn(make_services, backend, pdf, "By how much did net sales grow in 2023?")
+    services, streamed, result = scripted_turn(make_services, backend, pdf, "By how much did net sales grow in 2023?")
     assert streamed == result.text == "Net sales grew (4,396 - 3,921) / 3,921 * 100 = 12.11% from 2022 to 2023 [1]."
     # the second request continues the first answer, the result written after the expression
     (first_messages, first), (second_messages, second) = backend.requests
@@ -137,7 +121,7 @@ def test_a_made_up_operand_is_flagged_and_never_shown_as_checked(make_services, 
     backend = CalculatingBackend(bundled_backend, [
         "Net sales grew <calc>(4,397 - 3,921) / 3,921 * 100</calc>", "% [1].",
     ])
-    _, streamed, result = _turn(make_services, backend, pdf, "By how much did net sales grow in 2023?")
+    _, streamed, result = scripted_turn(make_services, backend, pdf, "By how much did net sales grow in 2023?")
     [calc] = result.calculations
     assert not calc["ok"] and "4,397" in calc["flag"]
     assert [o["source"] for o in calc["operands"]][0] is None
@@ -149,7 +133,7 @@ def test_a_broken_expression_is_a_failed_calculation_and_the_answer_goes_on(make
     backend = CalculatingBackend(bundled_backend, [
         "Net sales grew <calc>(4,396 - 3,921) / (3,921 - 3,921)</calc>", " so it cannot be said [1].",
     ])
-    _, streamed, result = _turn(make_services, backend, pdf, "By how much did net sales grow in 2023?",
+    _, streamed, result = scripted_turn(make_services, backend, pdf, "By how much did net sales grow in 2023?",
                                 grounding_check=False)
     [calc] = result.calculations
     assert calc["result"] is None and not calc["ok"] and calc["flag"]
@@ -160,7 +144,7 @@ def test_a_broken_expression_is_a_failed_calculation_and_the_answer_goes_on(make
 def test_with_the_calculator_off_the_model_answers_as_before(make_services, bundled_backend, tmp_path):
     pdf = make_pdf(tmp_path / "harbor.pdf", STATEMENT)
     backend = CalculatingBackend(bundled_backend, ["Net sales grew by about 12% [1]."])
-    _, streamed, result = _turn(make_services, backend, pdf, "By how much did net sales grow in 2023?",
+    _, streamed, result = scripted_turn(make_services, backend, pdf, "By how much did net sales grow in 2023?",
                                 calculator=False)
     [(messages, params)] = backend.requests
     assert CALC_CLOSE not in params.stop and CALC_INSTRUCTIONS_EN not in messages[0]["content"]
@@ -197,7 +181,7 @@ def test_arithmetic_written_without_the_form_is_computed_by_docchat(make_service
         " gross profit / net sales. It was (4,396 - 2,610) / 4,396 * 100 = 99 (the model's guess)",
         "% in 2023 [1].",
     ], engine="llama.cpp")
-    _, streamed, result = _turn(make_services, backend, pdf, "What was the gross margin in 2023?")
+    _, streamed, result = scripted_turn(make_services, backend, pdf, "What was the gross margin in 2023?")
     assert streamed == result.text == ("Gross margin = gross profit / net sales. It was (4,396 - 2,610) / 4,396 * 100"
                                        " = 40.63% in 2023 [1].")
     assert [r[1].assistant_prefix for r in backend.requests][1:] == [
@@ -211,5 +195,5 @@ def test_a_remote_engine_is_not_stopped_at_equals(make_services, bundled_backend
     pdf = make_pdf(tmp_path / "harbor.pdf", STATEMENT)
     backend = CalculatingBackend(bundled_backend, ["Net sales were 4,396 - 3,921 = 475 million higher [1]."],
                                  engine="OpenAI-compatible server")
-    _, streamed, result = _turn(make_services, backend, pdf, "How much higher were net sales in 2023?")
+    _, streamed, result = scripted_turn(make_services, backend, pdf, "How much higher were net sales in 2023?")
     assert "=" not in backend.requests[0][1].stop and result.calculations == []
