@@ -11,6 +11,7 @@ ends — however it ends (finished, stopped, failed, or a reader that went away)
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import replace
@@ -19,7 +20,7 @@ from typing import Any, Iterator, Protocol, Sequence
 from llm.types import ChatBackend, GenerationParams, Message, TextStream, Usage
 from llm.window import WindowResult, answer_budget, fit_history, system_message
 from rag.calculator import Calculation
-from rag.citations import MarkFilter, annotate, split_sentences
+from rag.citations import MARK, MarkFilter, annotate
 from rag.figures import unaccounted
 from rag import collection
 from rag.condense import condense_question, plan_search, retrieval_queries, uses_condense_adapter
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Passages", "Turn", "TurnRequest", "TurnResult"]
 
+# Where a sentence ends: a full stop before a space or the end ("3.47" is no full stop).
+_SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|[。！？；]|\n+")
 LABEL_WEIGHT = 1.0  # rank-fusion weight of the line-item label queries (the question's is 1.0)
 
 class Passages(Protocol):
@@ -283,7 +286,7 @@ class Turn:
         model_text = text
         replaced = finish == "stop" and bool(text) and not self._is_grounded(text)
         unaccounted = [] if replaced else self._unaccounted(text)
-        if unaccounted and finish == "stop" and len(split_sentences(text)) <= 1:
+        if unaccounted and finish == "stop" and _sentences(text) <= 1:
             # its only claim is a figure no passage prints and no calculation gave
             log.info("answer states figures printed nowhere (%s), replaced by the abstention: %r",
                      ", ".join(unaccounted), text[:200])
@@ -326,3 +329,9 @@ class Turn:
         computed = [c.result for c in self.calculations if c.result is not None]
         # the question's own figures ("more than 20%") are the user's, not the model's invention
         return unaccounted(text, [self.question, *(s.text for s in self.sources)], computed)
+
+
+def _sentences(text: str) -> int:
+    """How many sentences ``text`` has, its [n] marks aside."""
+    body = MARK.sub("", text).strip()
+    return len(_SENTENCE_END.findall(body)) + bool(_SENTENCE_END.split(body)[-1].strip())

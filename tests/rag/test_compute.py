@@ -197,3 +197,21 @@ def test_a_remote_engine_is_not_stopped_at_equals(make_services, bundled_backend
                                  engine="OpenAI-compatible server")
     _, streamed, result = scripted_turn(make_services, backend, pdf, "How much higher were net sales in 2023?")
     assert "=" not in backend.requests[0][1].stop and result.calculations == []
+
+
+def test_an_answer_whose_only_claim_is_a_figure_printed_nowhere_is_replaced(make_services, bundled_backend, tmp_path):
+    """'3.47' is no full stop: a one-sentence answer stating a ratio no passage prints and no
+    calculation gave is the abstention (the same figure beside checked claims is only flagged)."""
+    pdf = make_pdf(tmp_path / "harbor.pdf", STATEMENT)
+    backend = CalculatingBackend(bundled_backend, ["The operating cash flow ratio was 3.47 [1]."])
+    _, streamed, result = scripted_turn(make_services, backend, pdf, "What was the operating cash flow ratio?")
+    assert result.text == "Not in your documents." and result.replaced and result.unaccounted == ["3.47"]
+    assert result.model_text == "The operating cash flow ratio was 3.47 [1]."
+
+
+def test_a_figure_printed_nowhere_beside_checked_claims_is_flagged(make_services, bundled_backend, tmp_path):
+    pdf = make_pdf(tmp_path / "harbor.pdf", STATEMENT)
+    backend = CalculatingBackend(bundled_backend, ["Net sales were 4,396 million in 2023 [1]. The ratio was 3.47 [1]."])
+    _, _, result = scripted_turn(make_services, backend, pdf, "What were net sales and the ratio?")
+    assert not result.replaced and result.unaccounted == ["3.47"]
+    assert "Figures not found in the passages: 3.47." in result.warnings
