@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from llm.bundled_models import CHUNK, models_cache_dir
+from llm.bundled_models import CHUNK, assemble_named, models_cache_dir
 from llm.types import ModelNotFound
 
 logger = logging.getLogger(__name__)
@@ -289,17 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     """Assemble the named embedders (default: embeddinggemma); exit 1 with the reason on failure."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     names = (argv if argv is not None else sys.argv[1:]) or [EMBEDDINGGEMMA.short_name]
-    for name in names:
-        model = BUNDLED_EMBEDDERS.get(name)
-        if model is None:
-            print(f"unknown embedder {name!r}; one of: {', '.join(BUNDLED_EMBEDDERS)}", file=sys.stderr)
-            return 1
-        try:
-            print(assemble(model))
-        except ModelNotFound as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    return 0
+    return assemble_named(names, BUNDLED_EMBEDDERS, assemble, "embedder")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any, Callable
 from pathlib import Path
 
 from llm.types import ModelNotFound
@@ -188,20 +189,25 @@ def assemble(model: PartedGGUF, cache_dir: Path | None = None, progress: bool = 
     return target
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Assemble the named models (default: the CPU default); exit 1 with the reason on failure."""
-    names = (argv if argv is not None else sys.argv[1:]) or [DEFAULT_CPU_MODEL]
+def assemble_named(names: list[str], known: dict[str, Any], build: Callable[[Any], Path], kind: str = "model") -> int:
+    """The command line of an assembly (here and llm/bundled_embedder.py): build each named
+    ``known`` entry and print its path; exit 1 with the reason on an unknown name or a failure."""
     for name in names:
-        model = PARTED_MODELS.get(name)
+        model = known.get(name)
         if model is None:
-            print(f"unknown model {name!r}; one of: {', '.join(PARTED_MODELS)}", file=sys.stderr)
+            print(f"unknown {kind} {name!r}; one of: {', '.join(known)}", file=sys.stderr)
             return 1
         try:
-            print(assemble(model))
+            print(build(model))
         except ModelNotFound as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Assemble the named models (default: the CPU default); exit 1 with the reason on failure."""
+    return assemble_named((argv if argv is not None else sys.argv[1:]) or [DEFAULT_CPU_MODEL], PARTED_MODELS, assemble)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from rag.strategies import ComputeStrategy, RetrieveThenAnswer, choose
 from rag.strategies.compute import CALC_INSTRUCTIONS_EN, TagFilter, inline_expression, open_calculation
 from rag.types import TurnRequest
 from tests.pdfs import make_pdf
-from tests.rag.test_citations import scripted_turn
+from tests.rag.test_citations import QuotingBackend, scripted_turn
 
 STATEMENT = [
     "Harbor Lamp Company. Consolidated Statements of Operations (in millions). "
@@ -56,15 +56,15 @@ def test_the_arithmetic_a_model_writes_before_an_equals_sign_is_found(text, expr
     assert inline_expression(text) == expression
 
 
-class CalculatingBackend:
+class CalculatingBackend(QuotingBackend):
     """A scripted model for this logic test: its answer is ``segments`` — each round it writes
     the next one, cut at the request's stop strings as a real backend does — and it records
     each request's ``assistant_prefix`` (what it was asked to continue). Token counting is
     the real bundled model's."""
 
     def __init__(self, real, segments: list[str], engine: str = "fake") -> None:
-        self.real, self.segments, self.requests = real, list(segments), []
-        self.name, self.context_window, self.device, self.engine = "calculating", real.context_window, "cpu", engine
+        super().__init__(real)
+        self.segments, self.requests, self.engine = list(segments), [], engine
 
     def stream(self, messages, params: GenerationParams, cancel: threading.Event | None = None) -> TextStream:
         self.requests.append((messages, params))
@@ -79,18 +79,6 @@ class CalculatingBackend:
             usage.stopped_by = stops.hit  # as the local backends report it
 
         return TextStream(deltas(), usage)
-
-    def complete(self, messages, params):
-        return self.real.complete(messages, params)
-
-    def count_tokens(self, messages):
-        return self.real.count_tokens(messages)
-
-    def count_text_tokens(self, text):
-        return self.real.count_text_tokens(text)
-
-    def truncate_text(self, text, max_tokens):
-        return self.real.truncate_text(text, max_tokens)
 
 
 def test_a_turn_computes_checks_the_operands_and_continues_the_answer(make_services, bundled_backend, tmp_path):
