@@ -181,7 +181,7 @@ def unaccounted(text: str, passages: Sequence[str], computed: Sequence[float] = 
 
 @lru_cache(maxsize=1024)
 def _printed(passage: str) -> tuple[Printed, ...]:
-    page_scales = _page_scales(passage)
+    scales = page_scales(passage)
     found = []
     for match in _NUMBER.finditer(passage):
         start, end = match.span()
@@ -195,7 +195,7 @@ def _printed(passage: str) -> tuple[Printed, ...]:
         skip = close.end() if close else 0
         scale, tail = _unit_after(after[skip:], currency=bool(_BEFORE_CURRENCY.search(before)))
         text = " ".join(passage[start - (len(lead.group(0)) if lead else 0):end + skip + tail].split())
-        found.append(Printed(-value if negative else value, text, (scale,) if scale else page_scales))
+        found.append(Printed(-value if negative else value, text, (scale,) if scale else scales))
     return tuple(found)
 
 
@@ -217,7 +217,7 @@ def _unit_after(after: str, currency: bool) -> tuple[float | None, int]:
     return None, 0
 
 
-def _page_scales(passage: str) -> tuple[float, ...]:
+def page_scales(passage: str) -> tuple[float, ...]:
     """The scales a passage's headers or scale lines name ("(In millions, except per
     share data)", "$ in thousands", "单位：万元", "人民币亿元"), in order of appearance."""
     found: list[tuple[int, float]] = []

@@ -54,6 +54,8 @@ class LineItem:
     labels_zh: tuple[str, ...]
     statement: str  # "income statement", "balance sheet" or "cash flow statement"
     aliases: tuple[str, ...] = ()  # what questions call it but statements do not print ("capex", "COGS")
+    key: str = ""  # its name in rag/metrics.toml, as a metric's ``compute`` names it
+    outflow: bool = False  # printed as a negative cash flow ("(1,699)") and used as its size
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ class Metric:
     line_items: tuple[LineItem, ...]
     average: bool
     note: str
+    # The formula as code computes it (rag/metric_calculation.py): line item keys, ``key[-1]``
+    # for the year before, numbers, + - * / ( ); "" when code does not compute it.
+    compute: str = ""
+    kind: str = "ratio"  # "amount" (in the page's currency and scale), "percent" or "ratio"
+    variants: tuple[tuple[str, str], ...] = ()  # (words in the question, the compute they choose)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ class Catalogue:
     statements: dict[str, Statement]  # by name ("balance sheet")
     line_items: tuple[LineItem, ...]
     metrics: tuple[Metric, ...]
+    items_by_key: dict[str, LineItem]
 
 
 def _strings(table: dict, key: str) -> tuple[str, ...]:
@@ -96,13 +104,17 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     statements = {key: Statement(t["name"], t["name_zh"], t["title"], t["title_zh"])
                   for key, t in data["statements"].items()}
     items = {key: LineItem(t["name"], _strings(t, "labels"), _strings(t, "labels_zh"),
-                           statements[t["statement"]].name, _strings(t, "aliases"))
+                           statements[t["statement"]].name, _strings(t, "aliases"), key,
+                           bool(t.get("outflow", False)))
              for key, t in data["line_items"].items()}
     metrics = tuple(
         Metric(key, _strings(t, "names"), _strings(t, "names_zh"), t["formula"], t["formula_zh"],
-               tuple(items[name] for name in t["line_items"]), bool(t.get("average", False)), t.get("note", ""))
+               tuple(items[name] for name in t["line_items"]), bool(t.get("average", False)), t.get("note", ""),
+               t.get("compute", ""), t.get("kind", "ratio"),
+               tuple((v["when"], v["compute"]) for v in t.get("variants", ())))
         for key, t in data["metrics"].items())
-    return Catalogue({s.name: s for s in statements.values()}, tuple(items.values()), metrics)
+    return Catalogue({s.name: s for s in statements.values()}, tuple(items.values()), metrics,
+                     {item.key: item for item in items.values()})
 
 
 def load_metrics(path: Path | None = None) -> tuple[Metric, ...]:

@@ -278,12 +278,14 @@ def passages_to_send(sources: Sequence[Source], share: float = SEND_SHARE) -> in
     return max(1, max(n for n, s in enumerate(sources, start=1) if s.score >= share * top))
 
 
-def prompt_passages(question: str, sources: Sequence[Source], extra_terms: Sequence[str] = ()) -> list[str]:
-    """The text to send for each passage that goes into the prompt ([1]..[m], m <= len(sources)).
+def prompt_passages(question: str, sources: Sequence[Source], extra_terms: Sequence[str] = (),
+                    at_least: int = 0) -> list[str]:
+    """The text to send for each passage that goes into the prompt ([1]..[m], m <= len(sources));
+    at least ``at_least`` of them (a calculation prepared from passage [4] keeps [4]).
 
     A question that asks for the gist ("summarise …", "what is this paper about?", "总结")
     gets its passages whole: no sentence of them bears on it more than another."""
-    sent = sources[: passages_to_send(sources)]
+    sent = sources[: max(passages_to_send(sources), at_least)]
     texts = [s.text for s in sent]
     if _GIST.search(question):
         return texts

@@ -142,3 +142,37 @@ def make_broken_pdfs(directory: Path | str) -> dict[str, Path]:
     truncated.write_bytes(data[: len(data) // 3])
     whole.unlink()
     return {"empty": empty, "random": random_bytes, "truncated": truncated}
+
+
+# A statement page: its title lines, the years over the columns, then (heading, rows) blocks,
+# each row a label and one cell per year, laid out as filings print them (label left, figures
+# right-aligned in columns).
+StatementBlock = tuple[str, list[tuple[str, ...]]]
+
+
+def make_statement_pdf(path: Path | str, pages: list[tuple[list[str], list[str], list[StatementBlock]]]) -> Path:
+    """Write a PDF of statement pages: each page is (title lines, column years, blocks)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    c = canvas.Canvas(str(path), pagesize=A4, invariant=1)
+    for titles, years, blocks in pages:
+        c.setFont("Helvetica", 11)
+        y = A4[1] - 60
+        for line in titles:
+            c.drawString(56, y, line)
+            y -= 16
+        for i, year in enumerate(years):
+            c.drawRightString(390 + 80 * i, y, year)
+        y -= 18
+        for heading, rows in blocks:
+            if heading:
+                c.drawString(56, y, heading)
+                y -= 16
+            for label, *values in rows:
+                c.drawString(56, y, label)
+                for i, value in enumerate(values):
+                    c.drawRightString(390 + 80 * i, y, value)
+                y -= 16
+        c.showPage()
+    c.save()
+    return path

@@ -23,6 +23,7 @@ from typing import Iterator
 from llm.types import GenerationParams, Message, TextStream, Usage
 from rag.calculator import CALC_CLOSE, CALC_OPEN, calculate, format_result
 from rag.language import is_chinese
+from rag.metric_calculation import Prepared, prepare, prompt_text
 from rag.metric_definitions import definitions_prompt
 from rag.prompting import question_with_reminder
 from rag.strategies.base import Turn
@@ -61,6 +62,22 @@ FAILED_ZH = "（计算失败）"
 class ComputeStrategy(RetrieveThenAnswer):
     name = "compute"
 
+    def __init__(self) -> None:
+        self.prepared: list[Prepared] = []
+
+    def find(self, turn: Turn) -> str | None:
+        """The passages, then what code can compute from them for the question
+        (rag/metric_calculation.py): a metric the question names, read from the statement rows
+        in the right year's column, or one line item's figure. Each is a calculation of the
+        turn (shown with its operands' pages) and goes into the question's message."""
+        super().find(turn)
+        if turn.sources:
+            self.prepared = prepare(turn.standalone, [s.text for s in turn.sources],
+                                    [(s.document_id, s.page) for s in turn.sources])
+            turn.calculations.extend(p.calculation for p in self.prepared)
+            self.keep_passages = max((n for p in self.prepared for n in p.calculation.sources), default=0)
+        return None
+
     def instructions(self, turn: Turn, base: str) -> str:
         system = super().instructions(turn, base)
         if not turn.sources:
@@ -68,11 +85,15 @@ class ComputeStrategy(RetrieveThenAnswer):
         return f"{system}\n\n{CALC_INSTRUCTIONS_ZH if is_chinese(turn.question) else CALC_INSTRUCTIONS_EN}"
 
     def question(self, turn: Turn) -> str:
-        """The question, then the definitions of the metrics it names (rag/metrics.toml) when
-        it does not define them itself, then the reminder: the definitions change with the
-        question, so they go here, never into the system prompt whose KV is reused."""
-        definitions = definitions_prompt(turn.question) if turn.sources else ""
-        asked = f"{turn.question}\n\n{definitions}" if definitions else turn.question
+        """The question, then the calculations code prepared for it, or else the definitions of
+        the metrics it names (rag/metrics.toml) when it does not define them itself, then the
+        reminder: these change with the question, so they go here, never into the system
+        prompt whose KV is reused."""
+        if self.prepared:  # the prepared calculation names its formula: no definition needed
+            added = prompt_text(self.prepared, is_chinese(turn.question))
+        else:
+            added = definitions_prompt(turn.question) if turn.sources else ""
+        asked = f"{turn.question}\n\n{added}" if added else turn.question
         return question_with_reminder(asked, turn.sources)
 
     def generate(self, turn: Turn, messages: list[Message], params: GenerationParams) -> TextStream:

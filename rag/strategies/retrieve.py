@@ -11,6 +11,7 @@ from rag.strategies.base import AnswerStrategy, Turn
 
 class RetrieveThenAnswer(AnswerStrategy):
     name = "retrieve"
+    keep_passages = 0  # the first n passages are sent whatever their scores (compute.py sets it)
 
     def find(self, turn: Turn) -> str | None:
         turn.sources = turn.retrieve()
@@ -26,6 +27,6 @@ class RetrieveThenAnswer(AnswerStrategy):
             return format_context(turn.sources)
         # the standalone question: a follow-up's own words ("and in 2022?") name too little
         labels = [label for item in line_items_in(turn.standalone) for label in (*item.labels, *item.labels_zh)]
-        texts = prompt_passages(turn.standalone, turn.sources, extra_terms=labels)
+        texts = prompt_passages(turn.standalone, turn.sources, extra_terms=labels, at_least=self.keep_passages)
         turn.sources = turn.sources[: len(texts)]
         return format_context(turn.sources, texts=texts)

@@ -5,14 +5,13 @@ passage nothing matches keeps its start; weak tail passages are not sent."""
 from pathlib import Path
 
 import pytest
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfgen import canvas
 
 from rag.pdf_loader import load_pages
 from rag.prompting import format_context
 from rag.pruning import GAP, passages_to_send, prompt_passages, prune_passage
 from rag.text_cleaning import clean_pages
 from rag.types import Source
+from tests.pdfs import make_statement_pdf
 
 CASH_FLOW_ROWS = [
     ("Net income", "$ 4,756", "$ 4,822", "$ 5,260"),
@@ -39,34 +38,13 @@ PROSE = (
 )
 
 
-def _draw_rows(c: canvas.Canvas, y: float, rows) -> float:
-    for label, *values in rows:
-        c.drawString(56, y, label)
-        for i, value in enumerate(values):
-            c.drawRightString(390 + 80 * i, y, value)
-        y -= 16
-    return y
-
-
 @pytest.fixture
 def cash_flow_page(tmp_path: Path) -> str:
     """The text docchat reads from a statement page laid out as filings print it."""
-    path = tmp_path / "ACME_2022_10K.pdf"
-    c = canvas.Canvas(str(path), pagesize=A4)
-    c.setFont("Helvetica", 11)
-    y = A4[1] - 60
-    for line in ("ACME INC.", "CONSOLIDATED STATEMENTS OF CASH FLOWS", "(In millions)"):
-        c.drawString(56, y, line)
-        y -= 16
-    for i, year in enumerate(("2022", "2021", "2020")):
-        c.drawRightString(390 + 80 * i, y, year)
-    y -= 18
-    c.drawString(56, y, "Cash flows from operating activities:")
-    y = _draw_rows(c, y - 16, CASH_FLOW_ROWS)
-    c.drawString(56, y, "Cash flows from investing activities:")
-    _draw_rows(c, y - 16, INVESTING_ROWS)
-    c.showPage()
-    c.save()
+    path = make_statement_pdf(tmp_path / "ACME_2022_10K.pdf", [(
+        ["ACME INC.", "CONSOLIDATED STATEMENTS OF CASH FLOWS", "(In millions)"], ["2022", "2021", "2020"],
+        [("Cash flows from operating activities:", CASH_FLOW_ROWS),
+         ("Cash flows from investing activities:", INVESTING_ROWS)])])
     [text] = clean_pages([page.text for page in load_pages(path)])
     return text
 

@@ -1,0 +1,87 @@
+"""Metrics computed by code from a real PDF's statement rows (rag/metric_calculation.py), and
+the prepared calculation in a turn: in the question's message, among the turn's calculations
+with its operands' pages, and not mistaken for an unaccounted figure."""
+
+from pathlib import Path
+
+import pytest
+
+from rag.metric_calculation import prepare, prompt_text
+from rag.pdf_loader import load_pages
+from rag.text_cleaning import clean_pages
+from tests.pdfs import make_statement_pdf
+from tests.rag.test_compute import CalculatingBackend
+from tests.rag.test_citations import scripted_turn
+
+INCOME = (["HARBOR LAMP COMPANY", "CONSOLIDATED STATEMENTS OF OPERATIONS", "(In millions)"], ["2023", "2022", "2021"],
+          [("", [("Net sales", "$ 4,396", "$ 3,921", "$ 3,650"),
+                 ("Cost of sales", "2,610", "2,380", "2,200"),
+                 ("Operating income", "702", "655", "(120)"),
+                 ("Net income", "$ 512", "$ 470", "$ 401")])])
+BALANCE = (["HARBOR LAMP COMPANY", "CONSOLIDATED BALANCE SHEETS", "(In millions)"], ["2023", "2022"],
+           [("Current assets:", [("Inventories", "812", "768"),
+                                 ("Total current assets", "2,145", "1,970")]),
+            ("Current liabilities:", [("Accounts payable", "455", "430"),
+                                      ("Total current liabilities", "1,630", "1,512")])])
+
+
+@pytest.fixture
+def statement_pages(tmp_path: Path) -> tuple[Path, list[str]]:
+    path = make_statement_pdf(tmp_path / "HARBOR_2023_10K.pdf", [INCOME, BALANCE])
+    return path, clean_pages([page.text for page in load_pages(path)])
+
+
+def test_a_metric_over_average_balances_is_read_from_the_right_lines_and_columns(statement_pages):
+    _, pages = statement_pages
+    [prepared] = prepare("What is Harbor Lamp's FY2023 inventory turnover ratio?", pages)
+    calc = prepared.calculation
+    assert calc.expression == "2,610 / ((812 + 768) / 2)"  # 2023's cost of sales, both year-ends' inventories
+    assert calc.ok and round(calc.result, 2) == 3.30
+    assert [(o.text, o.source) for o in calc.operands] == [("2,610", 1), ("812", 2), ("768", 2)]
+    text = prompt_text([prepared], chinese=False)
+    assert "inventory turnover, FY2023: cost of goods sold / average inventories = 2,610 / ((812 + 768) / 2) = 3.3 [1][2]" in text
+
+
+def test_a_three_year_average_a_variant_formula_and_a_loss(statement_pages):
+    _, pages = statement_pages
+    [margin] = prepare("What is the FY2021 - FY2023 3 year average operating margin?", pages)
+    assert margin.calculation.expression == "avg(((-120) / 3,650 * 100), (655 / 3,921 * 100), (702 / 4,396 * 100))"
+    assert margin.calculation.ok and abs(margin.calculation.result - (-120 / 3650 + 655 / 3921 + 702 / 4396) / 3 * 100) < 1e-9
+    [dpo] = prepare("What is FY2023 DPO? DPO is defined as 365 * average accounts payable / "
+                    "(FY2023 COGS + change in inventory between FY2022 and FY2023).", pages)
+    assert dpo.calculation.expression == "365 * ((455 + 430) / 2) / (2,610 + 812 - 768)"
+    assert dpo.formula == "as the question defines it"
+
+
+def test_one_line_item_is_read_and_converted_to_the_scale_asked(statement_pages):
+    _, pages = statement_pages
+    [asked] = prepare("How much were total current assets at the end of FY2022? Answer in USD billions.", pages)
+    assert asked.calculation.expression == "1,970 / 1,000" and asked.calculation.result == 1.97
+    [plain] = prepare("What were total current liabilities at the end of FY2023?", pages)
+    assert plain.calculation.expression == "1,630" and plain.calculation.ok
+    assert 'total current liabilities, FY2023: the line "Total current liabilities" = 1,630 (in millions) [2]' in prompt_text([plain], False)
+    assert "= 1,970 / 1,000 = 1.97 (in billions) [2]" in prompt_text([asked], False)
+
+
+@pytest.mark.parametrize("question", [
+    "What is the FY2020 inventory turnover ratio?",  # no column for 2020's or 2019's balances
+    "What was the inventory turnover ratio?",  # no year: which columns is a guess
+    "What is the FY2023 net income as a % of total current assets?",  # a ratio the catalogue does not know
+    "What is the FY2023 return on equity?",  # no equity line on these pages
+])
+def test_nothing_is_prepared_where_code_cannot_be_sure(statement_pages, question):
+    _, pages = statement_pages
+    assert prepare(question, pages) == []
+
+
+def test_a_turn_sends_the_prepared_calculation_and_shows_its_operands(make_services, bundled_backend, statement_pages):
+    path, _ = statement_pages
+    backend = CalculatingBackend(bundled_backend, ["The FY2023 current ratio was 1.32 [1]."])
+    _, streamed, result = scripted_turn(make_services, backend, path, "What was Harbor Lamp's FY2023 current ratio?")
+    [(messages, _)] = backend.requests
+    assert "current ratio, FY2023: total current assets / total current liabilities = 2,145 / 1,630 = 1.32" in messages[-1]["content"]
+    [calc] = result.calculations
+    balance = next(i for i, s in enumerate(result.sources, start=1) if "Total current assets" in s.text)
+    assert calc["expression"] == "2,145 / 1,630" and calc["ok"]
+    assert [(o["text"], o["source"]) for o in calc["operands"]] == [("2,145", balance), ("1,630", balance)]
+    assert result.unaccounted == [] and streamed == result.text == "The FY2023 current ratio was 1.32 [1]."
