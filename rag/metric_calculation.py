@@ -35,6 +35,8 @@ _WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5}
 _TOKEN = re.compile(r"\b([a-z_]+)(?:\[-(\d+|span)\])?")
 _FUNCTIONS = {"abs", "avg", "round", "min", "max", "sum"}
 _ASKED_SCALE = re.compile(r"\b(?:in|into)\s+(?:(?:usd|us\$|\$|dollars?)\s+)?(thousands|millions|billions)\b", re.I)
+# An amount is written "59,268 million": "59,268 (in millions)" became "$59.268 million" in the 1.5B's answer.
+_UNIT_WORDS = {"in thousands": "thousand", "in millions": "million", "in billions": "billion"}
 _SCALE_WORDS = {"thousands": 1e3, "millions": 1e6, "billions": 1e9}
 _OPERATOR = re.compile(r"\d\s*[-+*/]\s*[\d(]|\)\s*[-+*/]")
 _LABEL_NOISE = re.compile(r"\([^)]*\)|[^\w\s&]")
@@ -92,10 +94,10 @@ def prompt_text(prepared: Sequence[Prepared], chinese: bool) -> str:
 def _result(p: Prepared) -> str:
     value, expression = p.calculation.result, p.calculation.expression
     if _OPERATOR.search(expression) is None:  # a figure read off the page: as it is printed
-        return f"{expression} ({p.unit})" if p.unit else expression
+        return f"{expression} {_UNIT_WORDS[p.unit]}" if p.unit else expression
     text = format_result(value) if value is not None else "?"
     if p.unit:
-        return f"{text} ({p.unit})"
+        return f"{text} {_UNIT_WORDS[p.unit]}"
     return f"{text}%" if p.kind == "percent" else f"{text} days" if p.kind == "days" else text
 
 

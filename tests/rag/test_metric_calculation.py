@@ -59,8 +59,8 @@ def test_one_line_item_is_read_and_converted_to_the_scale_asked(statement_pages)
     assert asked.calculation.expression == "1,970 / 1,000" and asked.calculation.result == 1.97
     [plain] = prepare("What were total current liabilities at the end of FY2023?", pages)
     assert plain.calculation.expression == "1,630" and plain.calculation.ok
-    assert 'total current liabilities, FY2023: the line "Total current liabilities" = 1,630 (in millions) [2]' in prompt_text([plain], False)
-    assert "= 1,970 / 1,000 = 1.97 (in billions) [2]" in prompt_text([asked], False)
+    assert 'total current liabilities, FY2023: the line "Total current liabilities" = 1,630 million [2]' in prompt_text([plain], False)
+    assert "= 1,970 / 1,000 = 1.97 billion [2]" in prompt_text([asked], False)
 
 
 @pytest.mark.parametrize("question", [
