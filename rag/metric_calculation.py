@@ -58,12 +58,14 @@ class Prepared:
     unit: str = ""  # an amount's scale as the prompt states it: "in millions"
 
 
-def prepare(question: str, passages: Sequence[str], pages: Sequence[Hashable] | None = None) -> list[Prepared]:
-    """The calculations code can do for ``question`` from ``passages`` ([] when it cannot be sure)."""
+def prepare(question: str, passages: Sequence[str], pages: Sequence[Hashable] | None = None,
+            headings: Sequence[tuple[Hashable, str]] = ()) -> list[Prepared]:
+    """The calculations code can do for ``question`` from ``passages`` ([] when it cannot be
+    sure). ``pages`` and ``headings`` as rag.statement_rows.statement_rows takes them."""
     years = [int(y) for y in _FY.findall(question)]
     if not years or not passages:
         return []
-    rows = statement_rows(passages, pages)
+    rows = statement_rows(passages, pages, headings)
     if not rows:
         return []
     year = max(years)

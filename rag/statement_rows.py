@@ -49,14 +49,17 @@ class Row:
         return _plain(self.cells[i]), value
 
 
-def statement_rows(passages: Sequence[str], pages: Sequence[Hashable] | None = None) -> list[Row]:
+def statement_rows(passages: Sequence[str], pages: Sequence[Hashable] | None = None,
+                   headings: Sequence[tuple[Hashable, str]] = ()) -> list[Row]:
     """Every table row of ``passages`` with its columns' years. ``pages`` (one key per
     passage, e.g. (document, page)) lets a passage borrow the year heading of another
-    passage of the same page."""
+    passage of the same page; ``headings`` are more (page key, text) pairs to borrow from
+    (the page's first chunk, when search did not return it), whose rows are not returned."""
     keys = list(pages) if pages is not None else list(range(len(passages)))
     page_years: dict[Hashable, tuple[int, ...]] = {}
     parsed = [_rows(text) for text in passages]
-    for key, (_, first_years) in zip(keys, parsed):
+    for key, first_years in [*((k, years) for k, (_, years) in zip(keys, parsed)),
+                             *((k, _rows(text)[1]) for k, text in headings)]:
         if first_years and key not in page_years:
             page_years[key] = first_years
     rows: list[Row] = []

@@ -72,8 +72,9 @@ class ComputeStrategy(RetrieveThenAnswer):
         turn (shown with its operands' pages) and goes into the question's message."""
         super().find(turn)
         if turn.sources:
-            self.prepared = prepare(turn.standalone, [s.text for s in turn.sources],
-                                    [(s.document_id, s.page) for s in turn.sources])
+            pages = [(s.document_id, s.page) for s in turn.sources]
+            self.prepared = prepare(turn.standalone, [s.text for s in turn.sources], pages,
+                                    headings=_page_heads(turn, pages))
             turn.calculations.extend(p.calculation for p in self.prepared)
             self.keep_passages = max((n for p in self.prepared for n in p.calculation.sources), default=0)
         return None
@@ -105,6 +106,24 @@ class ComputeStrategy(RetrieveThenAnswer):
             params = replace(params, cache_key=f"{turn.req.user_id}\x1fturn\x1f{uuid.uuid4()}")
         usage = Usage()
         return TextStream(_calculating(turn, messages, params, usage), usage)
+
+
+def _page_heads(turn: Turn, pages: list[tuple[str, int]]) -> list[tuple[tuple[str, int], str]]:
+    """The first chunk of each passage's page, when search returned a statement's rows without
+    the chunk above them that names the columns' years (a page is split into chunks of ~200
+    tokens). Read from the index, not sent to the model."""
+    heads: list[tuple[tuple[str, int], str]] = []
+    chunks_of = getattr(turn.passages, "document_chunks", None)
+    if chunks_of is None:
+        return heads
+    for document_id in dict.fromkeys(doc for doc, _ in pages):
+        wanted = {page for doc, page in pages if doc == document_id}
+        first: dict[int, str] = {}
+        for chunk in chunks_of(document_id, turn.owner):
+            if chunk.page in wanted and chunk.page not in first:
+                first[chunk.page] = chunk.text
+        heads += [((document_id, page), text) for page, text in first.items()]
+    return heads
 
 
 def open_calculation(text: str) -> str | None:

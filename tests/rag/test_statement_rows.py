@@ -52,3 +52,11 @@ def test_a_row_with_more_cells_than_years_has_no_years():
     text = "December 31,\n2022 2021\nTotal assets: 5,000 | 4,000 | 25%"
     [row] = statement_rows([text])
     assert row.years == () and row.at(2022) is None
+
+
+def test_a_heading_from_the_index_names_the_columns_of_rows_search_returned_without_it():
+    rest = "Inventories: 812 | 768\nTotal current assets: 2,145 | 1,970"
+    head = "CONSOLIDATED BALANCE SHEETS\n(In millions)\nDecember 31,\n2022 2021\nCash: 1,200 | 1,000"
+    [inventories, total] = statement_rows([rest], pages=[("10-K", 54)], headings=[(("10-K", 54), head)])
+    assert inventories.at(2022) == ("812", 812) and total.at(2021) == ("1,970", 1970)
+    assert statement_rows([rest], pages=[("10-K", 54)], headings=[(("10-K", 55), head)])[0].years == ()
