@@ -141,7 +141,7 @@ class Turn:
         # The printed labels of the line items the question names ("capex" is printed "purchases
         # of property and equipment"), fused like phrasings at full weight: all 54 FinanceBench
         # filings recall@5 0.58 -> 0.74 at 1.0, no gain at the phrasings' 0.5 (BENCHMARKS.md §2e).
-        labels = label_queries(self.question)
+        labels = label_queries(self.standalone)  # a follow-up names its metric in the history
         weight = max(s.phrasing_weight, LABEL_WEIGHT) if labels else s.phrasing_weight
         t1 = time.perf_counter()
         sources = self.passages.search(
@@ -158,9 +158,10 @@ class Turn:
 
     def statements(self) -> list[str]:
         """The financial statements the question's line items are printed on, from its own words
-        ("balance sheet") and the metrics it names (rag/metrics.toml): the search weighs their
+        ("balance sheet") and the metrics it names (rag/metrics.toml), as the standalone question
+        says them ("and in 2022?" names none itself): the search weighs their
         pages up (rag/section_weighing.py; all 54 FinanceBench filings: recall@5 0.58 -> 0.70)."""
-        named = statements_for(self.question) + [item.statement for item in line_items_in(self.question)]
+        named = statements_for(self.standalone) + [item.statement for item in line_items_in(self.standalone)]
         return list(dict.fromkeys(named))
 
     def _focus(self, filenames: list[str], only: bool) -> None:

@@ -178,3 +178,13 @@ def test_a_capex_question_finds_the_cash_flow_statement_through_its_labels(make_
     pages = lambda **kw: [(s.filename, s.page) for s in kb.search(question, k=5, **kw)]  # noqa: E731
     assert CASH_FLOWS not in pages()  # the question's own words find the pages about Acme in 2023
     assert CASH_FLOWS in pages(phrasings=label_queries(question), phrasing_weight=1.0)
+
+
+def test_a_follow_up_is_weighed_by_the_statement_its_standalone_question_names():
+    from types import SimpleNamespace
+
+    from rag.turn import Turn
+
+    follow_up = SimpleNamespace(question="And in 2022?", standalone="What was Adobe's capex in 2022?")
+    assert Turn.statements(follow_up) == ["cash flow statement"]
+    assert Turn.statements(SimpleNamespace(question="What was capex?", standalone="And in 2022?")) == []
