@@ -31,7 +31,9 @@ _NUMBERS = re.compile(r"\d{1,3}")
 _PARTIAL_MARK = re.compile(r"\s?(?:\[[\d\s,，、]{0,16})?$")
 _END_CHARS = ".!?;。！？；"
 _MARK_RUN = r"(?:\s*\[\d[\d\s,，、]*\])+"  # "[1]", " [1][3]", "[2, 5]"
-_SENTENCE_END = re.compile(rf"(?<=[{_END_CHARS}])(?:{_MARK_RUN})?\s*")
+# A Latin full stop ends a sentence only before a space, a mark or the end ("3.47" and
+# "U.S." go on); a Chinese one always.
+_SENTENCE_END = re.compile(rf"(?:(?<=[.!?;])(?=[\s\[]|$)|(?<=[。！？；]))(?:{_MARK_RUN})?\s*")
 # Where a claim ends, for finding the sentence a mark belongs to ("24.6" is no full stop).
 _CLAIM_END = re.compile(r"[.!?;](?=\s)|[。！？；\n]")
 _TRAILING_MARKS = re.compile(rf"{_MARK_RUN}\s*$")
