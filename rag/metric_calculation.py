@@ -41,6 +41,10 @@ _SCALE_WORDS = {"thousands": 1e3, "millions": 1e6, "billions": 1e9}
 _OPERATOR = re.compile(r"\d\s*[-+*/]\s*[\d(]|\)\s*[-+*/]")
 _LABEL_NOISE = re.compile(r"\([^)]*\)|[^\w\s&]")
 MAX_YEARS = 5
+# A capitalised word that does not start a sentence; all-capital words (USD, EBITDA, DPO) and
+# words with digits (FY2021) are not names.
+_NAME = re.compile(r"(?<![.?!:]\s)(?<=\s)([A-Z][a-z][A-Za-z&-]+)")
+_NOT_NAMES = {"fy", "fiscal", "usd", "gaap", "non", "please", "define", "round", "answer", "here", "using"}
 _ASKS_RATIO = re.compile(r"%|\b(?:margin|ratio|rate|percent(?:age)?|growth|cagr|average|per share)\b", re.I)
 # What a longer printed label adds that makes it another line than the item's own.
 _NOT_THE_ITEM = re.compile(r"\b(?:before|continuing|discontinued|noncontrolling|non-controlling|minority|per share"
@@ -59,11 +63,12 @@ class Prepared:
 
 
 def prepare(question: str, passages: Sequence[str], pages: Sequence[Hashable] | None = None,
-            headings: Sequence[tuple[Hashable, str]] = ()) -> list[Prepared]:
+            headings: Sequence[tuple[Hashable, str]] = (), filenames: Sequence[str] = ()) -> list[Prepared]:
     """The calculations code can do for ``question`` from ``passages`` ([] when it cannot be
-    sure). ``pages`` and ``headings`` as rag.statement_rows.statement_rows takes them."""
+    sure). ``pages`` and ``headings`` as rag.statement_rows.statement_rows takes them;
+    ``filenames`` are the passages' documents' names ("BLOCK_2016_10K.pdf")."""
     years = [int(y) for y in _FY.findall(question)]
-    if not years or not passages:
+    if not years or not passages or _names_absent(question, [*passages, *filenames]):
         return []
     rows = statement_rows(passages, pages, headings)
     if not rows:
@@ -77,6 +82,15 @@ def prepare(question: str, passages: Sequence[str], pages: Sequence[Hashable] | 
     if len(items) != 1 or _ASKS_RATIO.search(question):  # a ratio of a line the catalogue cannot compute
         return []
     return [p for p in [_lookup(question, items[0], year, rows, passages, pages)] if p]
+
+
+def _names_absent(question: str, texts: Sequence[str]) -> list[str]:
+    """The names the question gives (a capitalised word inside a sentence: "Tesla's", "Best
+    Buy") that no passage and no file name prints: a question about another company than the
+    documents' must not get a figure read from theirs."""
+    haystack = " ".join(texts).lower()
+    return [name for name in _NAME.findall(question)
+            if name.lower() not in haystack and name.lower() not in _NOT_NAMES]
 
 
 def prompt_text(prepared: Sequence[Prepared], chinese: bool) -> str:

@@ -274,8 +274,11 @@ class Turn:
         if (not self.sources or not self.settings.grounding_check or is_abstention(text)
                 or (isinstance(self.strategy, CollectionStrategy) and self.strategy.asked.kind != "summary")):
             return True
-        if any(c.ok for c in self.calculations):
+        prepared = [p.calculation for p in getattr(self.strategy, "prepared", ())]
+        if any(c.ok and not any(c is p for p in prepared) for c in self.calculations):
             return True  # it computed from figures the passages print: its claim is drawn from them
+        # (a calculation code prepared says nothing of whether the question is about these
+        # documents: asked about another company, it was read from this one's statement)
         return is_grounded(text, self.question, [s.text for s in self.sources])
 
     def _finish(self, text: str, usage: Usage) -> None:

@@ -74,7 +74,8 @@ class ComputeStrategy(RetrieveThenAnswer):
         if turn.sources:
             pages = [(s.document_id, s.page) for s in turn.sources]
             self.prepared = prepare(turn.standalone, [s.text for s in turn.sources], pages,
-                                    headings=_page_heads(turn, pages))
+                                    headings=_page_heads(turn, pages),
+                                    filenames=[s.filename for s in turn.sources])
             turn.calculations.extend(p.calculation for p in self.prepared)
             self.keep_passages = max((n for p in self.prepared for n in p.calculation.sources), default=0)
         return None

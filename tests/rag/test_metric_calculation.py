@@ -85,3 +85,15 @@ def test_a_turn_sends_the_prepared_calculation_and_shows_its_operands(make_servi
     assert calc["expression"] == "2,145 / 1,630" and calc["ok"]
     assert [(o["text"], o["source"]) for o in calc["operands"]] == [("2,145", balance), ("1,630", balance)]
     assert result.unaccounted == [] and streamed == result.text == "The FY2023 current ratio was 1.32 [1]."
+
+
+def test_nothing_is_prepared_for_a_question_about_a_company_the_documents_never_name(make_services, bundled_backend,
+                                                                                   statement_pages):
+    path, pages = statement_pages
+    assert prepare("What was Tesla's FY2023 current ratio?", pages) == []
+    assert prepare("What was Tesla's FY2023 current ratio?", pages, filenames=["TESLA_2023_10K.pdf"]) != []
+    backend = CalculatingBackend(bundled_backend, ["Tesla's FY2023 current ratio was 1.32 [1]."])
+    _, _, result = scripted_turn(make_services, backend, path, "What was Tesla's FY2023 current ratio?")
+    [(messages, _)] = backend.requests
+    assert "Calculated by docchat" not in messages[-1]["content"] and result.calculations == []
+    assert result.text == "Not in your documents."  # its one claim, 1.32, is printed nowhere
