@@ -20,7 +20,7 @@ prepared figure would be believed, so every doubt prepares nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Hashable, Sequence
 
 from rag.calculator import Calculation, calculate, format_result
@@ -31,7 +31,8 @@ from rag.statement_rows import Row, statement_rows
 
 _FY = re.compile(r"(?:\bFY\s?'?|\bfiscal\s+(?:year\s+)?|\b)((?:19[5-9]|20[0-4])\d)\b", re.I)
 _YEARS_AVERAGE = re.compile(r"\b(\d|two|three|four|five)[\s-]+years?\s+(?:average|avg|mean)\b", re.I)
-_WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5}
+_WORD_NUMBERS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+_ROUND_TO = re.compile(r"\bround(?:ed)?\b[^.?!]{0,30}?\bto\s+(zero|one|two|three|four|[0-4])\s+decimal", re.I)
 _TOKEN = re.compile(r"\b([a-z_]+)(?:\[-(\d+|span)\])?")
 _FUNCTIONS = {"abs", "avg", "round", "min", "max", "sum"}
 _ASKED_SCALE = re.compile(r"\b(?:in|into)\s+(?:(?:usd|us\$|\$|dollars?)\s+)?(thousands|millions|billions)\b", re.I)
@@ -45,6 +46,7 @@ MAX_YEARS = 5
 # words with digits (FY2021) are not names.
 _NAME = re.compile(r"(?<![.?!:]\s)(?<=\s)([A-Z][a-z][A-Za-z&-]+)")
 _NOT_NAMES = {"fy", "fiscal", "usd", "gaap", "non", "please", "define", "round", "answer", "here", "using"}
+_PER_SHARE = re.compile(r"\bper\s+(?:common\s+|diluted\s+|basic\s+)?share\b|每股", re.I)  # an EPS row, not the amount
 _ASKS_RATIO = re.compile(r"%|\b(?:margin|ratio|rate|percent(?:age)?|growth|cagr|average|per share)\b", re.I)
 # What a longer printed label adds that makes it another line than the item's own.
 _NOT_THE_ITEM = re.compile(r"\b(?:before|continuing|discontinued|noncontrolling|non-controlling|minority|per share"
@@ -60,28 +62,42 @@ class Prepared:
     calculation: Calculation
     kind: str  # "amount", "percent", "ratio", "days"
     unit: str = ""  # an amount's scale as the prompt states it: "in millions"
+    decimals: int | None = None  # "round your answer to one decimal place": the result as asked
 
 
 def prepare(question: str, passages: Sequence[str], pages: Sequence[Hashable] | None = None,
-            headings: Sequence[tuple[Hashable, str]] = (), filenames: Sequence[str] = ()) -> list[Prepared]:
+            headings: Sequence[tuple[Hashable, str]] = (), filenames: Sequence[str] = (),
+            statements: Sequence[str | None] = ()) -> list[Prepared]:
     """The calculations code can do for ``question`` from ``passages`` ([] when it cannot be
     sure). ``pages`` and ``headings`` as rag.statement_rows.statement_rows takes them;
-    ``filenames`` are the passages' documents' names ("BLOCK_2016_10K.pdf")."""
+    ``filenames`` are the passages' documents' names ("BLOCK_2016_10K.pdf"); ``statements``
+    the statement each passage's page is ("balance sheet"), so that a balance is read from the
+    balance sheet, not from the cash flow statement's change in it."""
     years = [int(y) for y in _FY.findall(question)]
     if not years or not passages or _names_absent(question, [*passages, *filenames]):
         return []
     rows = statement_rows(passages, pages, headings)
+    if statements:
+        rows = [replace(row, statement=statements[row.passage - 1]) for row in rows]
     if not rows:
         return []
     year = max(years)
     metric = next((m for m in metrics_in(question) if m.compute), None)
     if metric is not None:
-        prepared = _metric(question, metric, year, years, rows, passages, pages)
-        return [prepared] if prepared else []
-    items = [item for item in line_items_in(question) if item.key]
-    if len(items) != 1 or _ASKS_RATIO.search(question):  # a ratio of a line the catalogue cannot compute
+        found = _metric(question, metric, year, years, rows, passages, pages)
+    else:
+        items = [item for item in line_items_in(question) if item.key]
+        if len(items) != 1 or _ASKS_RATIO.search(question):  # a ratio of a line the catalogue cannot compute
+            return []
+        found = _lookup(question, items[0], year, rows, passages, pages)
+    if found is None:
         return []
-    return [p for p in [_lookup(question, items[0], year, rows, passages, pages)] if p]
+    rounding = _ROUND_TO.search(question)
+    if rounding:
+        found.decimals = _WORD_NUMBERS.get(rounding.group(1).lower(), None)
+        if found.decimals is None:
+            found.decimals = int(rounding.group(1))
+    return [found]
 
 
 def _names_absent(question: str, texts: Sequence[str]) -> list[str]:
@@ -111,7 +127,12 @@ def _result(p: Prepared) -> str:
     value, expression = p.calculation.result, p.calculation.expression
     if _OPERATOR.search(expression) is None:  # a figure read off the page: as it is printed
         return f"{expression} {_UNIT_WORDS[p.unit]}" if p.unit else expression
-    text = format_result(value) if value is not None else "?"
+    if value is None:
+        text = "?"
+    elif p.decimals is not None:
+        text = f"{value:,.{p.decimals}f}" if abs(value) >= 10_000 else f"{value:.{p.decimals}f}"
+    else:
+        text = format_result(value)
     if p.unit:
         return f"{text} {_UNIT_WORDS[p.unit]}"
     return f"{text}%" if p.kind == "percent" else f"{text} days" if p.kind == "days" else text
@@ -197,10 +218,13 @@ def _cell(item: LineItem, year: int, rows: list[Row]) -> tuple[str, Row] | None:
     labels = sorted((_normal(label) for label in item.labels + item.labels_zh),
                     key=lambda label: not label.startswith("total "))
     labels = list(dict.fromkeys(labels))
+    # rows of the item's own statement first, then of pages of unknown role, then the others
+    ranked = sorted(rows, key=lambda row: 0 if row.statement == item.statement else 1 if row.statement is None else 2)
     for matches in (str.__eq__, _starts):
         for label in labels:
-            for row in rows:
-                if matches(_normal(row.label), label) and (cell := row.at(year)) is not None:
+            for row in ranked:
+                if (matches(_normal(row.label), label) and not _PER_SHARE.search(f"{row.group} {row.label}")
+                        and (cell := row.at(year)) is not None):
                     return cell[0], row
     return None
 

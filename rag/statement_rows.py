@@ -37,6 +37,8 @@ class Row:
     values: tuple[float | None, ...]  # "(112)" is -112, "—" is 0, a non-number None
     years: tuple[int, ...]  # () when the columns' years are unknown
     passage: int  # 1-based, as the prompt numbers the passages
+    statement: str | None = None  # the statement its page is (rag/page_roles.py), when the caller knows
+    group: str = ""  # the last line above it that is no row ("Diluted earnings per share attributable to …")
 
     def at(self, year: int) -> tuple[str, float] | None:
         """The cell for ``year`` (as printed, without "$" or parentheses) and its signed value."""
@@ -64,17 +66,18 @@ def statement_rows(passages: Sequence[str], pages: Sequence[Hashable] | None = N
             page_years[key] = first_years
     rows: list[Row] = []
     for number, (key, (found, _)) in enumerate(zip(keys, parsed), 1):
-        for label, cells, years in found:
+        for label, cells, years, group in found:
             years = years or page_years.get(key, ())
             values = tuple(_value(cell) for cell in cells)
-            rows.append(Row(label, cells, values, years if len(years) == len(cells) else (), number))
+            rows.append(Row(label, cells, values, years if len(years) == len(cells) else (), number, group=group))
     return rows
 
 
-def _rows(text: str) -> tuple[list[tuple[str, tuple[str, ...], tuple[int, ...]]], tuple[int, ...]]:
-    """The rows of one passage, each with the years of the heading above it (or ()), and the
-    years of the first heading (for the other passages of its page)."""
-    rows: list[tuple[str, tuple[str, ...], tuple[int, ...]]] = []
+def _rows(text: str) -> tuple[list[tuple[str, tuple[str, ...], tuple[int, ...], str]], tuple[int, ...]]:
+    """The rows of one passage, each with the years of the heading above it (or ()) and its
+    group line, and the years of the first heading (for the other passages of its page)."""
+    rows: list[tuple[str, tuple[str, ...], tuple[int, ...], str]] = []
+    group = ""
     heading: list[int] = []  # years met since the last row
     heading_line: list[int] = []  # the last line since then that names two years or more
     current: tuple[int, ...] = ()
@@ -93,8 +96,10 @@ def _rows(text: str) -> tuple[list[tuple[str, tuple[str, ...], tuple[int, ...]]]
                 current = tuple(dict.fromkeys(years))
                 first = first or current
             heading, heading_line = [], []
-            rows.append((_LEADING_DOTS.sub("", label).strip(), cells, current))
+            rows.append((_LEADING_DOTS.sub("", label).strip(), cells, current, group))
         else:
+            if rows:  # the lines above the first row are the table's heading, not a group
+                group = line.strip() or group
             line_years = [int(y) for y in _YEAR.findall(line)]
             heading.extend(line_years)
             if len(line_years) >= 2:

@@ -25,8 +25,10 @@ from rag.calculator import CALC_CLOSE, CALC_OPEN, calculate, format_result
 from rag.language import is_chinese
 from rag.metric_calculation import Prepared, prepare, prompt_text
 from rag.metric_definitions import definitions_prompt
+from rag.page_roles import PATH_SEPARATOR, title_kind
 from rag.prompting import question_with_reminder
 from rag.strategies.base import Turn
+from rag.types import Source
 from rag.strategies.retrieve import RetrieveThenAnswer
 
 log = logging.getLogger(__name__)
@@ -68,17 +70,35 @@ class ComputeStrategy(RetrieveThenAnswer):
     def find(self, turn: Turn) -> str | None:
         """The passages, then what code can compute from them for the question
         (rag/metric_calculation.py): a metric the question names, read from the statement rows
-        in the right year's column, or one line item's figure. Each is a calculation of the
-        turn (shown with its operands' pages) and goes into the question's message."""
+        in the right year's column, or one line item's figure. Search returns a statement page
+        in chunks of ~200 tokens, often without the rows a metric needs or the heading that
+        names the columns' years, so the rest of each passage's page is read from the index
+        too; a chunk whose rows a calculation uses joins the passages after the retrieved ones
+        (so the reader sees and can open it). Each calculation is a calculation of the turn
+        (shown with its operands' pages) and goes into the question's message."""
         super().find(turn)
-        if turn.sources:
-            pages = [(s.document_id, s.page) for s in turn.sources]
-            self.prepared = prepare(turn.standalone, [s.text for s in turn.sources], pages,
-                                    headings=_page_heads(turn, pages),
-                                    filenames=[s.filename for s in turn.sources])
-            turn.calculations.extend(p.calculation for p in self.prepared)
-            self.keep_passages = max((n for p in self.prepared for n in p.calculation.sources), default=0)
+        if not turn.sources:
+            return None
+        page_mates = _page_mates(turn)
+        prepared = self._prepare(turn, page_mates)
+        used = sorted({n for p in prepared for n in p.calculation.sources if n > len(turn.sources)})
+        if used:  # again over the passages the prompt will carry, numbered as it numbers them
+            joining = [page_mates[n - len(turn.sources) - 1] for n in used]
+            turn.sources = [*turn.sources, *joining]
+            prepared = self._prepare(turn, [], headings=[m for m in page_mates if m not in joining])
+        self.prepared = prepared
+        turn.calculations.extend(p.calculation for p in prepared)
+        self.keep_passages = max((n for p in prepared for n in p.calculation.sources), default=0)
         return None
+
+    @staticmethod
+    def _prepare(turn: Turn, page_mates: list[Source], headings: list[Source] = ()) -> list[Prepared]:
+        """Prepared calculations over the passages and ``page_mates`` (numbered after them);
+        ``headings`` only name the columns' years of their pages' rows."""
+        passages = [*turn.sources, *page_mates]
+        return prepare(turn.standalone, [s.text for s in passages], [(s.document_id, s.page) for s in passages],
+                       headings=[((h.document_id, h.page), h.text) for h in headings],
+                       filenames=[s.filename for s in passages], statements=[_statement(s.section) for s in passages])
 
     def instructions(self, turn: Turn, base: str) -> str:
         system = super().instructions(turn, base)
@@ -109,22 +129,28 @@ class ComputeStrategy(RetrieveThenAnswer):
         return TextStream(_calculating(turn, messages, params, usage), usage)
 
 
-def _page_heads(turn: Turn, pages: list[tuple[str, int]]) -> list[tuple[tuple[str, int], str]]:
-    """The first chunk of each passage's page, when search returned a statement's rows without
-    the chunk above them that names the columns' years (a page is split into chunks of ~200
-    tokens). Read from the index, not sent to the model."""
-    heads: list[tuple[tuple[str, int], str]] = []
+def _statement(section: str | None) -> str | None:
+    """The statement a passage's page is, from its section path's last step (rag/page_roles.py)."""
+    kind = title_kind(section.split(PATH_SEPARATOR)[-1]) if section else None
+    return kind[0] if kind else None
+
+
+def _page_mates(turn: Turn) -> list[Source]:
+    """The chunks of the passages' pages that search did not return, in page order, from
+    the index (none where the knowledge base is a stand-in without chunks)."""
     chunks_of = getattr(turn.passages, "document_chunks", None)
     if chunks_of is None:
-        return heads
-    for document_id in dict.fromkeys(doc for doc, _ in pages):
-        wanted = {page for doc, page in pages if doc == document_id}
-        first: dict[int, str] = {}
+        return []
+    have = {s.chunk_id for s in turn.sources}
+    mates: list[Source] = []
+    for document_id in dict.fromkeys(s.document_id for s in turn.sources):
+        pages = {s.page: s for s in turn.sources if s.document_id == document_id}
         for chunk in chunks_of(document_id, turn.owner):
-            if chunk.page in wanted and chunk.page not in first:
-                first[chunk.page] = chunk.text
-        heads += [((document_id, page), text) for page, text in first.items()]
-    return heads
+            if chunk.page in pages and chunk.id not in have:
+                section = chunk.section or pages[chunk.page].section
+                mates.append(Source(chunk.document_id, chunk.filename, chunk.page, chunk.text,
+                                    pages[chunk.page].score, chunk.id, section=section))
+    return mates
 
 
 def open_calculation(text: str) -> str | None:

@@ -97,3 +97,20 @@ def test_nothing_is_prepared_for_a_question_about_a_company_the_documents_never_
     [(messages, _)] = backend.requests
     assert "Calculated by docchat" not in messages[-1]["content"] and result.calculations == []
     assert result.text == "Not in your documents."  # its one claim, 1.32, is printed nowhere
+
+
+def test_a_balance_is_read_from_the_balance_sheet_not_from_the_cash_flow_statements_change_in_it():
+    cash_flow = "CONSOLIDATED STATEMENTS OF CASH FLOWS\n(In millions)\n2023 2022\nInventories: (44) | 31\nCost of sales: 2,610 | 2,380"
+    balance = "CONSOLIDATED BALANCE SHEETS\n(In millions)\n2023 2022\nInventories: 812 | 768"
+    question = "What is the FY2023 inventory turnover ratio?"
+    [known] = prepare(question, [cash_flow, balance], statements=["cash flow statement", "balance sheet"])
+    assert known.calculation.expression == "2,610 / ((812 + 768) / 2)"
+    [unknown] = prepare(question, [cash_flow, balance])  # without the pages' roles the first row wins
+    assert unknown.calculation.expression == "2,610 / (((-44) + 31) / 2)"
+
+
+def test_a_per_share_row_is_not_the_amount():
+    page = ("CONSOLIDATED STATEMENTS OF EARNINGS\n$ in millions\n2017 2016\nRevenue: 39,403 | 39,528\n"
+            "Net earnings attributable to Best Buy: 1,228 | 897\nDiluted earnings per share\nNet earnings: 3.81 | 2.56")
+    [margin] = prepare("What is Best Buy's FY2017 net profit margin?", [page], filenames=["BESTBUY_2017_10K.pdf"])
+    assert margin.calculation.expression == "1,228 / 39,403 * 100"

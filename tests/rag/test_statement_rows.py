@@ -60,3 +60,10 @@ def test_a_heading_from_the_index_names_the_columns_of_rows_search_returned_with
     [inventories, total] = statement_rows([rest], pages=[("10-K", 54)], headings=[(("10-K", 54), head)])
     assert inventories.at(2022) == ("812", 812) and total.at(2021) == ("1,970", 1970)
     assert statement_rows([rest], pages=[("10-K", 54)], headings=[(("10-K", 55), head)])[0].years == ()
+
+
+def test_each_row_knows_the_group_line_above_it():
+    text = ("2023 2022\nNet earnings: 1,228 | 897\nDiluted earnings per share attributable to shareholders\n"
+            "Net earnings: 3.81 | 2.56")
+    amount, per_share = statement_rows([text])
+    assert amount.group == "" and per_share.group.startswith("Diluted earnings per share")
