@@ -47,6 +47,10 @@ MAX_YEARS = 5
 _NAME = re.compile(r"(?<![.?!:]\s)(?<=\s)([A-Z][a-z][A-Za-z&-]+)")
 _NOT_NAMES = {"fy", "fiscal", "usd", "gaap", "non", "please", "define", "round", "answer", "here", "using"}
 _PER_SHARE = re.compile(r"\bper\s+(?:common\s+|diluted\s+|basic\s+)?share\b|每股", re.I)  # an EPS row, not the amount
+# A question about a metric's direction ("improving", "declined"); not "change in revenue" or
+# "growth", which are metrics over two years themselves.
+_TREND = re.compile(r"\b(?:improv\w*|declin\w*|deteriorat\w*|trend\w*|compared?|increas\w*|decreas\w*"
+                    r"|higher|lower|better|worse)\b|改善|下降|上升|趋势", re.I)
 _ASKS_RATIO = re.compile(r"%|\b(?:margin|ratio|rate|percent(?:age)?|growth|cagr|average|per share)\b", re.I)
 # What a longer printed label adds that makes it another line than the item's own.
 _NOT_THE_ITEM = re.compile(r"\b(?:before|continuing|discontinued|noncontrolling|non-controlling|minority|per share"
@@ -83,8 +87,12 @@ def prepare(question: str, passages: Sequence[str], pages: Sequence[Hashable] | 
         return []
     year = max(years)
     metric = next((m for m in metrics_in(question) if m.compute), None)
+    before: Prepared | None = None
     if metric is not None:
         found = _metric(question, metric, year, years, rows, passages, pages)
+        if found is not None and _TREND.search(question) and not _YEARS_AVERAGE.search(question):
+            # "is the margin improving?": the year before too, so the answer compares two figures
+            before = _metric(question, metric, year - 1, [year - 1], rows, passages, pages)
     else:
         items = [item for item in line_items_in(question) if item.key]
         if len(items) != 1 or _ASKS_RATIO.search(question):  # a ratio of a line the catalogue cannot compute
@@ -92,12 +100,12 @@ def prepare(question: str, passages: Sequence[str], pages: Sequence[Hashable] | 
         found = _lookup(question, items[0], year, rows, passages, pages)
     if found is None:
         return []
+    prepared = [p for p in (before, found) if p is not None]
     rounding = _ROUND_TO.search(question)
-    if rounding:
-        found.decimals = _WORD_NUMBERS.get(rounding.group(1).lower(), None)
-        if found.decimals is None:
-            found.decimals = int(rounding.group(1))
-    return [found]
+    for p in prepared if rounding else ():
+        word = rounding.group(1).lower()
+        p.decimals = _WORD_NUMBERS[word] if word in _WORD_NUMBERS else int(word)
+    return prepared
 
 
 def _names_absent(question: str, texts: Sequence[str]) -> list[str]:

@@ -114,3 +114,10 @@ def test_a_per_share_row_is_not_the_amount():
             "Net earnings attributable to Best Buy: 1,228 | 897\nDiluted earnings per share\nNet earnings: 3.81 | 2.56")
     [margin] = prepare("What is Best Buy's FY2017 net profit margin?", [page], filenames=["BESTBUY_2017_10K.pdf"])
     assert margin.calculation.expression == "1,228 / 39,403 * 100"
+
+
+def test_a_question_about_a_trend_gets_the_year_before_too(statement_pages):
+    _, pages = statement_pages
+    before, asked = prepare("Is Harbor Lamp's operating margin improving as of FY2023?", pages)
+    assert before.name == "operating margin, FY2022" and before.calculation.expression == "655 / 3,921 * 100"
+    assert asked.name == "operating margin, FY2023" and asked.calculation.expression == "702 / 4,396 * 100"
