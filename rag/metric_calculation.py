@@ -29,7 +29,7 @@ from rag.language import is_chinese
 from rag.metric_definitions import LineItem, Metric, load_catalogue, metrics_in, line_items_in
 from rag.statement_rows import Row, statement_rows
 
-_FY = re.compile(r"(?:\bFY\s?'?|\bfiscal\s+(?:year\s+)?|\b)((?:19[5-9]|20[0-4])\d)\b", re.I)
+_FY = re.compile(r"(?:\bFY\s?'?|\bfiscal\s+(?:year\s+)?|(?<![\d.,$]))((?:19[5-9]|20[0-4])\d)(?![\d.,%]\d|\d|%)", re.I)
 _YEARS_AVERAGE = re.compile(r"\b(\d|two|three|four|five)[\s-]+years?\s+(?:average|avg|mean)\b", re.I)
 _WORD_NUMBERS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _ROUND_TO = re.compile(r"\bround(?:ed)?\b[^.?!]{0,30}?\bto\s+(zero|one|two|three|four|[0-4])\s+decimal", re.I)
@@ -166,11 +166,13 @@ def _metric(question: str, metric: Metric, year: int, years: list[int], rows: li
     calculation = calculate(expression, passages)
     if calculation.result is None:
         return None
-    if len(period) > 1:
-        name = f"{metric.names[0]}, {len(period)}-year average FY{period[0]}–FY{period[-1]}"
-    else:
-        name = f"{metric.names[0]}, FY{year}"
     chinese = is_chinese(question)
+    called = metric.names_zh[0] if chinese and metric.names_zh else metric.names[0]
+    if len(period) > 1:
+        name = (f"{called}，FY{period[0]}–FY{period[-1]} {len(period)} 年平均" if chinese else
+                f"{called}, {len(period)}-year average FY{period[0]}–FY{period[-1]}")
+    else:
+        name = f"{called}，FY{year}" if chinese else f"{called}, FY{year}"
     formula_words = metric.formula_zh if chinese else metric.formula
     if variant:
         formula_words = "按问题中的定义" if chinese else "as the question defines it"

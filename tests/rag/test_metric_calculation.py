@@ -121,3 +121,12 @@ def test_a_question_about_a_trend_gets_the_year_before_too(statement_pages):
     before, asked = prepare("Is Harbor Lamp's operating margin improving as of FY2023?", pages)
     assert before.name == "operating margin, FY2022" and before.calculation.expression == "655 / 3,921 * 100"
     assert asked.name == "operating margin, FY2023" and asked.calculation.expression == "702 / 4,396 * 100"
+
+
+def test_a_chinese_question_gets_the_calculation_in_chinese(statement_pages):
+    _, pages = statement_pages
+    [ratio] = prepare("Harbor Lamp 2023财年的流动比率是多少？", pages)
+    assert ratio.calculation.expression == "2,145 / 1,630"
+    text = prompt_text([ratio], chinese=True)
+    assert text.startswith("docchat 已根据片段中印出的数字算出")
+    assert "流动比率，FY2023：" not in text and "流动比率，FY2023: 流动资产合计 / 流动负债合计 = 2,145 / 1,630 = 1.32 [2]" in text
