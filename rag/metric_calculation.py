@@ -78,7 +78,7 @@ def prepare(question: str, passages: Sequence[str], pages: Sequence[Hashable] | 
     the statement each passage's page is ("balance sheet"), so that a balance is read from the
     balance sheet, not from the cash flow statement's change in it."""
     years = [int(y) for y in _FY.findall(question)]
-    if not years or not passages or _names_absent(question, [*passages, *filenames]):
+    if not preparable(question) or not passages or _names_absent(question, [*passages, *filenames]):
         return []
     rows = statement_rows(passages, pages, headings)
     if statements:
@@ -106,6 +106,14 @@ def prepare(question: str, passages: Sequence[str], pages: Sequence[Hashable] | 
         word = rounding.group(1).lower()
         p.decimals = _WORD_NUMBERS[word] if word in _WORD_NUMBERS else int(word)
     return prepared
+
+
+def preparable(question: str) -> bool:
+    """Whether ``question`` asks for something code may compute: a fiscal year, and a metric
+    with a formula or a line item. Cheap: the caller reads no page for any other question."""
+    if not _FY.search(question):
+        return False
+    return any(m.compute for m in metrics_in(question)) or any(item.key for item in line_items_in(question))
 
 
 def _names_absent(question: str, texts: Sequence[str]) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Iterator
 from llm.types import GenerationParams, Message, TextStream, Usage
 from rag.calculator import CALC_CLOSE, CALC_OPEN, calculate, format_result
 from rag.language import is_chinese
-from rag.metric_calculation import Prepared, prepare, prompt_text
+from rag.metric_calculation import Prepared, preparable, prepare, prompt_text
 from rag.metric_definitions import definitions_prompt
 from rag.page_roles import PATH_SEPARATOR, title_kind
 from rag.prompting import question_with_reminder
@@ -77,7 +77,7 @@ class ComputeStrategy(RetrieveThenAnswer):
         (so the reader sees and can open it). Each calculation is a calculation of the turn
         (shown with its operands' pages) and goes into the question's message."""
         super().find(turn)
-        if not turn.sources:
+        if not turn.sources or not preparable(turn.standalone):  # no page is read for other questions
             return None
         page_mates = _page_mates(turn)
         prepared = self._prepare(turn, page_mates)

@@ -130,3 +130,15 @@ def test_a_chinese_question_gets_the_calculation_in_chinese(statement_pages):
     text = prompt_text([ratio], chinese=True)
     assert text.startswith("docchat 已根据片段中印出的数字算出")
     assert "流动比率，FY2023：" not in text and "流动比率，FY2023: 流动资产合计 / 流动负债合计 = 2,145 / 1,630 = 1.32 [2]" in text
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("What is the FY2023 current ratio?", True),
+    ("What were total current assets at the end of FY2022?", True),
+    ("What was the current ratio?", False),  # no year
+    ("Who audits Harbor Lamp in 2023?", False),  # no metric, no line item
+])
+def test_only_a_question_code_may_compute_reads_pages(question, expected):
+    from rag.metric_calculation import preparable
+
+    assert preparable(question) is expected
