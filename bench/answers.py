@@ -314,6 +314,7 @@ def record(aset: AnswerSet, system: str, q: FinanceQuestion, answer: Answer) -> 
         "prompt_tokens": turn.prompt_tokens if turn is not None else None,
         "completion_tokens": turn.usage.completion_tokens if turn is not None else None,
         "warnings": list(turn.warnings) if turn is not None else [],
+        "model_text": turn.model_text if turn is not None else "",  # what a replaced answer said
         "question_type": q.question_type or None,
         **calculation_record(turn, q.answer if aset.scoring == "figure" else "", q.question),
     }

@@ -179,6 +179,12 @@ def unaccounted(text: str, passages: Sequence[str], computed: Sequence[float] = 
     return missing
 
 
+def states(text: str, value: float) -> bool:
+    """Whether ``text`` writes ``value`` (at the precision it writes it in, in any unit):
+    "34.64%" states 34.635919…, "$6.1 billion" states 6,098 in millions."""
+    return math.isfinite(value) and any(_rounds_to(f, abs(value), UNITS) for f in _answer_figures(text))
+
+
 @lru_cache(maxsize=1024)
 def _printed(passage: str) -> tuple[Printed, ...]:
     scales = page_scales(passage)

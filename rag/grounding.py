@@ -50,7 +50,6 @@ MIN_QUESTION_TERMS = 2
 # An answer to a yes/no question may restate the question after "Yes,".
 _YES_NO = re.compile(r"^\W*(?:yes|no|是|否|不是|对|不对|没有|有)(?:\b|[，,。.])", re.IGNORECASE)
 _YES_NO_WORDS = frozenset({"yes", "no", "不是", "没有", "不对"})  # single Chinese characters never count (_words)
-_NUMBER = re.compile(r"^\d[\d.,]*$")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _FILE_NAME = re.compile(r"\S+\.(?:pdf|docx?|txt|md|html?)\b", re.IGNORECASE)
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'.-]*[A-Za-z0-9]|[A-Za-z]")
@@ -121,7 +120,7 @@ def added_words(answer: str, question: str) -> list[str]:
 
 
 def grounded_share(answer: str, question: str, passages: Sequence[str]) -> float | None:
-    """Share of the answer's added words, figures aside, found in the passages.
+    """Share of the answer's added words, figures and words with digits aside, found in the passages.
 
     None when the answer adds no word at all (a restated question); 1.0 when it adds only
     figures.
@@ -129,7 +128,7 @@ def grounded_share(answer: str, question: str, passages: Sequence[str]) -> float
     added = added_words(answer, question)
     if not added:
         return None
-    words = [w for w in added if not _NUMBER.match(w)]
+    words = [w for w in added if not any(ch.isdigit() for ch in w)]  # "1,138", "fy2021", "q4"
     if not words:
         return 1.0
     known = _stems(passages)

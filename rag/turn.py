@@ -21,7 +21,7 @@ from llm.types import ChatBackend, GenerationParams, Message, TextStream, Usage
 from llm.window import WindowResult, answer_budget, fit_history, system_message
 from rag.calculator import Calculation
 from rag.citations import MARK, MarkFilter, annotate
-from rag.figures import unaccounted
+from rag.figures import states, unaccounted
 from rag import collection
 from rag.condense import condense_question, plan_search, retrieval_queries, uses_condense_adapter
 from rag.grounding import is_grounded
@@ -277,8 +277,10 @@ class Turn:
         prepared = [p.calculation for p in getattr(self.strategy, "prepared", ())]
         if any(c.ok and not any(c is p for p in prepared) for c in self.calculations):
             return True  # it computed from figures the passages print: its claim is drawn from them
-        # (a calculation code prepared says nothing of whether the question is about these
-        # documents: asked about another company, it was read from this one's statement)
+        if any(p.ok and p.result is not None and states(text, p.result) for p in prepared):
+            return True  # it states what code computed from the passages' rows for this question
+        # (code prepares nothing for a question naming a company no passage prints, so a
+        # prepared result the answer does not state says nothing of whether it is drawn from them)
         return is_grounded(text, self.question, [s.text for s in self.sources])
 
     def _finish(self, text: str, usage: Usage) -> None:

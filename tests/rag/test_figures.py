@@ -183,3 +183,11 @@ def test_a_calculation_shown_without_its_tags_is_accounted_for():
     assert unaccounted(shown, [passage], computed) == []
     assert unaccounted(shown.replace("4,396 -", "4,397 -"), [passage], computed) == ["4,397"]
     assert unaccounted("Margin was 100%.", [passage]) == ["100%"]  # with a unit, a constant is a claim
+
+
+def test_states_reads_a_value_at_the_precision_and_unit_the_answer_writes():
+    from rag.figures import states
+
+    assert states("The operating margin for FY2022 was 34.64%.", 34.635919572872886)
+    assert states("about $6.1 billion", 6098) and states("was 3.46 [1]", 3.4567)
+    assert not states("was 34.7%", 34.6359) and not states("no figure here", 1.0)

@@ -129,3 +129,10 @@ def test_an_english_answer_to_a_chinese_question_over_an_english_page_is_judged_
     # the question's words cannot be on the page; the answer's are
     assert is_grounded("Johnson & Johnson received cash proceeds of $13.2 billion [1].", "强生获得了多少现金？", [KENVUE])
     assert not is_grounded("The CEO's favourite colour is blue [1].", "首席执行官最喜欢什么颜色？", [KENVUE])
+
+
+def test_words_with_digits_are_figures_not_words_the_passages_must_print():
+    from rag.grounding import grounded_share
+
+    passage = "Operating income was 6,098 in fiscal 2022 and 5,802 in fiscal 2021."
+    assert grounded_share("Operating income FY2022 6,098 Q4", "What was it?", [passage]) == 1.0

@@ -142,3 +142,19 @@ def test_only_a_question_code_may_compute_reads_pages(question, expected):
     from rag.metric_calculation import preparable
 
     assert preparable(question) is expected
+
+
+@pytest.mark.parametrize("answer, kept", [
+    ("Harbor Lamp's operating margin fell to 15.97% in FY2023 from 16.70%, which suggests weaker pricing "
+     "discipline going forward [1].", True),
+    ("Harbor Lamp's operating margin fell, which suggests weaker pricing discipline going forward [1].", False),
+])
+def test_an_answer_stating_the_prepared_result_is_drawn_from_the_passages(make_services, bundled_backend,
+                                                                        statement_pages, answer, kept):
+    """Most of its words are the model's own judgment, which the grounding check alone would
+    replace by the abstention; stating what code computed from the rows is what ties it to them."""
+    path, _ = statement_pages
+    backend = CalculatingBackend(bundled_backend, [answer])
+    _, _, result = scripted_turn(make_services, backend, path, "Is Harbor Lamp's operating margin improving in FY2023?")
+    assert sorted(c["expression"] for c in result.calculations) == ["655 / 3,921 * 100", "702 / 4,396 * 100"]
+    assert (result.text == answer) is kept and result.replaced is not kept
