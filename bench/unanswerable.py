@@ -65,7 +65,7 @@ DOCUMENTS_EN = (
 )
 
 DOCUMENTS_SPECIFIC_EN = (
-    "Who is the accountant of the organisation that published this document?",
+    "Who was the personal accountant of this document's first author in the year it was written?",  # not the publisher's auditor: the 10-Ks name theirs
     "How many employees does the publisher of this document have in Antarctica?",
     "How much did it cost to print this document?",
     "Who is the mayor of the town where the author of this document grew up?",
