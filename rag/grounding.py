@@ -23,17 +23,13 @@ ungrounded answer (rag/turn.py).
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
 from typing import Iterable, Sequence
-
-import snowballstemmer
 
 from rag.citations import STOPWORDS, content_words, figures
 from rag.figures import answer_figures, unaccounted
 from rag.keyword_index import tokenize as keyword_tokens
-from rag.language import is_chinese
+from rag.language import is_chinese, stem
 
 # Share of the answer's added words that must occur in the passages. Answers drawn from
 # a passage score 0.7-1.0 on the evaluation sets; invented details 0-0.3.
@@ -89,20 +85,10 @@ def _words(text: str) -> list[str]:
     return words
 
 
-_STEMMERS = threading.local()  # a Snowball stemmer keeps its word in itself: one per thread
-
-
-@functools.lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    """One English word, whatever its inflection ("increased" and "increase", "millions" and
-    "million"): an answer that says "Yes, net earnings increased" to "Did net earnings
-    increase?" adds nothing to the question. Snowball's English stemmer; Chinese as it is."""
-    if not word.isascii():
-        return word
-    stemmer = getattr(_STEMMERS, "english", None)
-    if stemmer is None:
-        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
-    return stemmer.stemWord(word)
+    """An answer that says "Yes, net earnings increased" to "Did net earnings increase?" adds
+    nothing to the question: words compare by their stems (rag/language.py)."""
+    return stem(word)
 
 
 GENERIC_WORDS = frozenset(_stem(w) for w in _GENERIC_EN.split()) | frozenset(_GENERIC_ZH.split())

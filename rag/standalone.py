@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Sequence
 
 from llm.types import Message
-from rag.language import is_chinese
+from rag.language import is_chinese, stem
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,8 @@ class Reading:
 
 
 # --- content words --------------------------------------------------------------------
-def _stem(word: str) -> str:
-    """Plural and case folded away, so "treatments" keeps "treatment"."""
+def _fold(word: str) -> str:
+    """Plural and case folded away: what the function-word list is written in."""
     word = word.lower().replace("’", "'").strip("'.-")
     if word.endswith("'s"):
         word = word[:-2]
@@ -138,8 +138,14 @@ def _stem(word: str) -> str:
     return word
 
 
+def _stem(word: str) -> str:
+    """Case and inflection folded away (Snowball), so "treatments" keeps "treatment" and
+    "spreading" keeps "spread": a rewrite that resolves "it" often rewords the question's verbs."""
+    return stem(_fold(word))
+
+
 def _is_function(word: str) -> bool:
-    key = _stem(word)
+    key = _fold(word)
     return not key or word.lower().replace("’", "'") in FUNCTION_WORDS or key in FUNCTION_WORDS
 
 

@@ -83,9 +83,11 @@ def test_a_short_question_without_a_name_is_left_to_the_model():
     assert read_question("What makes lobular cancer distinct?").kind == UNSURE
 
 
-def test_content_words_keep_names_and_figures_and_fold_plurals():
+def test_content_words_keep_names_and_figures_and_fold_inflections():
     assert [key for _, key in content_words("What are Apple's net sales in FY2022, in $ millions?")] == [
-        "apple", "net", "sale", "fy2022", "million"]
+        "appl", "net", "sale", "fy2022", "million"]
+    assert {key for _, key in content_words("How likely is it to spread?")} <= {
+        key for _, key in content_words("What is the likelihood of it spreading, likely?")}
     assert [w for w, _ in content_words("数字金融的中介作用有哪些？")] == ["数字", "金融", "中介", "作用"]
 
 
