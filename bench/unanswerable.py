@@ -65,7 +65,8 @@ DOCUMENTS_EN = (
 )
 
 DOCUMENTS_SPECIFIC_EN = (
-    "Who was the personal accountant of this document's first author in the year it was written?",  # not the publisher's auditor: the 10-Ks name theirs
+    # the first author's own accountant, not the publisher's auditor: the 10-Ks name theirs
+    "Who was the personal accountant of this document's first author in the year it was written?",
     "How many employees does the publisher of this document have in Antarctica?",
     "How much did it cost to print this document?",
     "Who is the mayor of the town where the author of this document grew up?",

@@ -85,23 +85,18 @@ def _words(text: str) -> list[str]:
     return words
 
 
-def _stem(word: str) -> str:
-    """An answer that says "Yes, net earnings increased" to "Did net earnings increase?" adds
-    nothing to the question: words compare by their stems (rag/language.py)."""
-    return stem(word)
-
-
-GENERIC_WORDS = frozenset(_stem(w) for w in _GENERIC_EN.split()) | frozenset(_GENERIC_ZH.split())
+GENERIC_WORDS = frozenset(stem(w) for w in _GENERIC_EN.split()) | frozenset(_GENERIC_ZH.split())
 
 
 def _stems(texts: Iterable[str]) -> set[str]:
-    return {_stem(w) for text in texts for w in _words(text)}
+    return {stem(w) for text in texts for w in _words(text)}
 
 
 def added_words(answer: str, question: str) -> list[str]:
-    """The answer's content words (stemmed) that the question does not already contain."""
-    asked = {_stem(w) for w in _words(question)}
-    words = (_stem(w) for w in _words(answer))
+    """The answer's content words (stemmed) that the question does not already contain: "Yes, net
+    earnings increased" adds nothing to "Did net earnings increase?"."""
+    asked = {stem(w) for w in _words(question)}
+    words = (stem(w) for w in _words(answer))
     return [w for w in words if w not in asked and w not in _YES_NO_WORDS]
 
 
@@ -127,7 +122,7 @@ def question_terms(question: str) -> set[str]:
     does not print its file's name), figures, words with digits ("fy2023"), lone letters
     (the "s" of "company's") and the words any question about a document uses
     (GENERIC_WORDS)."""
-    return {w for w in (_stem(w) for w in _words(_FILE_NAME.sub(" ", question)))
+    return {w for w in (stem(w) for w in _words(_FILE_NAME.sub(" ", question)))
             if len(w) > 1 and w not in GENERIC_WORDS and not any(ch.isdigit() for ch in w)}
 
 
