@@ -23,11 +23,15 @@ _QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how is are was were do does did can could should would will "
     "the a an in on of for by to and or as at from with between among according based using if "
     "please give list tell describe explain compare calculate compute round answer assume provide "
-    "fy cy q1 q2 q3 q4 us usd inc corp co company companies ltd plc llc group total net".split())
+    "fy cy q1 q2 q3 q4 us usd inc corp co company companies ltd plc llc group total net i".split())
 MIN_PREFIX = 3  # a name this long also matches the start of a title word ("MGM" in "MGMRESORTS")
 SHOUTING_WORDS = 4  # distinct upper-case words that make a question a shouting one
 MAX_SHARE = 0.34  # a name found in more than this share of documents does not route
 MAX_ROUTED = 3
+# A name that no title holds routes only when one document's opening holds it, or several whose
+# titles share a word ("JnJ" opens every JOHNSON_JOHNSON_* filing): "Code", "Section",
+# "University" open unrelated papers and filings alike and, weighed up, pushed the right one out.
+OPENING_ONLY_HOLDERS = 1
 
 
 @dataclass
@@ -86,6 +90,16 @@ def in_title(name: str, title: set[str]) -> bool:
     return name in title or (len(name) >= MIN_PREFIX and any(t.startswith(name) for t in title))
 
 
+def _names_a_family(name: str, holders: int, catalogue: dict[str, tuple[set[str], set[str]]]) -> bool:
+    """The name is in a title, or the documents whose openings hold it are one document or one
+    family: their titles share a word of letters (a company, a product), not only "10k" or a year."""
+    titles = [title for title, body in catalogue.values() if in_title(name, title) or name in body]
+    if holders <= OPENING_ONLY_HOLDERS or any(in_title(name, title) for title in titles):
+        return True
+    shared = set.intersection(*titles) if titles else set()
+    return any(len(word) >= MIN_PREFIX and word.isalpha() for word in shared)
+
+
 def route(question: str, catalogue: dict[str, tuple[set[str], set[str]]],
           restrict: list[str] | None = None) -> list[str]:
     """Document ids the question names, best first (at most MAX_ROUTED); [] when it names none.
@@ -100,13 +114,14 @@ def route(question: str, catalogue: dict[str, tuple[set[str], set[str]]],
     ids = [d for d in catalogue if restrict is None or d in restrict]
     limit = max(1, int(MAX_SHARE * len(catalogue)))
     holders = {n: sum(in_title(n, title) or n in body for title, body in catalogue.values()) for n in wanted.names}
-    useful = {n for n, count in holders.items() if 0 < count <= limit}
+    useful = {n for n, count in holders.items() if 0 < count <= limit and _names_a_family(n, count, catalogue)}
     scored = []
     for document_id in ids:
         title, body = catalogue[document_id]
         names = sum(3 if in_title(n, title) else 1 if n in body else 0 for n in useful)
         if names:
-            scored.append((names + sum(p in title or p in body for p in wanted.periods), document_id))
+            periods = sum(2 if p in title else 1 if p in body else 0 for p in wanted.periods)
+            scored.append((names + periods, document_id))
     if not scored:
         return []
     scored.sort(key=lambda pair: pair[0], reverse=True)
