@@ -204,14 +204,15 @@ def run_followups(llm: CachedLLM, kb: Any, turns: list[Asked]) -> dict:
         to_model += asked_model
         kind = read_question(asked.question).kind
         kinds[kind] = kinds.get(kind, 0) + 1
-        runs["raw"].append(_score(kb, asked, asked.question))
-        runs["before"].append(_score(kb, asked, before))
-        runs["after"].append(_score(kb, asked, after))
+        for name, query in (("raw", asked.question), ("before", before), ("after", after)):
+            runs[name].append(_score(kb, asked, query))
         for t in THRESHOLDS:
             query_t = _with_threshold(t, lambda: condensed_after(llm, asked.history, asked.question)[0])
             runs[f"keep_min_{t}"].append(_score(kb, asked, query_t))
-        if before != after and len(changed) < 15:
-            changed.append({"question": asked.question, "before": before, "after": after, "reads": kind})
+        if before != after and len(changed) < 40:
+            changed.append({"question": asked.question, "before": before, "after": after, "reads": kind,
+                            **{f"hit_{name}": bool(set(runs[name][-1][0][:K]) & runs[name][-1][1])
+                               for name in ("before", "after")}})
     return {"followups": len(runs["raw"]), "to_model_after": to_model, "reads": kinds,
             "recall": {name: ranking_summary(r, ks=(1, K)) for name, r in runs.items()}, "changed": changed}
 

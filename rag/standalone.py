@@ -46,8 +46,14 @@ MIN_WORDS_WITHOUT_NAME = 6
 MAX_REFERENT_WORDS = 6
 # ... and only from a rewrite that kept at least this share of the question's words.
 REFERENT_MIN_KEEP = 0.5
+# The rewrite of a follow-up may add this many words (its referent: "breast cancer", "lobular
+# carcinoma in situ") even when they make it hold all of a short earlier question.
+REFERENT_ADDED_WORDS = 3
 # A pronoun after this many content words (or after a name) has its antecedent in the question.
 ANTECEDENT_WORDS = 3
+# A sentence before the question's last one with at most this many content words and no name is
+# a remark ("Wow, that's better than I thought.", "Who knew?"): a rewrite need not keep its words.
+REMARK_WORDS = 3
 
 # --- English --------------------------------------------------------------------------
 FUNCTION_WORDS = frozenset(
@@ -57,7 +63,7 @@ FUNCTION_WORDS = frozenset(
     "what which who whom whose when where why how whether there here not no nor yes "
     "also too very just only more most less least much many any some all each every both either neither "
     "please tell give show know want like let lets let's get got take takes taking took make makes making made "
-    "go goes going went come comes thing things "
+    "go goes going went come comes thing things meant "
     "it its itself they them their theirs themselves he him his himself she her hers herself "
     "this that these those such same one ones other another else former latter above mentioned "
     "wow ok okay really cool great thanks hmm oh well".split()
@@ -295,12 +301,34 @@ def earlier_questions(turns: Sequence[Message]) -> list[str]:
     return [m["content"] for m in turns if m["role"] == "user"]
 
 
-def rewrite_problem(question: str, rewrite: str, earlier: Sequence[str]) -> str | None:
+def asked_part(question: str) -> str:
+    """The question less the remarks before it: "Wow, that's better than I thought. What are
+    common treatments?" asks "What are common treatments?"."""
+    sentences = [s for s in _SENTENCE.split(question.strip()) if s]
+    if is_chinese(question) or len(sentences) < 2:
+        return question
+    said = [s for s in sentences[:-1] if not _is_remark(s)]
+    return " ".join([*said, sentences[-1]])
+
+
+def _is_remark(sentence: str) -> bool:
+    """A few words and no name: "Wow, that's better than I thought.", "That sounds easy to spot."."""
+    tokens = _WORD.findall(sentence)
+    named = any(_is_name(word, sentence_start=i == 0) for i, word in enumerate(tokens))
+    return not named and len(_keys(sentence)) <= REMARK_WORDS
+
+
+def rewrite_problem(question: str, rewrite: str, earlier: Sequence[str], follows_up: bool = False) -> str | None:
     """Why ``rewrite`` cannot stand for ``question``, or None when it can: it lost the
-    question's own words, or it holds more of an earlier question than of this one."""
-    keep = kept_share(question, rewrite)
+    question's own words (remarks aside), or it holds more of an earlier question than of
+    this one. A follow-up takes its referent from an earlier question — "Once it breaks out,
+    how likely is it to spread?" holds all of a short "What is breast cancer?" once resolved —
+    so for one the rewrite may add up to REFERENT_ADDED_WORDS words of its own instead."""
+    keep = kept_share(asked_part(question), rewrite)
     if keep < KEEP_MIN:
         return f"keeps {keep:.0%} of the question's words"
+    if follows_up and len(_keys(rewrite) - _keys(question)) <= REFERENT_ADDED_WORDS:
+        return None
     for before in earlier:
         if before.strip() != question.strip() and kept_share(before, rewrite) > keep:
             return f"closer to the earlier question {before!r}"
@@ -321,7 +349,7 @@ def checked_rewrite(question: str, rewrite: str, turns: Sequence[Message], readi
     the rewrite was still this question."""
     if rewrite.strip() == question.strip():
         return question
-    problem = rewrite_problem(question, rewrite, earlier_questions(turns))
+    problem = rewrite_problem(question, rewrite, earlier_questions(turns), follows_up=reading.kind == FOLLOW_UP)
     if problem is None:
         return rewrite
     # a rewrite of this question that lost a few words still says what "it" is; one that

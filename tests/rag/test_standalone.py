@@ -126,10 +126,39 @@ def test_a_rewrite_that_only_resolves_the_reference_is_kept():
 
 
 def test_a_rejected_rewrite_of_a_follow_up_keeps_the_referent_it_found():
-    question = "Wow, that's interesting. What are its main brands?"
-    rewrite = "What are Kenvue's main brands?"  # drops "interesting": keeps 2 of 3 words
+    question = "What are its main consumer brands today?"
+    rewrite = "What are Kenvue's main brands?"  # drops "consumer" and "today": keeps 2 of 4 words
     assert referent(question, rewrite, TURNS) == "Kenvue"
     assert checked_rewrite(question, rewrite, TURNS, read_question(question)) == f"{question} Kenvue"
+
+
+def test_a_rewrite_need_not_keep_the_remarks_before_the_question():
+    question = "Wow, that's better than I thought. What are its main brands?"
+    rewrite = "What are Kenvue's main brands?"  # drops "better" and "thought", a remark
+    assert rewrite_problem(question, rewrite, [TURNS[0]["content"]]) is None
+    assert checked_rewrite(question, rewrite, TURNS, read_question(question)) == rewrite
+    assert rewrite_problem("That sounds easy to spot. How do they get away with it?",
+                           "How do athletes get away with using steroids?", []) is None
+    # a sentence that says something is not a remark: "3M" and "2018" must stay, and so must a name
+    question = "I am reading the 3M filing for 2018 now. What was the capex?"
+    assert rewrite_problem(question, "What was the capital expenditure?", []) is not None
+    assert rewrite_problem("Tell me about the Tesla Model S. How fast is it?", "How fast is the Venom?", []) is not None
+
+
+def test_a_follow_up_may_take_its_referent_from_a_short_earlier_question():
+    """CAsT: the resolved rewrite holds every word of "What is breast cancer?" and was rejected
+    as "closer to the earlier question"; a follow-up's rewrite may add a few words of its own."""
+    earlier = "What is breast cancer?"
+    question = "Once it breaks out, how likely is it to spread quickly?"
+    rewrite = "Once breast cancer breaks out, how likely is it to spread?"  # keeps 4 of 5 words
+    assert rewrite_problem(question, rewrite, [earlier]) is not None  # not a follow-up: closer
+    assert rewrite_problem(question, rewrite, [earlier], follows_up=True) is None
+    turns = [{"role": "user", "content": earlier}, {"role": "assistant", "content": "A cancer of the breast."}]
+    assert checked_rewrite(question, rewrite, turns, read_question(question)) == rewrite
+    # the Kenvue merge adds the earlier question's subject and five words more: still rejected
+    merged = "Why did Kenvue split from Johnson & Johnson in 2023, its consumer unit, after J&J's talc lawsuits?"
+    assert rewrite_problem("Why did it split its consumer health unit in 2023?", merged,
+                           ["Why did Kenvue split from Johnson & Johnson in 2023?"], follows_up=True) is not None
 
 
 def test_the_rewrite_of_a_chinese_follow_up_is_checked_too():
