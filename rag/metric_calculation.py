@@ -131,12 +131,23 @@ def prompt_text(prepared: Sequence[Prepared], chinese: bool) -> str:
         return ""
     lines = ["docchat 已根据片段中印出的数字算出（请直接使用这个结果，不要重新计算）：" if chinese else
              "Calculated by docchat from the figures the passages print (state this result; do not compute it again):"]
-    for p in prepared:
-        calc = p.calculation
-        marks = "".join(f"[{n}]" for n in calc.sources)
-        steps = [p.formula, calc.expression] if _OPERATOR.search(calc.expression) else [p.formula]
-        lines.append(f"- {p.name}: {' = '.join(steps)} = {_result(p)} {marks}".rstrip())
+    lines += [f"- {_line(p)}" for p in prepared]
     return "\n".join(lines)
+
+
+def answer_text(prepared: Sequence[Prepared]) -> str:
+    """The prepared calculations as the answer itself, for when the model states none of them
+    (a 0.5B model often answers "[1]" and nothing more): "Inventory turnover, FY2021: cost of
+    goods sold / average inventories = 24,576 / ((6,854 + 7,367) / 2) = 3.46 [1][3]"."""
+    lines = [_line(p) for p in prepared if p.calculation.ok and p.calculation.result is not None]
+    return "\n".join(line[:1].upper() + line[1:] for line in lines)
+
+
+def _line(p: Prepared) -> str:
+    calc = p.calculation
+    marks = "".join(f"[{n}]" for n in calc.sources)
+    steps = [p.formula, calc.expression] if _OPERATOR.search(calc.expression) else [p.formula]
+    return f"{p.name}: {' = '.join(steps)} = {_result(p)} {marks}".rstrip()
 
 
 def _result(p: Prepared) -> str:

@@ -299,6 +299,14 @@ class Turn:
             replaced = True
         elif unaccounted:
             self.warnings.append(f"Figures not found in the passages: {', '.join(unaccounted)}.")
+        computed = self.strategy.answer_from_code(self) if self.strategy and finish == "stop" else ""
+        if computed and (replaced or is_abstention(text) or not _says_something(text)):
+            # the model stated none of what code computed from the passages' rows: code states it
+            log.info("answer %r states nothing of the prepared calculation; docchat states it", text[:200])
+            self.warnings.append("The model's answer did not state docchat's calculation, so docchat states it.")
+            text, replaced, unaccounted, stated_by_code = computed, False, [], True
+        else:
+            stated_by_code = False
         if replaced:
             if not unaccounted:
                 log.info("answer not drawn from its passages, replaced by the abstention: %r", text[:200])
@@ -323,7 +331,8 @@ class Turn:
             calculations=[c.to_dict() for c in self.calculations],
             strategy=self.strategy.name if self.strategy else "",
             unaccounted=unaccounted,
-            model_text=model_text if replaced else "",
+            model_text=model_text if replaced or stated_by_code else "",
+            stated_by_code=stated_by_code,
         )
 
     def _unaccounted(self, text: str) -> list[str]:
@@ -335,6 +344,11 @@ class Turn:
         computed = [c.result for c in self.calculations if c.result is not None]
         # the question's own figures ("more than 20%") are the user's, not the model's invention
         return unaccounted(text, [self.question, *(s.text for s in self.sources)], computed)
+
+
+def _says_something(text: str) -> bool:
+    """Words or figures beyond [n] marks: "[1] [2]." says nothing."""
+    return bool(re.search(r"\w", MARK.sub("", text)))
 
 
 def _sentences(text: str) -> int:

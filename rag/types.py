@@ -134,7 +134,9 @@ class TurnResult:
     # Figures the answer states that no passage prints and no calculation gave (rag/figures.py):
     # the answer is flagged, or replaced by the abstention when such a figure is its only claim.
     unaccounted: list[str] = field(default_factory=list)
-    model_text: str = ""  # the model's own answer when ``replaced`` (kept in the message's details)
+    model_text: str = ""  # the model's own answer when ``replaced`` or ``stated_by_code`` (kept in the details)
+    # the model stated none of the calculations code prepared for the question: the answer is them
+    stated_by_code: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -161,7 +161,8 @@ def make_stream_answer(services: Any):
             answer["content"] = formatting.safe_markdown(result.text)
             if result.finish_reason == "cancelled":
                 log.info("answer %s stopped after %d characters", result.message_id, len(result.text))
-            notes = source_viewer.turn_notes_html(result.focus, result.replaced, lang, result.unaccounted)
+            notes = source_viewer.turn_notes_html(result.focus, result.replaced, lang, result.unaccounted,
+                                                  computed=result.stated_by_code)
             sources = source_viewer.sources_html(result.sources, lang=lang, notes=notes,
                                                  calculations=result.calculations)
         else:

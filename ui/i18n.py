@@ -108,6 +108,7 @@ EN: dict[str, str] = {
     "focus_only": "Searched only {files}: the question names it.",
     "focus_first": "Searched {files} first: the question names it.",
     "answer_replaced": "The model's answer was not in these passages, so docchat says so instead.",
+    "answer_computed": "The model's answer did not state docchat's calculation from these passages, so docchat states it.",
     # settings
     "settings": "Settings",
     "language": "Language",
@@ -242,6 +243,7 @@ ZH: dict[str, str] = {
     "focus_only": "只检索了 {files}：问题中提到了它。",
     "focus_first": "优先检索了 {files}：问题中提到了它。",
     "answer_replaced": "模型的回答在这些片段中找不到依据，所以 docchat 如实说明没有相关内容。",
+    "answer_computed": "模型的回答没有给出 docchat 根据这些片段算出的结果，所以由 docchat 直接给出。",
     "settings": "设置",
     "language": "界面语言",
     "language_auto": "跟随浏览器",

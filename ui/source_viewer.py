@@ -34,13 +34,16 @@ def _attrs(data: Mapping[str, Any]) -> str:
 
 
 def turn_notes_html(focus: Any | None = None, replaced: bool = False, lang: str = "en",
-                    unaccounted: Iterable[str] = ()) -> str:
+                    unaccounted: Iterable[str] = (), computed: bool = False) -> str:
     """Lines above the sources: the files the question named (rag.types.SearchFocus),
-    whether the model's answer was replaced because its passages do not hold it, and the
-    figures it states that no passage prints (rag/figures.py)."""
+    whether the model's answer was replaced because its passages do not hold it or because
+    it stated none of docchat's calculations (``computed``), and the figures it states that
+    no passage prints (rag/figures.py)."""
     lines = []
     if replaced:
         lines.append(t(lang, "answer_replaced"))
+    if computed:
+        lines.append(t(lang, "answer_computed"))
     if figures := list(unaccounted):
         lines.append("⚠ " + t(lang, "answer_unaccounted", figures=", ".join(figures)))
     if focus is not None and focus.filenames:

@@ -66,6 +66,11 @@ class AnswerStrategy:
         """The model's answer to the built prompt."""
         return turn.llm.stream(messages, params, turn.cancel)
 
+    def answer_from_code(self, turn: Turn) -> str:
+        """What code worked out for the question and can state itself when the model's answer
+        says nothing (only marks, or a decline): "" for strategies that work nothing out."""
+        return ""
+
 
 class ChatOnly(AnswerStrategy):
     """No documents, RAG off, or the 'chat' prompt: the model answers from the conversation."""

@@ -23,7 +23,7 @@ from typing import Iterator
 from llm.types import GenerationParams, Message, TextStream, Usage
 from rag.calculator import CALC_CLOSE, CALC_OPEN, calculate, format_result
 from rag.language import is_chinese
-from rag.metric_calculation import Prepared, preparable, prepare, prompt_text
+from rag.metric_calculation import Prepared, answer_text, preparable, prepare, prompt_text
 from rag.metric_definitions import definitions_prompt
 from rag.page_roles import PATH_SEPARATOR, title_kind
 from rag.prompting import question_with_reminder
@@ -117,6 +117,11 @@ class ComputeStrategy(RetrieveThenAnswer):
             added = definitions_prompt(turn.question) if turn.sources else ""
         asked = f"{turn.question}\n\n{added}" if added else turn.question
         return question_with_reminder(asked, turn.sources)
+
+    def answer_from_code(self, turn: Turn) -> str:
+        """The calculations prepared for the question, as an answer: they were read from the
+        statement rows of these passages, so a decline would hide what the passages do hold."""
+        return answer_text(self.prepared)
 
     def generate(self, turn: Turn, messages: list[Message], params: GenerationParams) -> TextStream:
         if not turn.sources:

@@ -157,4 +157,29 @@ def test_an_answer_stating_the_prepared_result_is_drawn_from_the_passages(make_s
     backend = CalculatingBackend(bundled_backend, [answer])
     _, _, result = scripted_turn(make_services, backend, path, "Is Harbor Lamp's operating margin improving in FY2023?")
     assert sorted(c["expression"] for c in result.calculations) == ["655 / 3,921 * 100", "702 / 4,396 * 100"]
-    assert (result.text == answer) is kept and result.replaced is not kept
+    assert (result.text == answer) is kept and not result.replaced
+    if not kept:  # its judgment is not in the passages, and it states none of the margins: docchat does
+        assert result.stated_by_code and result.model_text == answer
+        assert result.text.splitlines() == [
+            "Operating margin, FY2022: operating income / revenue * 100 = 655 / 3,921 * 100 = 16.7% [1]",
+            "Operating margin, FY2023: operating income / revenue * 100 = 702 / 4,396 * 100 = 15.97% [1]"]
+
+
+@pytest.mark.parametrize("answer", ["[1]", "[1] Not in your documents.", "Not in your documents."])
+def test_an_answer_that_says_nothing_of_the_prepared_calculation_gets_it_from_docchat(
+        make_services, bundled_backend, statement_pages, answer):
+    """A 0.5B model often answers a metric question with a bare mark or a decline while code has
+    read the metric off the statement rows: the reader gets the calculation, marked as docchat's."""
+    path, _ = statement_pages
+    backend = CalculatingBackend(bundled_backend, [answer])
+    _, _, result = scripted_turn(make_services, backend, path, "What is Harbor Lamp's FY2023 current ratio?")
+    assert result.stated_by_code and not result.replaced and result.model_text == answer
+    assert result.text == "Current ratio, FY2023: total current assets / total current liabilities = 2,145 / 1,630 = 1.32 [1]"
+    assert result.warnings[-1] == "The model's answer did not state docchat's calculation, so docchat states it."
+
+
+def test_a_decline_stands_when_code_prepared_nothing(make_services, bundled_backend, statement_pages):
+    path, _ = statement_pages
+    backend = CalculatingBackend(bundled_backend, ["Not in your documents."])
+    _, _, result = scripted_turn(make_services, backend, path, "Who audits Harbor Lamp's FY2023 statements?")
+    assert result.text == "Not in your documents." and not result.stated_by_code and not result.calculations
