@@ -29,8 +29,7 @@ import gradio as gr
 
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
-# The Gradio locale each language is shown in: zh-CN also gives Gradio's own
-# Simplified Chinese strings (upload area, footer, copy buttons).
+# The Gradio locale of each language (zh-CN: Gradio's own strings in Chinese too, e.g. upload area).
 LOCALES = {"en": "en", "zh": "zh-CN"}
 
 EN: dict[str, str] = {
