@@ -90,11 +90,11 @@ def in_title(name: str, title: set[str]) -> bool:
     return name in title or (len(name) >= MIN_PREFIX and any(t.startswith(name) for t in title))
 
 
-def _names_a_family(name: str, holders: int, catalogue: dict[str, tuple[set[str], set[str]]]) -> bool:
+def _names_a_family(name: str, catalogue: dict[str, tuple[set[str], set[str]]]) -> bool:
     """The name is in a title, or the documents whose openings hold it are one document or one
     family: their titles share a word of letters (a company, a product), not only "10k" or a year."""
     titles = [title for title, body in catalogue.values() if in_title(name, title) or name in body]
-    if holders <= OPENING_ONLY_HOLDERS or any(in_title(name, title) for title in titles):
+    if len(titles) <= OPENING_ONLY_HOLDERS or any(in_title(name, title) for title in titles):
         return True
     shared = set.intersection(*titles) if titles else set()
     return any(len(word) >= MIN_PREFIX and word.isalpha() for word in shared)
@@ -114,7 +114,7 @@ def route(question: str, catalogue: dict[str, tuple[set[str], set[str]]],
     ids = [d for d in catalogue if restrict is None or d in restrict]
     limit = max(1, int(MAX_SHARE * len(catalogue)))
     holders = {n: sum(in_title(n, title) or n in body for title, body in catalogue.values()) for n in wanted.names}
-    useful = {n for n, count in holders.items() if 0 < count <= limit and _names_a_family(n, count, catalogue)}
+    useful = {n for n, count in holders.items() if 0 < count <= limit and _names_a_family(n, catalogue)}
     scored = []
     for document_id in ids:
         title, body = catalogue[document_id]

@@ -300,13 +300,12 @@ class Turn:
         elif unaccounted:
             self.warnings.append(f"Figures not found in the passages: {', '.join(unaccounted)}.")
         computed = self.strategy.answer_from_code(self) if self.strategy and finish == "stop" else ""
-        if computed and (replaced or is_abstention(text) or not _says_something(text)):
-            # the model stated none of what code computed from the passages' rows: code states it
+        # the model stated none of what code computed from the passages' rows: code states it
+        stated_by_code = bool(computed) and (replaced or is_abstention(text) or not _says_something(text))
+        if stated_by_code:
             log.info("answer %r states nothing of the prepared calculation; docchat states it", text[:200])
             self.warnings.append("The model's answer did not state docchat's calculation, so docchat states it.")
-            text, replaced, unaccounted, stated_by_code = computed, False, [], True
-        else:
-            stated_by_code = False
+            text, replaced, unaccounted = computed, False, []
         if replaced:
             if not unaccounted:
                 log.info("answer not drawn from its passages, replaced by the abstention: %r", text[:200])
