@@ -11,6 +11,8 @@ is data (rag/metrics.toml, labels counted on real filings), and this module only
   metric itself (FinanceBench often does: its definition wins, ``defines_itself``).
 * ``label_queries``: search phrasings made of a statement's title and a line item's printed
   labels, fused like the model's phrasings (rag/retriever.py).
+* ``calls_for_arithmetic``: whether the question asks for a figure worked out from others (a
+  metric it names, or words such as "growth", "percent", "average", 增长, 平均).
 """
 
 from __future__ import annotations
@@ -41,6 +43,20 @@ _DEFINES = re.compile(
     r"|\b(?:use|using)\s+the\s+formula\b|\bformula\b\s*[:=]|\bas\s+the\s+(?:numerator|denominator)\b"
     r"|\bcalculate\s+[^.?!,;]{1,60}?(?<!\bby)\s+using\b|[A-Za-z)\]]\s*=\s*[A-Za-z(\d]"
     r"|定义为|定义是|计算公式|公式为|计算方法|计算方式",
+    re.IGNORECASE,
+)
+
+# Words that ask for a figure worked out from printed ones. "Change" alone and 变化 alone ask
+# how something changed as often as by how much ("What drove gross margin change?",
+# "是怎么变化的？"): only their quantitative forms count; "grew up" and "how many times does X
+# appear" are no arithmetic.
+_ARITHMETIC = re.compile(
+    r"\b(?:ratios?|margins?|growth|grow|grew(?! up)|grown|increas\w*|decreas\w*|declin\w*|differen\w*"
+    r"|percent\w*|averages?|mean of|total|sum|combined|turnover|cagr|yoy|year[- ]over[- ]year|proportion"
+    r"|share of|per|calculat\w*|comput\w*|multiple|how much [^?]{0,60}?chang\w*"
+    r"|times (?:more|less|larger|smaller|higher|lower|as))\b|%"
+    r"|比率|比例|增长|增加|减少|下降|下滑|变化了?多少|变化幅度|差额|相差|合计|总计|总和|平均|百分|多少倍"
+    r"|计算|占比|增幅|降幅",
     re.IGNORECASE,
 )
 
@@ -183,6 +199,14 @@ def line_items_in(question: str, path: Path | None = None) -> list[LineItem]:
     direct = [thing for thing in named if isinstance(thing, LineItem)]
     needed = [item for thing in named if isinstance(thing, Metric) for item in thing.line_items]
     return list(dict.fromkeys([*direct, *needed]))
+
+
+def calls_for_arithmetic(question: str, path: Path | None = None) -> bool:
+    """Whether answering ``question`` may need arithmetic: it names a metric of the catalogue or
+    asks for a ratio, change, share, total or average. Only such turns get the calculator's
+    instructions (rag/strategies/compute.py): over a paper or a manual they made the 1.5B
+    decline answerable questions and copy the examples' made-up figures (BENCHMARKS.md §3b'')."""
+    return bool(_ARITHMETIC.search(question)) or bool(metrics_in(question, path))
 
 
 def defines_itself(question: str) -> bool:

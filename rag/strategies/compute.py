@@ -24,7 +24,7 @@ from llm.types import GenerationParams, Message, TextStream, Usage
 from rag.calculator import CALC_CLOSE, CALC_OPEN, calculate, format_result
 from rag.language import is_chinese
 from rag.metric_calculation import Prepared, answer_text, preparable, prepare, prompt_text
-from rag.metric_definitions import definitions_prompt
+from rag.metric_definitions import calls_for_arithmetic, definitions_prompt
 from rag.page_roles import PATH_SEPARATOR, title_kind
 from rag.prompting import question_with_reminder
 from rag.strategies.base import Turn
@@ -101,8 +101,12 @@ class ComputeStrategy(RetrieveThenAnswer):
                        filenames=[s.filename for s in passages], statements=[_statement(s.section) for s in passages])
 
     def instructions(self, turn: Turn, base: str) -> str:
+        """The answer's instructions, with the calculator's form and examples only where the
+        question (as asked or as searched) calls for arithmetic; the others get the plain
+        retrieve-then-answer prompt, whose system-prompt KV is saved as well. A conversation
+        that moves between the two re-reads its kept history once at the switch."""
         system = super().instructions(turn, base)
-        if not turn.sources:
+        if not turn.sources or not (calls_for_arithmetic(turn.question) or calls_for_arithmetic(turn.standalone)):
             return system
         return f"{system}\n\n{CALC_INSTRUCTIONS_ZH if is_chinese(turn.question) else CALC_INSTRUCTIONS_EN}"
 

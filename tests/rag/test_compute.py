@@ -129,6 +129,20 @@ def test_a_broken_expression_is_a_failed_calculation_and_the_answer_goes_on(make
     assert "Traceback" not in streamed
 
 
+def test_a_question_that_calls_for_no_arithmetic_gets_the_plain_instructions(make_services, bundled_backend, tmp_path):
+    """Over a question about words the calculator's examples only made the 1.5B decline or copy
+    their made-up figures: the prompt is the plain one (its KV saved as well); a figure the
+    model still works out before an "=" is computed all the same."""
+    pdf = make_pdf(tmp_path / "harbor.pdf", STATEMENT)
+    backend = CalculatingBackend(bundled_backend, ["Harbor Lamp has factories in Portland and Halifax [2]."],
+                                 engine="llama.cpp")
+    _, streamed, result = scripted_turn(make_services, backend, pdf, "Where are Harbor Lamp's factories?")
+    [(messages, params)] = backend.requests
+    assert CALC_INSTRUCTIONS_EN not in messages[0]["content"] and "Cite only passages" in messages[0]["content"]
+    assert CALC_CLOSE in params.stop and "=" in params.stop
+    assert result.strategy == "compute" and streamed == "Harbor Lamp has factories in Portland and Halifax [2]."
+
+
 def test_with_the_calculator_off_the_model_answers_as_before(make_services, bundled_backend, tmp_path):
     pdf = make_pdf(tmp_path / "harbor.pdf", STATEMENT)
     backend = CalculatingBackend(bundled_backend, ["Net sales grew by about 12% [1]."])

@@ -9,6 +9,7 @@ import pytest
 
 from rag.metric_definitions import (
     METRICS_FILE,
+    calls_for_arithmetic,
     definitions_prompt,
     defines_itself,
     label_queries,
@@ -106,6 +107,33 @@ def test_a_question_that_gives_its_formula_defines_itself(question):
 ])
 def test_a_question_that_only_names_its_metric_does_not_define_it(question):
     assert not defines_itself(question)
+
+
+@pytest.mark.parametrize("question", [
+    "What is the FY2018 fixed asset turnover ratio for CVS Health?",
+    "By how much did net sales grow in 2023?",
+    "What percent of Ulta Beauty's total spend on stock repurchases occurred in Q4?",
+    "How much has the effective tax rate of Corning changed between FY2021 and FY2022?",
+    "What is the 3 year average of capex for MGM Resorts?",
+    "What is Apple's FY2022 EBITDA?",  # a metric of the catalogue, no arithmetic word
+    "2022年营业收入比2021年增长了多少？",
+    "样本企业的员工平均每人喝了多少杯奶茶？",
+])
+def test_a_question_that_asks_for_a_worked_out_figure_calls_for_arithmetic(question):
+    assert calls_for_arithmetic(question)
+
+
+@pytest.mark.parametrize("question", [
+    "Which method integrates knowledge into white-box models via directive fine-tuning?",
+    "How many times does \"HIT\" appear in the slides?",
+    "Who is the mayor of the town where the author of this document grew up?",
+    "What does NARL mean in this report?",
+    "What drove the change in the company's strategy?",
+    "DEA模型的投入指标有哪些？",
+    "2015-2021年安徽专精特新企业的全要素生产率指数是怎么变化的？",
+])
+def test_a_question_about_words_calls_for_no_arithmetic(question):
+    assert not calls_for_arithmetic(question)
 
 
 def test_definitions_prompt_in_english():
