@@ -13,6 +13,11 @@ fluent, cited answer ("The CEO's favourite colour is blue. [1]"). What gives it 
   employees does Amazon have in Antarctica?" — is not caught: the missing word of a right
   answer is as often a company's name its page does not print, or a metric's name.)
 
+* it answers "how many X?" with a bare figure ("[3] 582", "2个[1]") that a page prints about
+  something else: a figure says nothing of what it counts, so the page that prints it must
+  speak of X or of all the rest of the question (``counts_what_was_asked``) — "company cars",
+  "lease" and "Iceland" are not on the page of J&J's segment table that prints 582.
+
 An answer drawn from the passages repeats their names and terms. Figures are left out of
 the word test: a model may compute one (a ratio, a change) that no passage prints. An
 answer in one language over passages in the other (a Chinese summary of an English
@@ -154,6 +159,57 @@ def speaks_of_question(answer: str, question: str, passages: Sequence[str]) -> b
     return question_share(question, passages) >= MIN_QUESTION_SHARE or _pinned(answer, question, passages)
 
 
+# --- a bare figure answers "how many X?" only from a page that speaks of X ---------------
+_HOW_MANY = re.compile(r"\bhow\s+many\s+([^?.,;:!]+)", re.IGNORECASE)
+_HOW_MANY_ZH = re.compile(r"(?:几|多少)[个家名位次项种条篇只辆台人座间本张杯场]([\u4e00-\u9fff]{2,8})")
+# Where the counted thing's words end: "how many company cars | did ...", "how many steps | are".
+_PHRASE_END = frozenset("""
+did does do are is were was have has had can could will would should may might in of for on at from
+that which who whom to by with per during since as than under over into across between there
+""".split())
+MAX_COUNTED_WORDS = 4
+_NOT_COUNTED = frozenset({"time", "次"})
+
+
+def counted_thing(question: str) -> str | None:
+    """The word (stemmed) naming what a "how many X?" / "几个X" question counts: the last word
+    of X, its head ("company cars" → "car"); None for other questions and for a head any
+    question uses ("how many pages", "how many times", GENERIC_WORDS): a page rarely prints it."""
+    if found := _HOW_MANY.search(question):
+        taken: list[str] = []
+        for word in found.group(1).split():
+            if word.lower() in _PHRASE_END or len(taken) == MAX_COUNTED_WORDS:
+                break
+            taken.append(word)
+        words = [stem(w) for w in _words(" ".join(taken))]
+    elif found := _HOW_MANY_ZH.search(question):
+        words = _words(found.group(1))
+    else:
+        return None
+    head = words[-1] if words else None
+    return None if head is None or head in GENERIC_WORDS or head in _NOT_COUNTED else head
+
+
+def _figure_only(answer: str, question: str) -> bool:
+    """The answer adds figures to the question and no word: "[3] 582 [3] 282", "3 [1]"."""
+    added = added_words(answer, question)
+    return bool(added) and all(any(ch.isdigit() for ch in w) for w in added)
+
+
+def counts_what_was_asked(answer: str, question: str, passages: Sequence[str]) -> bool:
+    """False when a bare figure answers "how many X?", no passage that prints it (any
+    passage, when the figure is too short to place) names X, and X is not all they miss of
+    the question: a manual's numbered steps or a map's markers are counted without the word
+    "steps" or "markers" on the page, but then the rest of the question is there ("replace
+    the grille"); the J&J page that prints 582 lacks "cars", "lease" and "Iceland"."""
+    thing = counted_thing(question)
+    if thing is None or not _figure_only(answer, question):
+        return True
+    stated = figures(answer)
+    known = _stems([p for p in passages if stated & figures(p)] or passages)
+    return thing in known or not (question_terms(question) - known - {thing})
+
+
 # --- an answer in one language over passages in the other ------------------------------
 def cross_language(text: str, passages: Sequence[str]) -> bool:
     """True when the passages, read together, are in the other language than ``text``
@@ -187,7 +243,8 @@ def cross_language_grounded(answer: str, passages: Sequence[str]) -> bool:
 def is_grounded(answer: str, question: str, passages: Sequence[str]) -> bool:
     """False when the answer only restates the question (unless it answers yes or no), adds
     mostly words that none of ``passages`` contains, or answers a question the passages do
-    not speak of (``speaks_of_question``, when the question is in their language). An answer
+    not speak of (``speaks_of_question``, ``counts_what_was_asked``; when the question is in
+    their language). An answer
     in the other language is judged by ``cross_language_grounded`` alone."""
     if cross_language(answer, passages):
         return cross_language_grounded(answer, passages)
@@ -196,4 +253,6 @@ def is_grounded(answer: str, question: str, passages: Sequence[str]) -> bool:
         return False
     if share is not None and share < MIN_GROUNDED_SHARE:
         return False
-    return cross_language(question, passages) or speaks_of_question(answer, question, passages)
+    if cross_language(question, passages):
+        return True
+    return speaks_of_question(answer, question, passages) and counts_what_was_asked(answer, question, passages)

@@ -1,6 +1,14 @@
 """rag/grounding.py: which answers are drawn from their passages (exact cases, both languages)."""
 
-from rag.grounding import added_words, cross_language, grounded_share, is_grounded, question_share, question_terms
+from rag.grounding import (
+    added_words,
+    counted_thing,
+    cross_language,
+    grounded_share,
+    is_grounded,
+    question_share,
+    question_terms,
+)
 
 PASSAGE = ("Net sales were $1,250 million in fiscal 2023, up from $1,100 million. "
            "The company operates 1,138 stores in the United States and Canada.")
@@ -89,6 +97,26 @@ def test_right_answers_of_each_kind_are_kept():
     assert is_grounded("样本为2015-2021年安徽省专精特新企业。[1]", "本文的样本是哪些企业？", [ZH_AUTHORS])
     # a question of one distinctive word is not judged: the slide prints the name, not "presenter"
     assert is_grounded("Jane Doe [1].", "Who is the presenter of this slide?", [FILING])
+
+
+# J&J's 2023 10-K prints a segment table with these figures; what the question counts is not on it.
+SEGMENTS = ("Johnson & Johnson segment information. Consumer Health segment: 582 employees in Europe, "
+            "282 in the Middle East and Africa. Pharmaceutical segment sales by region.")
+MANUAL = "Replacing the grille (a screwdriver is required): 1. Unscrew the two screws. 2. Lift the grille. 3. Fit the new grille and screw it tight."
+
+
+def test_a_bare_figure_counts_what_was_asked_only_where_the_page_speaks_of_it():
+    cars = "How many company cars did Johnson & Johnson's Consumer Health segment lease in Iceland in 2023?"
+    assert counted_thing(cars) == "car"
+    # every word the question shares with the page is a segment's name: "cars", "lease" and "Iceland" are not there
+    assert not is_grounded("[3] 582 [3] 282", cars, [SEGMENTS])
+    assert is_grounded("[1] 582 [1] 282", "How many employees does Johnson & Johnson's Consumer Health segment "
+                       "have in Europe and in the Middle East and Africa?", [SEGMENTS])
+    # a manual's numbered steps are counted without the word "steps": the rest of the question is on the page
+    assert is_grounded("3 [1]", "How many steps are required to replace the grille?", [MANUAL])
+    assert not is_grounded("2个[1]", "作者有几个兄弟姐妹？", [ZH_AUTHORS])
+    # a figure with words of its own is judged by its words, as before
+    assert counted_thing("How many times does HIT appear?") is None and counted_thing("How many pages?") is None
 
 
 def test_generic_words_of_a_question_say_nothing_about_its_subject():
