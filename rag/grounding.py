@@ -244,8 +244,8 @@ def is_grounded(answer: str, question: str, passages: Sequence[str]) -> bool:
     """False when the answer only restates the question (unless it answers yes or no), adds
     mostly words that none of ``passages`` contains, or answers a question the passages do
     not speak of (``speaks_of_question``, ``counts_what_was_asked``; when the question is in
-    their language). An answer
-    in the other language is judged by ``cross_language_grounded`` alone."""
+    their language). An answer in the other language is judged by ``cross_language_grounded``
+    alone."""
     if cross_language(answer, passages):
         return cross_language_grounded(answer, passages)
     share = grounded_share(answer, question, passages)
