@@ -93,6 +93,11 @@ def _words(text: str) -> list[str]:
 GENERIC_WORDS = frozenset(stem(w) for w in _GENERIC_EN.split()) | frozenset(_GENERIC_ZH.split())
 
 
+def _has_digit(word: str) -> bool:
+    """A figure or a word with digits ("1,138", "fy2021", "q4"): never a word a page must print."""
+    return any(ch.isdigit() for ch in word)
+
+
 def _stems(texts: Iterable[str]) -> set[str]:
     return {stem(w) for text in texts for w in _words(text)}
 
@@ -114,7 +119,7 @@ def grounded_share(answer: str, question: str, passages: Sequence[str]) -> float
     added = added_words(answer, question)
     if not added:
         return None
-    words = [w for w in added if not any(ch.isdigit() for ch in w)]  # "1,138", "fy2021", "q4"
+    words = [w for w in added if not _has_digit(w)]
     if not words:
         return 1.0
     known = _stems(passages)
@@ -128,7 +133,7 @@ def question_terms(question: str) -> set[str]:
     (the "s" of "company's") and the words any question about a document uses
     (GENERIC_WORDS)."""
     return {w for w in (stem(w) for w in _words(_FILE_NAME.sub(" ", question)))
-            if len(w) > 1 and w not in GENERIC_WORDS and not any(ch.isdigit() for ch in w)}
+            if len(w) > 1 and w not in GENERIC_WORDS and not _has_digit(w)}
 
 
 def question_share(question: str, passages: Sequence[str]) -> float | None:
@@ -168,7 +173,7 @@ did does do are is were was have has had can could will would should may might i
 that which who whom to by with per during since as than under over into across between there
 """.split())
 MAX_COUNTED_WORDS = 4
-_NOT_COUNTED = frozenset({"time", "次"})
+_NOT_COUNTED = frozenset({"time"})  # "how many times does X appear": occurrences, not a thing
 
 
 def counted_thing(question: str) -> str | None:
@@ -193,7 +198,7 @@ def counted_thing(question: str) -> str | None:
 def _figure_only(answer: str, question: str) -> bool:
     """The answer adds figures to the question and no word: "[3] 582 [3] 282", "3 [1]"."""
     added = added_words(answer, question)
-    return bool(added) and all(any(ch.isdigit() for ch in w) for w in added)
+    return bool(added) and all(_has_digit(w) for w in added)
 
 
 def counts_what_was_asked(answer: str, question: str, passages: Sequence[str]) -> bool:
