@@ -58,12 +58,16 @@ _CONTEXT_TAG = re.compile(r"</?\s*context\s*>", re.IGNORECASE)
 
 
 def format_context(sources: Sequence[Source], max_chars_per_source: int = 1500,
-                   texts: Sequence[str] | None = None) -> str:
+                   texts: Sequence[str] | None = None, file_once: bool = False) -> str:
     """Number the retrieved chunks [1]..[k] with file and page inside <context> tags.
 
     ``texts``: what to send of each passage instead of its whole text (rag/pruning.py);
     it may be shorter than ``sources``: only the first ``len(texts)`` passages are sent,
     still numbered as the sources are, so [n] names source n either way.
+    ``file_once``: a passage from the same file as the one before it gives only its page
+    ("[2] p. 7"). A filing's name costs the 1.5B's tokenizer 10–25 tokens, repeated five
+    times it was a sixth of a pruned context (BENCHMARKS.md §3c); the model reads a run
+    of pages as one file's, as a person does.
     Tags inside the documents are neutralised, so a PDF cannot close the data block
     early and smuggle text out as instructions.
     """
@@ -72,11 +76,14 @@ def format_context(sources: Sequence[Source], max_chars_per_source: int = 1500,
     if texts is None:
         texts = [src.text for src in sources]
     blocks = []
+    previous = None
     for n, (src, sent) in enumerate(zip(sources, texts), start=1):
         text = _CONTEXT_TAG.sub("[context]", sent).strip()
         if len(text) > max_chars_per_source:
             text = text[:max_chars_per_source].rstrip() + " …"
-        blocks.append(f"[{n}] {src.filename}, p. {src.page}\n{text}")
+        named = "" if file_once and src.filename == previous else f"{src.filename}, "
+        previous = src.filename
+        blocks.append(f"[{n}] {named}p. {src.page}\n{text}")
     return "<context>\n" + "\n\n".join(blocks) + "\n</context>"
 
 

@@ -21,7 +21,7 @@ class RetrieveThenAnswer(AnswerStrategy):
         """With ``prune_passages`` (rag/pruning.py), each passage as far as it bears on the
         question — its sentences and table rows that name the question's words or the printed
         labels of the line items it names, with their header and scale line — and only the
-        passages that score near the best. The passages not sent leave the turn's sources,
+        passages that score near the best, each file named once in a run of its pages. The passages not sent leave the turn's sources,
         so the answer is checked and shown against what the model read."""
         if not turn.settings.prune_passages or not turn.sources:
             return format_context(turn.sources)
@@ -29,4 +29,4 @@ class RetrieveThenAnswer(AnswerStrategy):
         labels = [label for item in line_items_in(turn.standalone) for label in (*item.labels, *item.labels_zh)]
         texts = prompt_passages(turn.standalone, turn.sources, extra_terms=labels, at_least=self.keep_passages)
         turn.sources = turn.sources[: len(texts)]
-        return format_context(turn.sources, texts=texts)
+        return format_context(turn.sources, texts=texts, file_once=True)

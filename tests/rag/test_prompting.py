@@ -98,3 +98,18 @@ def test_abstentions_are_recognised_at_the_start_of_an_answer(answer, expected):
     from rag.prompting import is_abstention
 
     assert is_abstention(answer) is expected
+
+
+def test_file_once_names_a_file_only_where_the_run_of_its_pages_starts():
+    sources = [_src("a.pdf", 3, "One."), _src("a.pdf", 5, "Two."), _src("b.pdf", 1, "Three."),
+               _src("a.pdf", 9, "Four.")]
+    block = format_context(sources, file_once=True)
+    assert block == (
+        "<context>\n"
+        "[1] a.pdf, p. 3\nOne.\n\n"
+        "[2] p. 5\nTwo.\n\n"
+        "[3] b.pdf, p. 1\nThree.\n\n"
+        "[4] a.pdf, p. 9\nFour.\n"
+        "</context>"
+    )
+    assert format_context(sources).count("a.pdf") == 3
