@@ -51,6 +51,9 @@ _PER_SHARE = re.compile(r"\bper\s+(?:common\s+|diluted\s+|basic\s+)?share\b|每�
 # "growth", which are metrics over two years themselves.
 _TREND = re.compile(r"\b(?:improv\w*|declin\w*|deteriorat\w*|trend\w*|compared?|increas\w*|decreas\w*"
                     r"|higher|lower|better|worse)\b|改善|下降|上升|趋势", re.I)
+# "Which of JPM's segments had the lowest net revenue?": a choice among rows, which the
+# company's one total line does not answer.
+_ASKS_WHICH = re.compile(r"^\W*which\b|哪", re.I)
 _ASKS_RATIO = re.compile(r"%|\b(?:margin|ratio|rate|percent(?:age)?|growth|cagr|average|per share)\b", re.I)
 # What a longer printed label adds that makes it another line than the item's own.
 _NOT_THE_ITEM = re.compile(r"\b(?:before|continuing|discontinued|noncontrolling|non-controlling|minority|per share"
@@ -94,10 +97,10 @@ def prepare(question: str, passages: Sequence[str], pages: Sequence[Hashable] | 
             # "is the margin improving?": the year before too, so the answer compares two figures
             before = _metric(question, metric, year - 1, [year - 1], rows, passages, pages)
     else:
-        items = [item for item in line_items_in(question) if item.key]
-        if len(items) != 1 or _ASKS_RATIO.search(question):  # a ratio of a line the catalogue cannot compute
+        item = _asked_line(question)
+        if item is None:
             return []
-        found = _lookup(question, items[0], year, rows, passages, pages)
+        found = _lookup(question, item, year, rows, passages, pages)
     if found is None:
         return []
     prepared = [p for p in (before, found) if p is not None]
@@ -114,6 +117,38 @@ def preparable(question: str) -> bool:
     if not _FY.search(question):
         return False
     return any(m.compute for m in metrics_in(question)) or any(item.key for item in line_items_in(question))
+
+
+def statements_needed(question: str) -> list[str]:
+    """The statements whose rows code would read for ``question``: those of the line items in
+    the formula of the metric it names, or of the one line item it names. Search for
+    "inventory turnover" returns the balance sheet's inventories and seldom the income
+    statement's cost of sales; the strategy reads the missing statement's page from the
+    document (rag/strategies/compute.py)."""
+    metric = next((m for m in metrics_in(question) if m.compute), None)
+    if metric is not None:
+        items = load_catalogue().items_by_key
+        keys = (match.group(1) for match in _TOKEN.finditer(_formula(question, metric)[0]))
+        return list(dict.fromkeys(items[key].statement for key in keys if key in items))
+    item = _asked_line(question)
+    return [item.statement] if item is not None else []
+
+
+def _asked_line(question: str) -> LineItem | None:
+    """The one line item whose printed figure answers ``question`` when it names no metric;
+    None for a ratio of a line the catalogue cannot compute, or a choice among rows."""
+    items = [item for item in line_items_in(question) if item.key]
+    if len(items) != 1 or _ASKS_RATIO.search(question) or _ASKS_WHICH.search(question):
+        return None
+    return items[0]
+
+
+def _formula(question: str, metric: Metric) -> tuple[str, bool]:
+    """The compute formula ``question`` asks for (a variant when it defines the metric its own
+    way, "DPO … + change in inventory"), and whether it was a variant."""
+    lowered = question.lower()
+    variant = next((compute for when, compute in metric.variants if when in lowered), None)
+    return variant or metric.compute, variant is not None
 
 
 def _names_absent(question: str, texts: Sequence[str]) -> list[str]:
@@ -167,9 +202,7 @@ def _result(p: Prepared) -> str:
 
 def _metric(question: str, metric: Metric, year: int, years: list[int], rows: list[Row],
             passages: Sequence[str], pages: Sequence[Hashable] | None) -> Prepared | None:
-    lowered = question.lower()
-    variant = next((compute for when, compute in metric.variants if when in lowered), None)
-    formula = variant or metric.compute
+    formula, variant = _formula(question, metric)
     span = max(year - min(years), 1)
     period = [year]
     average = _YEARS_AVERAGE.search(question)

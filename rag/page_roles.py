@@ -240,6 +240,22 @@ def statement_kind(section: str | None) -> str | None:
     return hit[0] if hit else None
 
 
+def first_statement_pages(pages: Iterable[tuple[int, str]]) -> dict[str, list[int]]:
+    """Each statement's first run of pages in a document, from (page, statement) pairs.
+
+    A 10-K prints the company's consolidated statements once, in Item 8; the same titles
+    head a guarantor's condensed consolidating statements, a parent-only schedule or an
+    exhibit's statements further on (MGM Resorts' 2018 10-K prints "Consolidated Balance
+    Sheets" on pages 57, 95 and 174, and page 174's accounts payable are another company's).
+    The first run, a statement over consecutive pages included, is the company's own."""
+    runs: dict[str, list[int]] = {}
+    for page, kind in sorted(set(pages)):
+        run = runs.setdefault(kind, [page])
+        if run[-1] == page - 1:
+            run.append(page)
+    return runs
+
+
 def section_at(titles: Sequence[StatementTitle], start: int, end: int, path: Sequence[str]) -> str:
     """The section of the chunk at ``start:end`` of its page: the statement whose title is
     the last one before the chunk's middle (or inside the chunk, for the chunk that holds

@@ -18,17 +18,17 @@ import re
 import time
 import uuid
 from dataclasses import replace
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from llm.types import GenerationParams, Message, TextStream, Usage
 from rag.calculator import CALC_CLOSE, CALC_OPEN, calculate, format_result
 from rag.language import is_chinese
-from rag.metric_calculation import Prepared, answer_text, preparable, prepare, prompt_text
+from rag.metric_calculation import Prepared, answer_text, preparable, prepare, prompt_text, statements_needed
 from rag.metric_definitions import calls_for_arithmetic, definitions_prompt
-from rag.page_roles import PATH_SEPARATOR, title_kind
+from rag.page_roles import PATH_SEPARATOR, first_statement_pages, title_kind
 from rag.prompting import question_with_reminder
 from rag.strategies.base import Turn
-from rag.types import Source
+from rag.types import Chunk, Source
 from rag.strategies.retrieve import RetrieveThenAnswer
 
 log = logging.getLogger(__name__)
@@ -73,32 +73,42 @@ class ComputeStrategy(RetrieveThenAnswer):
         in the right year's column, or one line item's figure. Search returns a statement page
         in chunks of ~200 tokens, often without the rows a metric needs or the heading that
         names the columns' years, so the rest of each passage's page is read from the index
-        too; a chunk whose rows a calculation uses joins the passages after the retrieved ones
-        (so the reader sees and can open it). Each calculation is a calculation of the turn
-        (shown with its operands' pages) and goes into the question's message."""
+        too, and so is the company's own statement (rag/page_roles.py) a line item lives on
+        when no passage is on it: "inventory turnover" finds the balance sheet's inventories,
+        seldom the income statement's cost of sales. A chunk whose rows a calculation uses
+        joins the passages after the retrieved ones (so the reader sees and can open it).
+        Each calculation is a calculation of the turn (shown with its operands' pages) and
+        goes into the question's message."""
         super().find(turn)
         if not turn.sources or not preparable(turn.standalone):  # no page is read for other questions
             return None
-        page_mates = _page_mates(turn)
-        prepared = self._prepare(turn, page_mates)
+        documents = _documents(turn)
+        own = _own_statement_pages(documents)
+        page_mates = [*_page_mates(turn, documents),
+                      *_statement_pages(turn, documents, own, statements_needed(turn.standalone))]
+        prepared = self._prepare(turn, page_mates, own)
         used = sorted({n for p in prepared for n in p.calculation.sources if n > len(turn.sources)})
         if used:  # again over the passages the prompt will carry, numbered as it numbers them
             joining = [page_mates[n - len(turn.sources) - 1] for n in used]
             turn.sources = [*turn.sources, *joining]
-            prepared = self._prepare(turn, [], headings=[m for m in page_mates if m not in joining])
+            prepared = self._prepare(turn, [], own, headings=[m for m in page_mates if m not in joining])
         self.prepared = prepared
         turn.calculations.extend(p.calculation for p in prepared)
         self.keep_passages = max((n for p in prepared for n in p.calculation.sources), default=0)
         return None
 
     @staticmethod
-    def _prepare(turn: Turn, page_mates: list[Source], headings: list[Source] = ()) -> list[Prepared]:
+    def _prepare(turn: Turn, page_mates: list[Source], own: dict[str, set[tuple[str, int]]] | None = None,
+                 headings: list[Source] = ()) -> list[Prepared]:
         """Prepared calculations over the passages and ``page_mates`` (numbered after them);
-        ``headings`` only name the columns' years of their pages' rows."""
+        ``headings`` only name the columns' years of their pages' rows. A statement page that
+        is not among its document's ``own`` statement pages (a guarantor's, an exhibit's) counts
+        as a page of unknown role, so the company's own statement's row comes first."""
         passages = [*turn.sources, *page_mates]
         return prepare(turn.standalone, [s.text for s in passages], [(s.document_id, s.page) for s in passages],
                        headings=[((h.document_id, h.page), h.text) for h in headings],
-                       filenames=[s.filename for s in passages], statements=[_statement(s.section) for s in passages])
+                       filenames=[s.filename for s in passages],
+                       statements=[_own_statement(s, own) for s in passages])
 
     def instructions(self, turn: Turn, base: str) -> str:
         """The answer's instructions, with the calculator's form and examples only where the
@@ -144,22 +154,66 @@ def _statement(section: str | None) -> str | None:
     return kind[0] if kind else None
 
 
-def _page_mates(turn: Turn) -> list[Source]:
-    """The chunks of the passages' pages that search did not return, in page order, from
-    the index (none where the knowledge base is a stand-in without chunks)."""
+def _documents(turn: Turn) -> dict[str, list[Chunk]]:
+    """The indexed chunks of each of the passages' documents (none where the knowledge base
+    is a stand-in without chunks)."""
     chunks_of = getattr(turn.passages, "document_chunks", None)
     if chunks_of is None:
-        return []
+        return {}
+    return {document_id: chunks_of(document_id, turn.owner)
+            for document_id in dict.fromkeys(s.document_id for s in turn.sources)}
+
+
+def _own_statement_pages(documents: dict[str, list[Chunk]]) -> dict[str, set[tuple[str, int]]]:
+    """(document, page) of each statement's first run of pages in each document: the company's
+    own statements (rag.page_roles.first_statement_pages)."""
+    own: dict[str, set[tuple[str, int]]] = {}
+    for document_id, chunks in documents.items():
+        runs = first_statement_pages((c.page, kind) for c in chunks if (kind := _statement(c.section)))
+        for kind, pages in runs.items():
+            own.setdefault(kind, set()).update((document_id, page) for page in pages)
+    return own
+
+
+def _own_statement(source: Source, own: dict[str, set[tuple[str, int]]] | None) -> str | None:
+    """The statement ``source``'s page is, unless its document prints that statement first on
+    other pages (``own``, read from every passage's document; empty where the knowledge base
+    has no chunks to read, and then every statement page counts)."""
+    kind = _statement(source.section)
+    if kind is None or not own or (source.document_id, source.page) in own.get(kind, ()):
+        return kind
+    return None
+
+
+def _page_mates(turn: Turn, documents: dict[str, list[Chunk]]) -> list[Source]:
+    """The chunks of the passages' pages that search did not return, in page order."""
     have = {s.chunk_id for s in turn.sources}
     mates: list[Source] = []
-    for document_id in dict.fromkeys(s.document_id for s in turn.sources):
+    for document_id, chunks in documents.items():
         pages = {s.page: s for s in turn.sources if s.document_id == document_id}
-        for chunk in chunks_of(document_id, turn.owner):
+        for chunk in chunks:
             if chunk.page in pages and chunk.id not in have:
                 section = chunk.section or pages[chunk.page].section
                 mates.append(Source(chunk.document_id, chunk.filename, chunk.page, chunk.text,
                                     pages[chunk.page].score, chunk.id, section=section))
     return mates
+
+
+def _statement_pages(turn: Turn, documents: dict[str, list[Chunk]], own: dict[str, set[tuple[str, int]]],
+                     needed: Sequence[str]) -> list[Source]:
+    """The chunks of the first passage's document's own ``needed`` statements that no passage
+    is on, in page order: the question is about one company's year, and that company's
+    statement holds the line the search missed."""
+    document_id = turn.sources[0].document_id
+    have = {(s.document_id, s.page) for s in turn.sources}
+    wanted = set()
+    for kind in needed:
+        pages = {key for key in own.get(kind, ()) if key[0] == document_id}
+        if pages and not pages & have:
+            wanted |= pages
+    score = min(s.score for s in turn.sources)
+    return [Source(c.document_id, c.filename, c.page, c.text, score, c.id, section=c.section)
+            for c in documents.get(document_id, ()) if (c.document_id, c.page) in wanted]
 
 
 def open_calculation(text: str) -> str | None:

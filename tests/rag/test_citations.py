@@ -106,8 +106,9 @@ def in_pieces(answer: str) -> TextStream:
     return TextStream(iter(pieces), Usage(completion_tokens=len(pieces)))
 
 
-def scripted_turn(make_services, backend, pdf, question: str, **settings):
-    """One turn over ``pdf`` answered by a scripted ``backend``: (services, streamed text, result)."""
+def scripted_turn(make_services, backend, pdf, question: str, k: int = 2, **settings):
+    """One turn over ``pdf`` answered by a scripted ``backend`` from the ``k`` passages search
+    returns: (services, streamed text, result)."""
     from services import build_services
     from settings import Settings
 
@@ -116,7 +117,7 @@ def scripted_turn(make_services, backend, pdf, question: str, **settings):
     scripted = build_services(Settings(data_dir=services.settings.data_dir, **settings), llm=backend,
                               embedder=services.embedder)
     try:
-        stream = scripted.pipeline.stream_turn(TurnRequest("u", question, k=2))
+        stream = scripted.pipeline.stream_turn(TurnRequest("u", question, k=k))
         streamed = "".join(stream)
         return services, streamed, stream.result
     finally:

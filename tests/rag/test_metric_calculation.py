@@ -183,3 +183,41 @@ def test_a_decline_stands_when_code_prepared_nothing(make_services, bundled_back
     backend = CalculatingBackend(bundled_backend, ["Not in your documents."])
     _, _, result = scripted_turn(make_services, backend, path, "Who audits Harbor Lamp's FY2023 statements?")
     assert result.text == "Not in your documents." and not result.stated_by_code and not result.calculations
+
+
+GUARANTOR = (["HARBOR LAMP COMPANY", "CONDENSED CONSOLIDATING BALANCE SHEETS", "Guarantor subsidiaries",
+              "(In millions)"], ["2023", "2022"],
+             [("Current assets:", [("Inventories", "301", "288"), ("Total current assets", "905", "870")])])
+INVENTORY_NOTE = (["HARBOR LAMP COMPANY", "NOTE 5. INVENTORIES", "(In millions)"], ["2023", "2022"],
+                  [("Inventories by kind:", [("Finished goods", "512", "498"), ("Raw materials", "300", "270"),
+                                             ("Total inventories", "812", "768")])])
+
+
+def test_the_statement_search_missed_is_read_from_the_companys_own_pages(make_services, bundled_backend, tmp_path):
+    """Asked for inventory turnover, search returns the balance sheet (k=1); cost of sales is on
+    the income statement, which it did not return: docchat reads that from the document's own
+    statement pages, and the page joins the passages."""
+    path = make_statement_pdf(tmp_path / "HARBOR_2023_10K.pdf", [INCOME, BALANCE, INVENTORY_NOTE, GUARANTOR])
+    backend = CalculatingBackend(bundled_backend, ["[1]"])
+    _, _, result = scripted_turn(make_services, backend, path, "What is the FY2023 inventory turnover ratio?", k=1)
+    [calc] = result.calculations
+    assert calc["expression"] == "2,610 / ((812 + 768) / 2)" and calc["ok"]
+    pages = [s.page for s in result.sources]
+    assert pages[0] == 2 and [pages[o["source"] - 1] for o in calc["operands"]] == [1, 2, 2]
+
+
+def test_a_line_is_read_from_the_companys_own_statement_before_a_guarantors(make_services, bundled_backend, tmp_path):
+    """The guarantor subsidiaries' condensed consolidating balance sheet, further on in the
+    filing, ranks first for "inventories"; the company's inventories are on its own balance sheet."""
+    path = make_statement_pdf(tmp_path / "HARBOR_2023_10K.pdf", [INCOME, BALANCE, INVENTORY_NOTE, GUARANTOR])
+    backend = CalculatingBackend(bundled_backend, ["[1]"])
+    _, _, result = scripted_turn(make_services, backend, path, "What were inventories at the end of FY2023?")
+    [calc] = result.calculations
+    assert [s.page for s in result.sources] == [4, 2]
+    assert calc["expression"] == "812" and [o["source"] for o in calc["operands"]] == [2]
+
+
+def test_a_choice_among_rows_gets_no_total_line(statement_pages):
+    _, pages = statement_pages
+    assert prepare("Which of Harbor Lamp's products had the lowest net sales in FY2023?", pages) == []
+    assert prepare("What were Harbor Lamp's net sales in FY2023?", pages) != []

@@ -13,6 +13,7 @@ from rag.page_roles import (
     EQUITY,
     INCOME,
     canonical_statement,
+    first_statement_pages,
     matches_section,
     names_section,
     page_statements,
@@ -210,3 +211,12 @@ def test_fill_sections_gives_an_old_index_its_sections_without_re_embedding(make
     after = store._collection.get(ids=old["ids"], include=["embeddings"])
     assert (after["embeddings"] == old["embeddings"]).all()
     assert kb.fill_sections() == 0  # done once
+
+
+def test_a_statements_first_run_of_pages_is_the_companys_own():
+    # MGM Resorts' 2018 10-K: Item 8, then a guarantor's condensed consolidating statements,
+    # then an exhibit's; a balance sheet over two pages stays one run
+    pages = [(57, BALANCE), (58, INCOME), (60, CASH_FLOW), (95, BALANCE), (96, INCOME), (174, BALANCE),
+             (61, CASH_FLOW), (175, INCOME), (58, INCOME)]
+    assert first_statement_pages(pages) == {BALANCE: [57], INCOME: [58], CASH_FLOW: [60, 61]}
+    assert first_statement_pages([]) == {}
