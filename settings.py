@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     prune_passages: bool = Field(
         True,
         description="Send the model only the sentences and table rows of each passage that bear on the question "
-                    "(with the table header and scale line); the sources still show the whole passage.",
+                    "(with the table header and scale line), each file named once in a run of its pages; "
+                    "the sources still show the whole passage.",
     )
     speculation: str = Field(
         "off",
