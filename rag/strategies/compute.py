@@ -98,7 +98,7 @@ class ComputeStrategy(RetrieveThenAnswer):
         return None
 
     @staticmethod
-    def _prepare(turn: Turn, page_mates: list[Source], own: dict[str, set[tuple[str, int]]] | None = None,
+    def _prepare(turn: Turn, page_mates: list[Source], own: dict[str, set[tuple[str, int]]],
                  headings: list[Source] = ()) -> list[Prepared]:
         """Prepared calculations over the passages and ``page_mates`` (numbered after them);
         ``headings`` only name the columns' years of their pages' rows. A statement page that
@@ -175,7 +175,7 @@ def _own_statement_pages(documents: dict[str, list[Chunk]]) -> dict[str, set[tup
     return own
 
 
-def _own_statement(source: Source, own: dict[str, set[tuple[str, int]]] | None) -> str | None:
+def _own_statement(source: Source, own: dict[str, set[tuple[str, int]]]) -> str | None:
     """The statement ``source``'s page is, unless its document prints that statement first on
     other pages (``own``, read from every passage's document; empty where the knowledge base
     has no chunks to read, and then every statement page counts)."""

@@ -21,8 +21,9 @@ class RetrieveThenAnswer(AnswerStrategy):
         """With ``prune_passages`` (rag/pruning.py), each passage as far as it bears on the
         question — its sentences and table rows that name the question's words or the printed
         labels of the line items it names, with their header and scale line — and only the
-        passages that score near the best, each file named once in a run of its pages. The passages not sent leave the turn's sources,
-        so the answer is checked and shown against what the model read."""
+        passages that score near the best, each file named once in a run of its pages. The
+        passages not sent leave the turn's sources, so the answer is checked and shown against
+        what the model read."""
         if not turn.settings.prune_passages or not turn.sources:
             return format_context(turn.sources)
         # the standalone question: a follow-up's own words ("and in 2022?") name too little
