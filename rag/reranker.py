@@ -143,7 +143,10 @@ def make_reranker(setting: str | None, device: str = "cpu") -> Reranker | None:
         from rag.embeddings import SentenceTransformerEmbedder
 
         choice = resolve_embedding_model(setting.strip().lower(), device)
-        return EmbeddingReranker(SentenceTransformerEmbedder(choice.source, choice.device, dtype=choice.dtype))
+        reranker = EmbeddingReranker(SentenceTransformerEmbedder(choice.source, choice.device, dtype=choice.dtype))
+        logger.info("reranker: %s re-scores the search's best candidates, its rank fused with the search's "
+                    "(weight %.1f)", reranker.name, reranker.weight)
+        return reranker
     source = resolve_reranker(setting, device)
     if source is None:
         return None
