@@ -120,13 +120,18 @@ class SentenceTransformerEmbedder:
 
 def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     """The embedder ``settings.embedding_model`` / ``settings.device`` ask for ('auto' resolved)."""
+    return embedder_for(settings.embedding_model, settings.device)
+
+
+def embedder_for(setting: str, device: str) -> SentenceTransformerEmbedder:
+    """The embedder an embedding-model setting names ('auto', a short name such as
+    'embeddinggemma', an HF id or a dir) on ``device``: the index's, or a re-scorer's
+    (rag/reranker.py)."""
     try:
         from llm.model_paths import resolve_embedding_model
 
-        choice = resolve_embedding_model(settings.embedding_model, settings.device)
+        choice = resolve_embedding_model(setting, device)
         return SentenceTransformerEmbedder(choice.source, choice.device, dtype=choice.dtype)
     except ImportError:
-        setting = settings.embedding_model
         source = str(_bundled_dir()) if setting in ("", "auto") else setting
-        device = settings.device if settings.device not in ("", "auto") else "cpu"
-        return SentenceTransformerEmbedder(source, device)
+        return SentenceTransformerEmbedder(source, device if device not in ("", "auto") else "cpu")

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rag.fusion import reciprocal_rank_fusion
 from rag.types import Source
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ class CrossEncoderReranker:
 
 class EmbeddingReranker:
     """Re-scores candidates with a second (stronger) embedder and fuses its ranking with the
-    hybrid search's: score = 1/(RRF_K + fused rank) + weight/(RRF_K + embedder rank).
+    hybrid search's by reciprocal rank (rag/fusion.py): 1/(60 + search rank) + weight/(60 +
+    embedder rank), ties in the search's order.
 
     Fused, not replaced: EmbeddingGemma's order alone lost pages the hybrid order had in the
     five (the statement weighing and the line-item labels know what it does not); fused at
@@ -75,8 +77,6 @@ class EmbeddingReranker:
     Chunk vectors are kept by chunk id (``cache_size`` of them, least recently used dropped), so
     a conversation about one document embeds its pages once.
     """
-
-    RRF_K = 60  # reciprocal-rank constant, as rag/fusion.py
 
     def __init__(self, embedder: Any, weight: float = 1.0, cache_size: int = 20_000) -> None:
         self.embedder = embedder
@@ -106,10 +106,13 @@ class EmbeddingReranker:
         if len(sources) < 2:
             return sources
         similarity = self._chunk_vectors(sources) @ self.embedder.embed_query(query)
-        embedder_rank = {i: r for r, i in enumerate(np.argsort(-similarity, kind="stable"))}
-        for i, source in enumerate(sources):
-            source.score = 1 / (self.RRF_K + i) + self.weight / (self.RRF_K + embedder_rank[i])
-        return sorted(sources, key=lambda s: s.score, reverse=True)
+        by_embedder = [int(i) for i in np.argsort(-similarity, kind="stable")]
+        fused = reciprocal_rank_fusion([range(len(sources)), by_embedder], weights=[1.0, self.weight])
+        ranked = []
+        for i, score in fused:
+            sources[i].score = score
+            ranked.append(sources[i])
+        return ranked
 
 
 def resolve_reranker(setting: str | None, device: str) -> str | None:
@@ -139,11 +142,9 @@ def make_reranker(setting: str | None, device: str = "cpu") -> Reranker | None:
     from llm.bundled_embedder import BUNDLED_EMBEDDERS
 
     if setting and setting.strip().lower() in BUNDLED_EMBEDDERS:
-        from llm.model_paths import resolve_embedding_model
-        from rag.embeddings import SentenceTransformerEmbedder
+        from rag.embeddings import embedder_for
 
-        choice = resolve_embedding_model(setting.strip().lower(), device)
-        reranker = EmbeddingReranker(SentenceTransformerEmbedder(choice.source, choice.device, dtype=choice.dtype))
+        reranker = EmbeddingReranker(embedder_for(setting.strip().lower(), device))
         logger.info("reranker: %s re-scores the search's best candidates, its rank fused with the search's "
                     "(weight %.1f)", reranker.name, reranker.weight)
         return reranker
