@@ -315,6 +315,7 @@ def record(aset: AnswerSet, system: str, q: FinanceQuestion, answer: Answer) -> 
         "completion_tokens": turn.usage.completion_tokens if turn is not None else None,
         "warnings": list(turn.warnings) if turn is not None else [],
         "model_text": turn.model_text if turn is not None else "",  # what a replaced answer said
+        "passages": [s.text for s in turn.sources] if turn is not None else [],  # what the checks read
         "question_type": q.question_type or None,
         **calculation_record(turn, q.answer if aset.scoring == "figure" else "", q.question),
     }
