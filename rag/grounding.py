@@ -53,6 +53,7 @@ _YES_NO = re.compile(r"^\W*(?:yes|no|是|否|不是|对|不对|没有|有)(?:\b|
 _YES_NO_WORDS = frozenset({"yes", "no", "不是", "没有", "不对"})  # single Chinese characters never count (_words)
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _FILE_NAME = re.compile(r"\S+\.(?:pdf|docx?|txt|md|html?)\b", re.IGNORECASE)
+_CITATION_MARK = re.compile(r"\[\d+\]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'.-]*[A-Za-z0-9]|[A-Za-z]")
 
 # Words any question about a filing, report or paper may use, whatever it asks about: that
@@ -206,13 +207,15 @@ def counts_what_was_asked(answer: str, question: str, passages: Sequence[str]) -
     passage, when the figure is too short to place) names X, and X is not all they miss of
     the question: a manual's numbered steps or a map's markers are counted without the word
     "steps" or "markers" on the page, but then the rest of the question is there ("replace
-    the grille"); the J&J page that prints 582 lacks "cars", "lease" and "Iceland"."""
+    the grille"); the J&J page that prints 582 lacks "cars", "lease" and "Iceland". A question
+    that asks nothing but X ("作者有几个兄弟姐妹？") has no rest to vouch for the figure."""
     thing = counted_thing(question)
     if thing is None or not _figure_only(answer, question):
         return True
     stated = figures(answer)
     known = _stems([p for p in passages if stated & figures(p)] or passages)
-    return thing in known or not (question_terms(question) - known - {thing})
+    rest = question_terms(question) - {thing}
+    return thing in known or bool(rest) and not rest - known
 
 
 # --- an answer in one language over passages in the other ------------------------------
@@ -238,6 +241,12 @@ def _shared_terms(answer: str, passages: Sequence[str]) -> tuple[int, int]:
     return len(stated), found
 
 
+def _in_a_language(answer: str, question: str) -> str:
+    """The text whose language the answer is in: the answer's own, or the question's when the
+    answer has no words ("2[1]" to "作者有几个兄弟姐妹？" is in Chinese, not in English)."""
+    return answer if any(ch.isalpha() for ch in _CITATION_MARK.sub(" ", answer)) else question
+
+
 def cross_language_grounded(answer: str, passages: Sequence[str]) -> bool:
     """An answer whose words cannot match the passages' is kept unless it states figures or
     terms of which the passages print none (it cannot have read them there)."""
@@ -251,7 +260,7 @@ def is_grounded(answer: str, question: str, passages: Sequence[str]) -> bool:
     not speak of (``speaks_of_question``, ``counts_what_was_asked``; when the question is in
     their language). An answer in the other language is judged by ``cross_language_grounded``
     alone."""
-    if cross_language(answer, passages):
+    if cross_language(_in_a_language(answer, question), passages):
         return cross_language_grounded(answer, passages)
     share = grounded_share(answer, question, passages)
     if share is None and not _YES_NO.match(answer):

@@ -115,6 +115,14 @@ def test_a_bare_figure_counts_what_was_asked_only_where_the_page_speaks_of_it():
     # a manual's numbered steps are counted without the word "steps": the rest of the question is on the page
     assert is_grounded("3 [1]", "How many steps are required to replace the grille?", [MANUAL])
     assert not is_grounded("2个[1]", "作者有几个兄弟姐妹？", [ZH_AUTHORS])
+    # a figure alone is in the question's language, not "another language" judged by its figures
+    # only: the page prints 2 (2015-2021), but nothing of siblings
+    assert not is_grounded("2[1]", "作者有几个兄弟姐妹？", [ZH_AUTHORS])
+    # a question that asks only for the counted thing has no rest to vouch for the figure
+    coffee = "写这篇论文时作者喝了多少杯咖啡？"
+    assert counted_thing(coffee) == "咖啡"
+    assert not is_grounded("2015杯咖啡[1]。", coffee, [ZH_AUTHORS])
+    assert is_grounded("2015杯咖啡[1]。", coffee, [ZH_AUTHORS + "作者每天喝咖啡。"])  # a page that speaks of coffee
     # a figure with words of its own is judged by its words, as before
     assert counted_thing("How many times does HIT appear?") is None and counted_thing("How many pages?") is None
 
