@@ -27,6 +27,17 @@ def test_an_answer_copied_from_the_passage_is_grounded():
     assert grounded_share("Net sales were $1,250 million [1].", "What were net sales?", [PASSAGE]) == 1.0
 
 
+def test_printed_figures_joined_by_a_generic_word_are_grounded():
+    # the page prints both indices and says 上升, not 增长: the figures are what the answer drew from it
+    page = "全要素生产率指数由2015年的1.012上升至2021年的1.033。"
+    question = "2015-2021年全要素生产率指数是怎么变化的？"
+    assert grounded_share("全要素生产率指数从1.012增长到1.033。[1]", question, [page]) == 1.0
+    assert is_grounded("全要素生产率指数从1.012增长到1.033。[1]", question, [page])
+    # generic words alone are still judged: "described" is on no page
+    assert grounded_share("The debt securities are described in [4].", "Which debt securities are registered?",
+                          [PASSAGE]) == 0.0
+
+
 def test_an_invented_detail_is_not_grounded():
     assert not is_grounded("The CEO's favourite colour is blue [1].", "What is the CEO's favourite colour?",
                            [PASSAGE])
