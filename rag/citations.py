@@ -191,6 +191,37 @@ def lexical_support(sentence: str, passage: str) -> float:
     return sum(w in passage_words for w in words) / len(words)
 
 
+def cite_unmarked(text: str, passages: Sequence[str]) -> str:
+    """An answer that cites nothing, with each sentence's mark added where one passage backs it.
+
+    Small models forget the marks now and then ("高成长性组：10家 低成长性组：20家"); a reader
+    then cannot check the answer against its page. A sentence gets ``[n]`` of the first passage
+    holding the most of its content words, when that is at least MIN_LEXICAL of them and the
+    passage prints every figure the sentence states; a sentence no passage backs stays
+    unmarked (and unchecked). An answer with any mark is left as the model wrote it.
+    """
+    if not passages or MARK.search(text):
+        return text
+    passage_figures = [figures(p) for p in passages]
+    out, start = [], 0
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]
+    for end in ends:
+        piece = text[start:end]
+        if not piece.strip():
+            continue
+        body = piece.rstrip()
+        stated = figures(body)
+        scores = [lexical_support(body, p) if stated <= f else 0.0 for p, f in zip(passages, passage_figures)]
+        best = max(range(len(passages)), key=lambda i: scores[i])
+        if content_words(body) and scores[best] >= MIN_LEXICAL:
+            claim = body[:-1] if body[-1] in _END_CHARS else body  # the mark goes before the full stop
+            space = "" if re.search(r"[\u3400-\u9fff：，]$", claim) else " "
+            piece = f"{claim}{space}[{best + 1}]{body[len(claim):]}{piece[len(body):]}"
+        out.append(piece)
+        start = end
+    return "".join(out)
+
+
 def _cosines(embedder: Any, sentences: list[str], passages: list[str]) -> list[float]:
     vectors = np.asarray(embedder.embed_documents(sentences + passages), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Protocol, Sequence
 from llm.types import ChatBackend, GenerationParams, Message, TextStream, Usage
 from llm.window import WindowResult, answer_budget, fit_history, system_message
 from rag.calculator import Calculation
-from rag.citations import MARK, MarkFilter, annotate
+from rag.citations import MARK, MarkFilter, annotate, cite_unmarked
 from rag.figures import states, unaccounted
 from rag import collection
 from rag.condense import condense_question, plan_search, retrieval_queries, uses_condense_adapter
@@ -311,6 +311,9 @@ class Turn:
                 log.info("answer not drawn from its passages, replaced by the abstention: %r", text[:200])
             self.warnings.append("The model's answer was not found in the passages, so docchat says so instead.")
             text = not_in_docs(self.question)
+        if (self.sources and finish == "stop" and not stated_by_code and not is_abstention(text)
+                and not isinstance(self.strategy, CollectionStrategy)):
+            text = cite_unmarked(text, [s.text for s in self.sources])  # the model forgot its marks
         if self.sources:
             self.sources = annotate(text, self.sources, self.passages.embedder)
         prompt_tokens = usage.prompt_tokens or (self.window.prompt_tokens if self.window else 0)

@@ -153,7 +153,9 @@ class QuotingBackend:
 
 def test_a_turn_returns_streams_and_stores_checked_citations(make_services, bundled_backend, tmp_path):
     pdf = make_pdf(tmp_path / "recipes.pdf", [
-        "Sourdough bread. Feed the starter with flour and water the evening before baking.",
+        # both pages share a word with the question, so both are sent (a page only one ranking
+        # finds scores under half the first page's and is left out of the prompt, rag/pruning.py)
+        "Sourdough bread. Feed the starter with flour and water the evening before baking. Fix the oven door first.",
         "Fixing a flat tyre. Find the puncture with soapy water, then patch the inner tube.",
     ])
     # grounding_check off: half of this answer is invented on purpose, to be flagged claim by claim
@@ -184,7 +186,7 @@ class MisnumberingBackend(QuotingBackend):
 
 def test_a_turn_cites_the_passage_that_prints_the_figure(make_services, bundled_backend, tmp_path):
     pdf = make_pdf(tmp_path / "costs.pdf", [
-        "Sourdough bread. The starter needs 450 grams of flour and 300 grams of water.",
+        "Sourdough bread. The starter kit needs 450 grams of flour and 300 grams of water.",  # "kit": sent too
         "Fixing a flat tyre. A tyre patch kit costs 12.50 euros at the bicycle shop.",
     ])
     _, streamed, result = scripted_turn(make_services, MisnumberingBackend(bundled_backend), pdf,
@@ -192,3 +194,17 @@ def test_a_turn_cites_the_passage_that_prints_the_figure(make_services, bundled_
     holder = next(i for i, s in enumerate(result.sources, start=1) if "12.50" in s.text)
     assert streamed == result.text == f"A tyre patch kit costs 12.50 euros [{holder}]."
     assert [(s.cited, s.supported) for s in result.sources if s.page == 2] == [(True, True)]
+
+
+def test_an_unmarked_answer_is_marked_where_one_passage_backs_each_sentence():
+    from rag.citations import cite_unmarked
+
+    passages = ["Basil needs warm soil and six hours of sun.", "Net sales were $1,250 million in fiscal 2023."]
+    assert cite_unmarked("Net sales were $1,250 million in fiscal 2023. The moon is made of cheese.", passages) == (
+        "Net sales were $1,250 million in fiscal 2023 [2]. The moon is made of cheese.")
+    # a figure the passage does not print: no passage backs the sentence
+    assert cite_unmarked("Net sales were $9,999 million in fiscal 2023.", passages) == (
+        "Net sales were $9,999 million in fiscal 2023.")
+    # an answer with any mark is the model's own; Chinese takes the mark before its full stop
+    assert cite_unmarked("Basil needs sun [2].", passages) == "Basil needs sun [2]."
+    assert cite_unmarked("罗勒需要温暖的土壤。", ["罗勒需要温暖的土壤和阳光。"]) == "罗勒需要温暖的土壤[1]。"

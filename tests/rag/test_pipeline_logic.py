@@ -89,7 +89,7 @@ def test_follow_up_is_rewritten_with_the_history_and_the_rewrite_drives_retrieva
     plan = fake.calls_of("complete")[-1]
     assert is_plan_call(plan)
     assert plan.messages[1]["content"] == (
-        "Conversation:\nUser: Tell me about basil.\nAssistant: Basil likes sun.\nLast question: And that other thing?")
+        "Conversation:\nUser: Tell me about basil.\nAssistant: Basil likes sun [1].\nLast question: And that other thing?")
     assert follow.standalone_query == "How do I fix a flat tyre?"
     assert follow.sources[0].page == 3  # retrieved with the rewrite, not the raw question
     stored = indexed.history.get_messages("u", first.conversation_id)[-1]
@@ -143,7 +143,7 @@ def test_sources_are_persisted_with_the_answer(indexed, fake):
     stored = indexed.history.get_messages("u", result.conversation_id)
     assert [m.role for m in stored] == ["user", "assistant"]
     answer = stored[-1]
-    assert answer.content == "Use soapy water." == result.text
+    assert answer.content == "Use soapy water [1]." == result.text  # the mark the model forgot, added
     assert answer.sources == [s.to_dict() for s in result.sources] and answer.sources
     assert answer.sources[0]["page"] == 3 and answer.sources[0]["filename"] == "howto.pdf"
     assert answer.model == "fake-chat" and answer.status == "complete"
@@ -218,6 +218,15 @@ def test_an_answer_drawn_from_the_passages_is_kept(indexed, fake):
     result = indexed.pipeline.run_turn(TurnRequest("u", "How do I fix a flat tyre?", params=PARAMS))
     assert result.text == "Find the puncture with soapy water [1]."
     assert result.warnings == [] and not result.replaced
+
+
+def test_an_answer_without_marks_gets_the_mark_of_the_passage_that_backs_it(indexed, fake):
+    fake.enqueue(["Find the puncture ", "with soapy water, then patch it."])
+    result = indexed.pipeline.run_turn(TurnRequest("u", "How do I fix a flat tyre?", params=PARAMS))
+    tyre = next(i for i, s in enumerate(result.sources, 1) if "puncture" in s.text)
+    assert result.text == f"Find the puncture with soapy water, then patch it [{tyre}]."
+    assert result.sources[tyre - 1].cited and result.sources[tyre - 1].supported
+    assert indexed.history.get_messages("u", result.conversation_id)[-1].content == result.text
 
 
 def test_the_grounding_check_can_be_switched_off(tmp_path, fake, embedder):
