@@ -113,12 +113,12 @@ def added_words(answer: str, question: str) -> list[str]:
 
 def grounded_share(answer: str, question: str, passages: Sequence[str]) -> float | None:
     """Share of the answer's added words, figures and words with digits aside, found in the
-    passages; GENERIC_WORDS count only when the answer adds nothing else.
+    passages; a word any answer about a document uses (GENERIC_WORDS) counts only when found.
 
     None when the answer adds no word at all (a restated question); 1.0 when it adds only
-    figures, or figures and words any answer about a document uses ("从1.012增长到1.033": the
-    page may say 上升; the figures are what the answer drew from it). An answer of generic words
-    alone is judged by them ("… are described in [4]." is on no page).
+    figures, or figures and generic words no page prints ("从1.012增长到1.033": the page says
+    上升; the figures are what the answer drew from it). An answer of generic words alone that
+    no page prints scores 0 ("… are described in [4].").
     """
     added = added_words(answer, question)
     if not added:
@@ -126,12 +126,11 @@ def grounded_share(answer: str, question: str, passages: Sequence[str]) -> float
     words = [w for w in added if not _has_digit(w)]
     if not words:
         return 1.0
-    specific = [w for w in words if w not in GENERIC_WORDS]
-    if not specific and len(words) < len(added):
-        return 1.0
     known = _stems(passages)
-    judged = specific or words
-    return sum(w in known for w in judged) / len(judged)
+    counted = [w for w in words if w not in GENERIC_WORDS or w in known]
+    if not counted:
+        return 1.0 if len(words) < len(added) else 0.0
+    return sum(w in known for w in counted) / len(counted)
 
 
 # --- does any passage speak of what was asked? ----------------------------------------

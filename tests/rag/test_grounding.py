@@ -33,6 +33,9 @@ def test_printed_figures_joined_by_a_generic_word_are_grounded():
     question = "2015-2021年全要素生产率指数是怎么变化的？"
     assert grounded_share("全要素生产率指数从1.012增长到1.033。[1]", question, [page]) == 1.0
     assert is_grounded("全要素生产率指数从1.012增长到1.033。[1]", question, [page])
+    # a generic word the page prints still counts for the answer: "rose" is not there, "million" is
+    assert is_grounded("Net sales rose to $48.2 million in 2023 [1].", "What were net sales in fiscal 2023?",
+                       ["In fiscal 2023 the company reported net sales of 48.2 million dollars."])
     # generic words alone are still judged: "described" is on no page
     assert grounded_share("The debt securities are described in [4].", "Which debt securities are registered?",
                           [PASSAGE]) == 0.0
