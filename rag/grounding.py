@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Sequence
 
-from rag.citations import STOPWORDS, content_words, figures
+from rag.citations import MARK, STOPWORDS, content_words, figures
 from rag.figures import answer_figures, unaccounted
 from rag.keyword_index import tokenize as keyword_tokens
 from rag.language import is_chinese, stem
@@ -53,7 +53,6 @@ _YES_NO = re.compile(r"^\W*(?:yes|no|是|否|不是|对|不对|没有|有)(?:\b|
 _YES_NO_WORDS = frozenset({"yes", "no", "不是", "没有", "不对"})  # single Chinese characters never count (_words)
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _FILE_NAME = re.compile(r"\S+\.(?:pdf|docx?|txt|md|html?)\b", re.IGNORECASE)
-_CITATION_MARK = re.compile(r"\[\d+\]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'.-]*[A-Za-z0-9]|[A-Za-z]")
 
 # Words any question about a filing, report or paper may use, whatever it asks about: that
@@ -129,7 +128,7 @@ def grounded_share(answer: str, question: str, passages: Sequence[str]) -> float
     known = _stems(passages)
     counted = [w for w in words if w not in GENERIC_WORDS or w in known]
     if not counted:
-        return 1.0 if len(words) < len(added) else 0.0
+        return 1.0 if len(words) < len(added) else 0.0  # figures beside them, or nothing else
     return sum(w in known for w in counted) / len(counted)
 
 
@@ -250,7 +249,7 @@ def _shared_terms(answer: str, passages: Sequence[str]) -> tuple[int, int]:
 def _in_a_language(answer: str, question: str) -> str:
     """The text whose language the answer is in: the answer's own, or the question's when the
     answer has no words ("2[1]" to "作者有几个兄弟姐妹？" is in Chinese, not in English)."""
-    return answer if any(ch.isalpha() for ch in _CITATION_MARK.sub(" ", answer)) else question
+    return answer if any(ch.isalpha() for ch in MARK.sub(" ", answer)) else question
 
 
 def cross_language_grounded(answer: str, passages: Sequence[str]) -> bool:
